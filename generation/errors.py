@@ -1,0 +1,20 @@
+"""Domain errors raised by services; the API maps each to the error body of API.md."""
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class InvalidParams(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"

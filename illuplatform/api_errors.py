@@ -1,0 +1,83 @@
+"""One exception handler: every API error gets the body of API.md,
+``{"error": {"code", "message", "fields"?}}``."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from generation.errors import DomainError
+
+_CODES = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media",
+    429: "throttled",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def _flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF error detail (nested dicts/lists) -> {"field" or "a.b": [messages]}."""
+    fields: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors" and not prefix:
+                name = "non_field_errors"
+            for sub, messages in _flatten_fields(value, name).items():
+                fields.setdefault(sub, []).extend(messages)
+    elif isinstance(detail, list):
+        for item in detail:
+            if isinstance(item, (dict, list)):
+                for sub, messages in _flatten_fields(item, prefix).items():
+                    fields.setdefault(sub, []).extend(messages)
+            else:
+                fields.setdefault(prefix or "non_field_errors", []).append(str(item))
+    else:
+        fields.setdefault(prefix or "non_field_errors", []).append(str(detail))
+    return fields
+
+
+def _validation_message(fields: dict[str, list[str]]) -> str:
+    parts = [f"{name}: {' '.join(messages)}" for name, messages in fields.items()]
+    return "Invalid input. " + "; ".join(parts)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        body = error_body(exc.code, exc.message, exc.fields)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten_fields(exc.detail)
+        response.data = error_body("invalid", _validation_message(fields), fields)
+        return response
+    code = _CODES.get(response.status_code, "error")
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        code = "not_authenticated"
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    detail = getattr(exc, "detail", "")
+    message = str(detail) if not isinstance(detail, dict | list) else str(exc)
+    response.data = error_body(code, message)
+    return response

@@ -1,0 +1,20 @@
+"""Tests: real Redis and S3. When none is configured, embedded ones are started on loopback."""
+
+import os
+
+from illuplatform.embedded import ensure_test_services
+
+# Must run before base reads the environment: it fills REDIS_URL and the S3 settings.
+ensure_test_services()
+
+from .base import *  # noqa: E402, F403
+from .base import DATABASES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not :memory:, so worker processes started by tests share the database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("ILLU_TEST_SQLITE", str(VAR_DIR / "test" / "test-db.sqlite3"))
+    }
