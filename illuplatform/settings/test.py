@@ -1,6 +1,7 @@
 """Tests: real Redis and S3. When none is configured, embedded ones are started on loopback."""
 
 import os
+from pathlib import Path
 
 from illuplatform.embedded import ensure_test_services
 
@@ -15,6 +16,6 @@ DEBUG = False
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so worker processes started by tests share the database.
-    DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("ILLU_TEST_SQLITE", str(VAR_DIR / "test" / "test-db.sqlite3"))
-    }
+    test_db = Path(os.environ.get("ILLU_TEST_SQLITE", VAR_DIR / "test" / "test-db.sqlite3"))
+    test_db.parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(test_db)}

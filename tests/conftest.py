@@ -1,0 +1,111 @@
+"""Shared fixtures. Redis and S3 are real servers (see illuplatform/settings/test.py); the
+database is the one pytest-django creates (Postgres in CI, SQLite on a bare machine)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.services import api_token_create, user_create
+from generation.queueing import QUEUE_NAMES, get_queue
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Local-storage tests write into a per-test folder, never into var/media.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1_000_000))
+
+    def make(username: str | None = None, *, staff: bool = False):
+        name = username or f"user{next(counter)}"
+        return user_create(username=name, password=f"{name}-password-1", is_staff=staff)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+def client_for(user) -> APIClient:
+    _, raw_key = api_token_create(user=user, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw_key}")
+    return client
+
+
+@pytest.fixture
+def api(user) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def empty_queues():
+    for name in QUEUE_NAMES:
+        queue = get_queue(name)
+        queue.empty()
+    yield
+    for name in QUEUE_NAMES:
+        get_queue(name).empty()
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database the tests are using right now (the test database)."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if params["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{params['NAME']}"
+    auth = params["USER"] or ""
+    if params.get("PASSWORD"):
+        auth += f":{params['PASSWORD']}"
+    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
+    return f"postgres://{auth}@{host}/{params['NAME']}"
+
+
+@pytest.fixture
+def worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="illuplatform.settings.test",
+        DATABASE_URL=database_url_for_subprocess(),
+        REDIS_URL=settings.REDIS_URL,
+        ILLU_MODELS_DIR=str(settings.ILLU_MODELS_DIR),
+        STORAGE_BACKEND=settings.STORAGE_BACKEND,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+    )
+    return env
+
+
+@pytest.fixture
+def run_worker_burst(worker_env):
+    """Run a real `manage.py gpu_worker --burst` process until the queues are empty."""
+
+    def run(timeout: float = 240) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "gpu_worker", "--burst"],
+            cwd=REPO_ROOT,
+            env=worker_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    return run

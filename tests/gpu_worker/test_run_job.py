@@ -1,0 +1,93 @@
+"""The job layer in-process: row -> engine -> storage -> row, with the real tiny model."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from generation.models import GenerationJob
+from generation.services import job_create
+from gpu_worker import tasks
+from gpu_worker.engine.errors import ModelUnavailable
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PARAMS = {"prompt": "a red fox", "width": 256, "height": 192, "steps": 2, "seed": 11}
+
+
+def create(owner, **overrides):
+    return job_create(owner=owner, kind="text", params={**PARAMS, **overrides})
+
+
+def test_job_runs_to_succeeded_with_stored_pngs_and_timings(make_user, empty_queues):
+    job = create(make_user(), num_images=2)
+    outcome = tasks.run_generation_job(str(job.id))
+    job.refresh_from_db()
+    assert outcome["status"] == "succeeded" and job.status == "succeeded"
+    assert job.attempts == 1 and job.started_at and job.finished_at
+    assert set(job.timings) == {"queue_ms", "load_ms", "inference_ms", "store_ms", "total_ms"}
+    images = list(job.images.order_by("index"))
+    assert [image.seed for image in images] == [11, 12]
+    for image in images:
+        with image.file.open("rb") as handle:
+            png = Image.open(io.BytesIO(handle.read()))
+        assert png.format == "PNG" and png.size == (256, 192)
+        assert image.manifest["seed"] == image.seed
+        assert image.manifest["model"]["weights_sha256"]
+
+
+def test_same_seed_gives_identical_pixels(make_user, empty_queues):
+    owner = make_user()
+    pixels = []
+    for _ in range(2):
+        job = create(owner)
+        tasks.run_generation_job(str(job.id))
+        with job.images.get().file.open("rb") as handle:
+            pixels.append(Image.open(io.BytesIO(handle.read())).tobytes())
+    assert pixels[0] == pixels[1]
+
+
+def test_a_job_that_is_no_longer_queued_is_not_run(make_user, empty_queues):
+    job = create(make_user())
+    GenerationJob.objects.filter(pk=job.pk).update(status="cancelled")
+    assert tasks.run_generation_job(str(job.id)) == {"skipped": "cancelled"}
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.images.count() == 0 and job.attempts == 0
+
+
+def test_engine_errors_fail_the_job_with_their_code(make_user, empty_queues, monkeypatch):
+    job = create(make_user())
+
+    def unavailable(spec, on_step=None):
+        raise ModelUnavailable("No diffusers model at '/nowhere'; check ILLU_SDXL_MODEL.")
+
+    monkeypatch.setattr(tasks.get_engine(), "generate", unavailable)
+    tasks.run_generation_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error["code"] == "model_unavailable"
+    assert "ILLU_SDXL_MODEL" in job.error["message"]
+
+
+def test_storage_failure_fails_the_job_and_leaves_no_rows(make_user, empty_queues, monkeypatch):
+    job = create(make_user())
+    from django.core.files.storage import default_storage
+
+    def broken_save(*args, **kwargs):
+        raise ConnectionError("S3 unreachable")
+
+    monkeypatch.setattr(type(default_storage._wrapped), "save", broken_save, raising=False)
+    tasks.run_generation_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error["code"] == "storage_error"
+    assert job.images.count() == 0
+
+
+def test_late_success_never_overwrites_a_finished_job(make_user, empty_queues):
+    from generation.services import job_mark_succeeded
+
+    job = create(make_user())
+    GenerationJob.objects.filter(pk=job.pk).update(status="failed")
+    assert job_mark_succeeded(job_id=str(job.id), timings={}) is False
+    job.refresh_from_db()
+    assert job.status == "failed"
