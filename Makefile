@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
+MEDIAPIPE_VERSION ?= 0.10.21
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
@@ -15,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	# torch first: an unpinned torch from another package's requirements pulls GBs of CUDA.
 	$(PY) -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS)
 	$(PY) -m pip install -q -e ".[dev]"
+	# mediapipe's metadata pins numpy<2/protobuf<5; the pose and segmentation models it ships
+	# run with the numpy and protobuf pyproject.toml installs, so its pins are skipped.
+	$(PY) -m pip install -q --no-deps "mediapipe==$(MEDIAPIPE_VERSION)"
 	touch $@
 
 install: $(VENV)/.installed
