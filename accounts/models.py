@@ -30,3 +30,52 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+def avatar_key(instance: "Avatar", filename: str) -> str:
+    return f"avatars/{instance.owner_id}/{uuid.uuid4().hex}.png"
+
+
+class Avatar(models.Model):
+    """A user's photo used as identity (memory and subject jobs). One primary per user."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="avatars")
+    image = models.ImageField(upload_to=avatar_key, width_field="width", height_field="height")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    primary = models.BooleanField(default=False)
+    # Filled by face detection: null until detected; count 1 is required for identity use.
+    face_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    face_score = models.FloatField(null=True, blank=True)
+    face_embedding = models.JSONField(null=True, blank=True)
+    face_backend = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-primary", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=models.Q(primary=True),
+                name="avatar_one_primary_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"avatar {self.id} of {self.owner}"
+
+    @property
+    def face_detected(self) -> bool | None:
+        return None if self.face_count is None else self.face_count == 1
+
+
+class Quota(models.Model):
+    """Per-user limits; a null field means the default from settings."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="quota")
+    max_concurrent_jobs = models.PositiveIntegerField(null=True, blank=True)
+    images_per_day = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"quota of {self.user}"

@@ -4,7 +4,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiToken, User, hash_token
+from .models import ApiToken, Avatar, User, hash_token
 
 
 class InvalidCredentials(Exception):
@@ -41,3 +41,43 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     token.refresh_from_db()
     return token
+
+
+@transaction.atomic
+def avatar_create(*, owner: User, upload, primary: bool = False) -> Avatar:
+    """Store a re-encoded avatar; the first one, or one asked for, becomes the primary."""
+    from illuplatform.image_input import png_content, read_uploaded_image
+
+    image = read_uploaded_image(upload)
+    make_primary = primary or not Avatar.objects.filter(owner=owner).exists()
+    avatar = Avatar(owner=owner)
+    avatar.image.save("avatar.png", png_content(image), save=False)
+    try:
+        if make_primary:
+            Avatar.objects.filter(owner=owner, primary=True).update(primary=False)
+        avatar.primary = make_primary
+        avatar.save()
+    except Exception:
+        avatar.image.delete(save=False)
+        raise
+    return avatar
+
+
+@transaction.atomic
+def avatar_set_primary(*, avatar: "Avatar") -> Avatar:
+
+    # Lock the owner's avatars so two concurrent switches cannot both win.
+    list(Avatar.objects.select_for_update().filter(owner_id=avatar.owner_id))
+    Avatar.objects.filter(owner_id=avatar.owner_id, primary=True).exclude(pk=avatar.pk).update(
+        primary=False
+    )
+    Avatar.objects.filter(pk=avatar.pk).update(primary=True)
+    avatar.refresh_from_db()
+    return avatar
+
+
+def avatar_delete(*, avatar: "Avatar") -> None:
+    name = avatar.image.name
+    storage = avatar.image.storage
+    avatar.delete()
+    transaction.on_commit(lambda: storage.delete(name))

@@ -29,6 +29,77 @@ class JobPriority(models.TextChoices):
     LOW = "low"
 
 
+class Scheduler(models.TextChoices):
+    EULER = "euler"
+    EULER_A = "euler_a"
+    DPMPP_2M = "dpmpp_2m"
+    DDIM = "ddim"
+
+
+class Quality(models.TextChoices):
+    DRAFT = "draft"
+    STANDARD = "standard"
+    HIGH = "high"
+    ULTRA = "ultra"
+
+
+class StylePreset(models.Model):
+    """A curated look: prompt template, negative prompt, sampler defaults, control weights."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    prompt_template = models.TextField(
+        default="{prompt}", help_text="Must contain {prompt}, where the user's prompt goes."
+    )
+    negative_prompt = models.TextField(blank=True)
+    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
+    steps = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Overrides the quality preset's steps when set."
+    )
+    scheduler = models.CharField(max_length=16, choices=Scheduler.choices, default="euler")
+    ip_adapter_scale = models.FloatField(null=True, blank=True)
+    controlnet_weights = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Control type -> conditioning scale, e.g. {"canny": 0.9}',
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(prompt_template__contains="{prompt}"),
+                name="stylepreset_template_has_prompt",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quality__in=Quality.values), name="stylepreset_quality_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scheduler__in=Scheduler.values),
+                name="stylepreset_scheduler_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ip_adapter_scale__isnull=True)
+                | (models.Q(ip_adapter_scale__gte=0.0) & models.Q(ip_adapter_scale__lte=1.0)),
+                name="stylepreset_ip_scale_unit_interval",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(steps__isnull=True)
+                | (models.Q(steps__gte=1) & models.Q(steps__lte=150)),
+                name="stylepreset_steps_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def render(self, prompt: str) -> str:
+        return self.prompt_template.replace("{prompt}", prompt)
+
+
 class GenerationJob(models.Model):
     """The source of truth for a job; Redis only carries its id to a worker."""
 
@@ -44,6 +115,19 @@ class GenerationJob(models.Model):
         max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL
     )
     params = models.JSONField(default=dict, help_text="Every resolved parameter, seeds included.")
+    style = models.ForeignKey(
+        StylePreset, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    character = models.ForeignKey(
+        "characters.Character",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="jobs",
+    )
+    avatar = models.ForeignKey(
+        "accounts.Avatar", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     timings = models.JSONField(default=dict, blank=True)
     error = models.JSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -77,6 +161,16 @@ def generated_image_key(instance: "GeneratedImage", filename: str) -> str:
     return f"generated/{instance.job_id}/{uuid.uuid4().hex}.png"
 
 
+def thumbnail_key(instance: "GeneratedImage", filename: str) -> str:
+    return f"generated/{instance.job_id}/thumbs/{uuid.uuid4().hex}.webp"
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class GeneratedImage(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="images")
@@ -85,13 +179,29 @@ class GeneratedImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     seed = models.BigIntegerField()
+    thumbnail = models.FileField(upload_to=thumbnail_key, max_length=300, blank=True)
+    consistency_score = models.FloatField(null=True, blank=True)
+    accepted = models.BooleanField(default=True)
+    review_status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True
+    )
+    featured = models.BooleanField(default=False)
     manifest = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["job", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["job", "index"], name="generatedimage_job_index")
+            models.UniqueConstraint(fields=["job", "index"], name="generatedimage_job_index"),
+            models.CheckConstraint(
+                condition=models.Q(consistency_score__isnull=True)
+                | (models.Q(consistency_score__gte=0.0) & models.Q(consistency_score__lte=1.0)),
+                name="generatedimage_score_unit_interval",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(review_status__in=ReviewStatus.values),
+                name="generatedimage_review_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:

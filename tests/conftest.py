@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):
-    # Local-storage tests write into a per-test folder, never into var/media.
+def _isolated_storage(settings, tmp_path):
+    """Each test stores under its own folder (local) or key prefix (S3), so a test sees only
+    the files it wrote; worker processes get the same through worker_env."""
+    from illuplatform.settings.base import build_storages
+
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.AWS_LOCATION = f"tests/{uuid.uuid4().hex}"
+    settings.STORAGES = build_storages(settings.STORAGE_BACKEND, location=settings.AWS_LOCATION)
 
 
 @pytest.fixture
@@ -86,6 +92,7 @@ def worker_env() -> dict[str, str]:
         ILLU_MODELS_DIR=str(settings.ILLU_MODELS_DIR),
         STORAGE_BACKEND=settings.STORAGE_BACKEND,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        AWS_LOCATION=settings.AWS_LOCATION,
         PYTHONUNBUFFERED="1",
         OMP_NUM_THREADS="1",
     )

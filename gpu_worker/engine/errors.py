@@ -21,3 +21,15 @@ class GenerationCancelled(EngineError):
     """Raised from the step callback to stop a run before the VAE decode."""
 
     code = "cancelled"
+
+
+class UnsafeWeights(InvalidSpec):
+    """A weights file is not a valid safetensors file (pickle formats run code when loaded)."""
+
+    code = "unsafe_weights"
+
+
+class ChecksumMismatch(ModelUnavailable):
+    """A downloaded file's sha256 differs from the one it was published with."""
+
+    code = "checksum_mismatch"

@@ -115,9 +115,10 @@ AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID", "")
 AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
 AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME", "us-east-1")
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
+AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # key prefix inside the bucket
 
 
-def build_storages(backend: str) -> dict:
+def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
     if backend == "s3":
         default = {
             "BACKEND": "storages.backends.s3.S3Storage",
@@ -133,6 +134,7 @@ def build_storages(backend: str) -> dict:
                 "default_acl": None,
                 "querystring_auth": True,
                 "querystring_expire": AWS_QUERYSTRING_EXPIRE,
+                "location": location,
             },
         }
     elif backend == "local":
@@ -175,11 +177,29 @@ ILLU_DEFAULT_STEPS = env_int("ILLU_DEFAULT_STEPS", 30)
 ILLU_DEFAULT_GUIDANCE = float(os.environ.get("ILLU_DEFAULT_GUIDANCE", "5.0"))
 ILLU_MAX_PROMPT_LENGTH = env_int("ILLU_MAX_PROMPT_LENGTH", 2000)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One JSON object per line (job id, user and queue on lines logged while a job runs); readable
+# text under DEBUG. LOG_FORMAT=json|plain overrides.
+from illuplatform.logging_config import build_logging, log_format_for  # noqa: E402
+
+LOG_FORMAT = log_format_for(debug=DEBUG, override=os.environ.get("LOG_FORMAT"))
+LOGGING = build_logging(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
+
+# Quotas (per-user overrides live in accounts.Quota).
+ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env_int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", 4)
+ILLU_DEFAULT_IMAGES_PER_DAY = env_int("ILLU_DEFAULT_IMAGES_PER_DAY", 500)
+# LoRA files are untrusted uploads: size and header caps.
+ILLU_LORA_MAX_BYTES = env_int("ILLU_LORA_MAX_BYTES", 1024 * 1024 * 1024)
+ILLU_SAFETENSORS_MAX_HEADER_BYTES = env_int("ILLU_SAFETENSORS_MAX_HEADER_BYTES", 16 * 1024 * 1024)
+# Image uploads (avatars, references, control images).
+ILLU_UPLOAD_MAX_BYTES = env_int("ILLU_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+
+# Operations: metrics, heartbeats, warm-up, benchmarks.
+# /metrics accepts "Authorization: Bearer <ILLU_METRICS_TOKEN>" (empty: staff API tokens only).
+ILLU_METRICS_TOKEN = os.environ.get("ILLU_METRICS_TOKEN", "")
+# Duration histograms cover the jobs that finished within this many hours (at most 10000).
+ILLU_METRICS_WINDOW_HOURS = env_int("ILLU_METRICS_WINDOW_HOURS", 24)
+ILLU_HEARTBEAT_INTERVAL = env_int("ILLU_HEARTBEAT_INTERVAL", 5)  # seconds between heartbeats
+ILLU_HEARTBEAT_TTL = env_int("ILLU_HEARTBEAT_TTL", 30)  # a silent worker vanishes after this
+ILLU_WARMUP_ON_START = env_bool("ILLU_WARMUP_ON_START", True)
+ILLU_WARMUP_SIZE = env_int("ILLU_WARMUP_SIZE", 1024)  # on CUDA; CPU workers warm up at 256
+ILLU_BENCH_BARE_VIEW = env_bool("ILLU_BENCH_BARE_VIEW", False)  # bench/api.py baseline only

@@ -71,12 +71,12 @@ def test_engine_errors_fail_the_job_with_their_code(make_user, empty_queues, mon
 
 def test_storage_failure_fails_the_job_and_leaves_no_rows(make_user, empty_queues, monkeypatch):
     job = create(make_user())
-    from django.core.files.storage import default_storage
+    from django.core.files.storage import Storage
 
     def broken_save(*args, **kwargs):
         raise ConnectionError("S3 unreachable")
 
-    monkeypatch.setattr(type(default_storage._wrapped), "save", broken_save, raising=False)
+    monkeypatch.setattr(Storage, "save", broken_save)
     tasks.run_generation_job(str(job.id))
     job.refresh_from_db()
     assert job.status == "failed" and job.error["code"] == "storage_error"

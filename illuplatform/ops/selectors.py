@@ -1,0 +1,52 @@
+"""Reads behind /metrics: job rows from the database, queues and workers from RQ."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+from rq import Worker
+from rq.registry import StartedJobRegistry
+
+from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.queueing import QUEUE_NAMES, get_queue, get_redis
+
+# A scrape must stay cheap however busy the platform was: newest first, at most this many.
+MAX_TIMED_JOBS = 10_000
+
+
+def job_counts() -> dict[tuple[str, str], int]:
+    """{(kind, status): count} over all job rows."""
+    rows = GenerationJob.objects.values("kind", "status").annotate(n=Count("id")).order_by()
+    return {(row["kind"], row["status"]): row["n"] for row in rows}
+
+
+def image_count() -> int:
+    return GeneratedImage.objects.count()
+
+
+def recent_job_timings(hours: int) -> list[tuple[str, dict]]:
+    """(kind, timings) of the jobs that succeeded within the last ``hours``, newest first."""
+    since = timezone.now() - timedelta(hours=hours)
+    return list(
+        GenerationJob.objects.filter(status=JobStatus.SUCCEEDED, finished_at__gte=since)
+        .order_by("-finished_at")
+        .values_list("kind", "timings")[:MAX_TIMED_JOBS]
+    )
+
+
+def queue_depths() -> dict[str, int]:
+    """Jobs waiting in each GPU queue."""
+    return {name: get_queue(name).count for name in QUEUE_NAMES}
+
+
+def running_counts() -> dict[str, int]:
+    """Jobs a worker has taken from each queue and not finished (RQ's started registry)."""
+    redis = get_redis()
+    return {name: StartedJobRegistry(name, connection=redis).count for name in QUEUE_NAMES}
+
+
+def rq_worker_count() -> int:
+    """RQ workers registered in Redis (any queue)."""
+    return Worker.count(connection=get_redis())
