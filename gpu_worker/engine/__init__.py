@@ -1,0 +1,57 @@
+"""The illustration engine: plain specs in, images and per-image manifests out.
+
+Pure torch/diffusers code (no Django). One ``Engine`` per worker process keeps SDXL
+pipelines, LoRA adapters, the IP-Adapter image encoder and ControlNets warm between jobs.
+
+Public API
+----------
+- ``generate.Engine(profile=None, config=None)``: ``.warm(model) -> load_ms`` and
+  ``.generate(spec, on_step=None) -> GenerationResult``. ``on_step(step, total)`` may raise
+  ``errors.GenerationCancelled`` to stop before the VAE decode.
+- ``spec.GenerationSpec`` (``LoraSpec``, ``ControlSpec``), ``spec.GenerationResult``
+  (``images: list[ImageOutput(image, seed, manifest)]``, ``load_ms``, ``inference_ms``,
+  ``conditioning_images``, ``extra``).
+- ``config.EngineConfig``: S3 endpoint/credentials and cache dir for ``s3://`` sources, an
+  fp16-safe VAE, single-file config dir, memory profile override, LoRA cache budget, the
+  default IP-Adapter, size limits.
+- ``devices.select_device``, ``profiles.choose_memory_profile``, ``sources.resolve_source``,
+  ``presets.memory_spec`` / ``presets.subject_spec``, ``tiny_models.build_tiny_models``,
+  ``full_size.build_full_size_random``; failures are ``errors.EngineError`` subclasses with
+  a ``code``.
+
+Examples
+--------
+Text to image::
+
+    from gpu_worker.engine.generate import Engine
+    from gpu_worker.engine.spec import GenerationSpec
+
+    engine = Engine()
+    result = engine.generate(GenerationSpec(
+        model="stabilityai/stable-diffusion-xl-base-1.0", prompt="a lighthouse at dusk",
+        negative_prompt="blurry", style_template="ink sketch of {prompt}", seeds=(1, 2),
+        width=1024, height=768, steps=30, guidance_scale=5.0, scheduler="dpmpp_2m"))
+    result.images[1].image.save("b.png")   # same pixels as a run with seeds=(2,)
+
+LoRA (several, weighted; diffusers or kohya naming; kept loaded between jobs)::
+
+    GenerationSpec(model=..., prompt="a fox", seeds=(7,), loras=(
+        LoraSpec("/models/loras/house.safetensors", 0.8, trigger_words=("illu style",)),
+        LoraSpec("/models/loras/character.safetensors", 0.6)))
+
+IP-Adapter, memory mode (prompt + the user's avatar) and subject mode (portrait from a photo)::
+
+    from gpu_worker.engine.presets import memory_spec, subject_spec
+
+    memory_spec(model=..., prompt="our first picnic", avatar=avatar_image, seeds=(3,))
+    subject_spec(model=..., photo=user_photo, seeds=(4,), ip_adapter_scale=0.5)
+    # or directly: GenerationSpec(..., ip_adapter="/models/ip/ip-adapter_sdxl.safetensors",
+    #                             ip_adapter_images=(avatar_image,), ip_adapter_scale=0.33)
+
+ControlNet (single-type or SDXL Union; several controls, each with its scale)::
+
+    GenerationSpec(model=..., prompt="a castle", seeds=(5,), controls=(
+        ControlSpec(image=edges, model="/models/controlnet-union", kind="canny", scale=0.7),
+        ControlSpec(image=photo, model="/models/controlnet-union", kind="depth", scale=0.4,
+                    preprocess=True)))   # preprocess: run preprocessors.preprocess first
+"""

@@ -27,3 +27,10 @@ def select_device(preferred: str | None = None) -> DeviceProfile:
         dtype = torch.bfloat16 if os.environ.get("ILLU_DTYPE") == "bf16" else torch.float16
         return DeviceProfile(device=device, dtype=dtype)
     return DeviceProfile(device=device, dtype=torch.float32)
+
+
+def device_total_memory(device: str) -> int | None:
+    """Total memory of a CUDA device in bytes; None for the CPU."""
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(torch.device(device)).total_memory

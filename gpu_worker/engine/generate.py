@@ -1,50 +1,93 @@
-"""Text-to-image generation on a warm SDXL pipeline."""
+"""Generation on a warm SDXL pipeline: text, LoRA, IP-Adapter and ControlNet in one call."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from .config import EngineConfig
+from .controlnet import ControlNetCache, PreparedControls, build_view, prepare_controls
 from .devices import DeviceProfile, select_device
-from .errors import GenerationCancelled, OutOfMemory
-from .loading import PipelineCache, is_local_source
-from .manifest import library_versions, scheduler_record, weights_digests
+from .errors import GenerationCancelled, InvalidSpec, OutOfMemory
+from .ip_adapter import ip_adapter_files
+from .loading import PipelineCache, WarmModel
+from .lora import ResolvedLora, resolve_lora
+from .manifest import (
+    file_sha256,
+    image_sha256,
+    library_versions,
+    model_digests,
+    scheduler_record,
+    weights_digests,
+)
 from .schedulers import build_scheduler
-from .spec import GenerationResult, GenerationSpec, ImageOutput, StepCallback
+from .sources import resolve_source
+from .spec import (
+    GenerationResult,
+    GenerationSpec,
+    ImageOutput,
+    StepCallback,
+    resolved_prompt,
+    validate_spec,
+)
+
+_LATENT_CHANNELS = 4
 
 
 class Engine:
     """Owns the warm pipelines of one worker process; one ``generate`` call per job."""
 
-    def __init__(self, profile: DeviceProfile | None = None):
+    def __init__(self, profile: DeviceProfile | None = None, config: EngineConfig | None = None):
         self.profile = profile or select_device()
-        self.pipelines = PipelineCache(self.profile)
-        self._default_schedulers: dict[str, dict] = {}
+        self.config = config or EngineConfig()
+        self.pipelines = PipelineCache(self.profile, self.config)
+        self.controlnets = ControlNetCache(self.profile)
 
     def warm(self, model: str) -> int:
         """Load ``model`` now (if needed) and return the load time in ms."""
         _, load_ms = self.pipelines.get(model)
         return load_ms
 
+    def status(self) -> dict[str, Any]:
+        """What is warm in this process (for health endpoints and worker heartbeats)."""
+        return {
+            "device": self.profile.name,
+            "memory_profile": self.pipelines.memory.name,
+            "models": {
+                source: {
+                    "loras": warm.loras.loaded_names,
+                    "lora_bytes": warm.loras.loaded_bytes,
+                    "ip_adapter": str(warm.ip_adapter.attached or "") or None,
+                }
+                for source, warm in self.pipelines.items()
+            },
+            "controlnets": self.controlnets.loaded(),
+        }
+
     def generate(self, spec: GenerationSpec, on_step: StepCallback | None = None):
-        pipeline, load_ms = self.pipelines.get(spec.model)
-        self._apply_scheduler(pipeline, spec)
-        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in spec.seeds]
+        validate_spec(spec, self.config.limits)
+        started = time.perf_counter()
+        warm, _ = self.pipelines.get(spec.model)
+        spec = self._with_local_attachments(spec)
+        loras = [resolve_lora(lora) for lora in spec.loras]
+        warm.loras.activate(warm.pipeline, loras)
+        ip_weights = self._attach_ip_adapter(warm, spec)
+        controls = (
+            prepare_controls(spec.controls, self.controlnets, spec.width, spec.height)
+            if spec.controls
+            else None
+        )
+        pipeline = self._pipeline_for(warm, controls)
+        pipeline.scheduler = self._scheduler(warm, spec)
+        load_ms = int((time.perf_counter() - started) * 1000)
+
         started = time.perf_counter()
         try:
-            output = pipeline(
-                prompt=spec.prompt,
-                negative_prompt=spec.negative_prompt or None,
-                width=spec.width,
-                height=spec.height,
-                num_inference_steps=spec.steps,
-                guidance_scale=spec.guidance_scale,
-                num_images_per_prompt=spec.num_images,
-                generator=generators,
-                callback_on_step_end=_step_callback(on_step, spec.steps),
-            )
+            output = pipeline(**self._call_kwargs(pipeline, spec, controls, on_step))
         except torch.cuda.OutOfMemoryError as exc:
             _free_device_memory()
             raise OutOfMemory(
@@ -52,39 +95,168 @@ class Engine:
                 f"{spec.num_images} images; try fewer images or a smaller size."
             ) from exc
         inference_ms = int((time.perf_counter() - started) * 1000)
-        manifest = self._manifest(pipeline, spec)
+
+        manifest = self._manifest(warm, pipeline, spec, loras, ip_weights, controls)
         images = [
-            ImageOutput(image=image, seed=seed, manifest={**manifest, "seed": seed})
-            for image, seed in zip(output.images, spec.seeds, strict=True)
+            ImageOutput(
+                image=image, seed=seed, manifest={**manifest, "seed": seed, "batch_index": index}
+            )
+            for index, (image, seed) in enumerate(zip(output.images, spec.seeds, strict=True))
         ]
-        return GenerationResult(images=images, load_ms=load_ms, inference_ms=inference_ms)
+        conditioning = controls.images if controls else []
+        return GenerationResult(
+            images=images,
+            load_ms=load_ms,
+            inference_ms=inference_ms,
+            extra={"conditioning_images": conditioning} if conditioning else {},
+            conditioning_images=conditioning,
+        )
 
-    def _apply_scheduler(self, pipeline, spec: GenerationSpec) -> None:
-        base = self._default_schedulers.setdefault(spec.model, dict(pipeline.scheduler.config))
+    def _with_local_attachments(self, spec: GenerationSpec) -> GenerationSpec:
+        """LoRA files and ControlNet directories may be s3:// URIs: fetch them (once) first."""
+        if not any(x.startswith("s3://") for x in [*_lora_paths(spec), *_control_models(spec)]):
+            return spec
+        sources = self.config.source_config()
+
+        def local(uri: str) -> str:
+            return resolve_source(uri, sources, checksum=self.config.checksums.get(uri))
+
+        return replace(
+            spec,
+            loras=tuple(replace(lora, path=local(lora.path)) for lora in spec.loras),
+            controls=tuple(replace(c, model=local(c.model)) for c in spec.controls),
+        )
+
+    def _attach_ip_adapter(self, warm: WarmModel, spec: GenerationSpec) -> Path | None:
+        if not spec.ip_adapter_images:
+            warm.ip_adapter.detach(warm.pipeline)
+            return None
+        weights = spec.ip_adapter or self.config.ip_adapter
+        if not weights:
+            raise InvalidSpec("Reference images need an IP-Adapter; none is configured.")
+        warm.ip_adapter.attach(warm.pipeline, Path(weights), spec.ip_adapter_scale)
+        return Path(weights)
+
+    @staticmethod
+    def _pipeline_for(warm: WarmModel, controls: PreparedControls | None):
+        if controls is None:
+            return warm.pipeline
+        return build_view(warm.pipeline, controls.pipeline_class, controlnet=controls.controlnet)
+
+    @staticmethod
+    def _scheduler(warm: WarmModel, spec: GenerationSpec):
+        # Always a fresh scheduler: they keep per-run state, and a swap must not leak.
+        base = warm.default_scheduler_config
         if spec.scheduler:
-            pipeline.scheduler = build_scheduler(spec.scheduler, base)
-        elif dict(pipeline.scheduler.config) != base:
-            pipeline.scheduler = type(pipeline.scheduler).from_config(base)
+            return build_scheduler(spec.scheduler, base)
+        return warm.default_scheduler_class.from_config(base)
 
-    def _manifest(self, pipeline, spec: GenerationSpec) -> dict:
-        model_dir = Path(spec.model) if is_local_source(spec.model) else None
-        return {
-            "model": {
-                "source": spec.model,
-                "weights_sha256": weights_digests(model_dir) if model_dir else {},
-            },
-            "scheduler": scheduler_record(pipeline.scheduler),
+    def _call_kwargs(
+        self,
+        pipeline,
+        spec: GenerationSpec,
+        controls: PreparedControls | None,
+        on_step: StepCallback | None,
+    ) -> dict[str, Any]:
+        # CPU generators give the same noise on every device; one per image makes each image
+        # of a batch depend only on its own seed.
+        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in spec.seeds]
+        kwargs: dict[str, Any] = {
+            "prompt": resolved_prompt(spec),
+            "negative_prompt": spec.negative_prompt or None,
+            "width": spec.width,
+            "height": spec.height,
+            "num_inference_steps": spec.steps,
+            "guidance_scale": spec.guidance_scale,
+            "num_images_per_prompt": spec.num_images,
+            "generator": generators,
+            "latents": self._initial_latents(pipeline, spec, generators),
+            "callback_on_step_end": _step_callback(on_step, spec.steps),
+        }
+        if spec.ip_adapter_images:
+            # One adapter, several reference images: its image tokens are concatenated.
+            kwargs["ip_adapter_image"] = [list(spec.ip_adapter_images)]
+        if controls is not None:
+            kwargs.update(controls.call_kwargs)
+        return kwargs
+
+    def _initial_latents(self, pipeline, spec: GenerationSpec, generators) -> torch.Tensor:
+        """Draw each image's starting noise from its own generator (what a batch of one gets)."""
+        scale = pipeline.vae_scale_factor
+        shape = (_LATENT_CHANNELS, spec.height // scale, spec.width // scale)
+        latents = torch.stack([torch.randn(shape, generator=g) for g in generators])
+        return latents.to(self.profile.device, dtype=self.profile.dtype)
+
+    def _manifest(
+        self,
+        warm: WarmModel,
+        pipeline,
+        spec: GenerationSpec,
+        loras: list[ResolvedLora],
+        ip_weights: Path | None,
+        controls: PreparedControls | None,
+    ) -> dict[str, Any]:
+        manifest: dict[str, Any] = {
+            "model": {"source": spec.model, "weights_sha256": model_digests(warm.local_path)},
+            "scheduler": {"name": spec.scheduler, **scheduler_record(pipeline.scheduler)},
             "params": {
                 "prompt": spec.prompt,
+                "resolved_prompt": resolved_prompt(spec),
+                "style_template": spec.style_template,
                 "negative_prompt": spec.negative_prompt,
                 "width": spec.width,
                 "height": spec.height,
                 "steps": spec.steps,
                 "guidance_scale": spec.guidance_scale,
+                "seeds": list(spec.seeds),
             },
+            "loras": [
+                {
+                    "name": lora.adapter_name,
+                    "path": str(lora.path),
+                    "weight": lora.weight,
+                    "sha256": lora.sha256,
+                }
+                for lora in loras
+            ],
             "device": self.profile.name,
+            "memory_profile": self.pipelines.memory.name,
             "versions": library_versions(),
         }
+        if self.config.vae_source:
+            manifest["vae"] = {
+                "source": self.config.vae_source,
+                "weights_sha256": model_digests(self.config.vae_source),
+            }
+        if ip_weights is not None:
+            manifest["ip_adapter"] = {
+                "path": str(ip_weights),
+                "scale": spec.ip_adapter_scale,
+                "weights_sha256": {str(p): file_sha256(p) for p in ip_adapter_files(ip_weights)},
+                "reference_images_sha256": [image_sha256(i) for i in spec.ip_adapter_images],
+            }
+        if controls is not None:
+            manifest["controls"] = [
+                {
+                    "model": control.model,
+                    "kind": control.kind,
+                    "scale": control.scale,
+                    "preprocessed": control.preprocess,
+                    "guidance": [control.guidance_start, control.guidance_end],
+                    "weights_sha256": weights_digests(Path(control.model)),
+                    "image_sha256": image_sha256(image),
+                }
+                for control, image in zip(spec.controls, controls.images, strict=True)
+            ]
+        return manifest
+
+
+def _lora_paths(spec: GenerationSpec) -> list[str]:
+    return [lora.path for lora in spec.loras]
+
+
+def _control_models(spec: GenerationSpec) -> list[str]:
+    return [control.model for control in spec.controls]
 
 
 def _step_callback(on_step: StepCallback | None, total: int):
@@ -105,4 +277,4 @@ def _free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
-__all__ = ["Engine", "GenerationCancelled"]
+__all__ = ["Engine", "EngineConfig", "GenerationCancelled"]

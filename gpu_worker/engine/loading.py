@@ -4,59 +4,168 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
+from typing import Any
 
-from .devices import DeviceProfile
+from .config import EngineConfig
+from .devices import DeviceProfile, device_total_memory
 from .errors import ModelUnavailable
+from .ip_adapter import IPAdapterState
+from .lora import LoraCache
+from .profiles import MemoryProfile, choose_memory_profile
+from .sources import is_local_source, resolve_source
+from .weights import read_safetensors_header
 
 logger = logging.getLogger(__name__)
 
-
-def is_local_source(source: str) -> bool:
-    return source.startswith(("/", "./", "../")) or Path(source).is_dir()
+__all__ = ["PipelineCache", "WarmModel", "is_local_source", "load_sdxl_pipeline"]
 
 
-def load_sdxl_pipeline(source: str, profile: DeviceProfile):
-    """Load an SDXL pipeline from a Hugging Face repo id or a local diffusers directory.
+@dataclass
+class WarmModel:
+    """A loaded base pipeline and the per-pipeline state attached to it between jobs."""
+
+    source: str
+    local_path: str  # what was loaded: a directory, a single file or a hub repo id
+    pipeline: Any
+    loras: LoraCache
+    ip_adapter: IPAdapterState = field(default_factory=IPAdapterState)
+    default_scheduler_config: dict = field(default_factory=dict)
+    default_scheduler_class: type | None = None
+
+
+def load_sdxl_pipeline(
+    source: str,
+    profile: DeviceProfile,
+    config: EngineConfig | None = None,
+    memory: MemoryProfile | None = None,
+):
+    """Load an SDXL pipeline from a repo id, a local diffusers directory or a single
+    ``.safetensors`` checkpoint (with ``config.single_file_config``), then place it.
 
     Only safetensors weights are accepted: pickle checkpoints run code when loaded.
     """
     from diffusers import StableDiffusionXLPipeline
 
-    if is_local_source(source) and not (Path(source) / "model_index.json").exists():
-        raise ModelUnavailable(
-            f"No diffusers model at {source!r} (model_index.json missing); check ILLU_SDXL_MODEL."
-        )
+    config = config or EngineConfig()
+    memory = memory or choose_memory_profile(device_total_memory(profile.device))
+    common: dict[str, Any] = {"torch_dtype": profile.dtype, "add_watermarker": False}
+    if config.vae_source:
+        common["vae"] = _load_vae(config.vae_source, profile)
     try:
-        pipeline = StableDiffusionXLPipeline.from_pretrained(
-            source, torch_dtype=profile.dtype, use_safetensors=True
-        )
+        if source.endswith(".safetensors"):
+            read_safetensors_header(Path(source))
+            if not config.single_file_config:
+                raise ModelUnavailable("A single-file checkpoint needs single_file_config.")
+            pipeline = StableDiffusionXLPipeline.from_single_file(
+                source, config=config.single_file_config, local_files_only=True, **common
+            )
+        else:
+            if is_local_source(source) and not (Path(source) / "model_index.json").exists():
+                raise ModelUnavailable(
+                    f"No diffusers model at {source!r} (model_index.json missing); "
+                    "check ILLU_SDXL_MODEL."
+                )
+            pipeline = StableDiffusionXLPipeline.from_pretrained(
+                source, use_safetensors=True, **common
+            )
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(f"Could not load SDXL model {source!r}: {exc}") from exc
     pipeline.set_progress_bar_config(disable=True)
-    return pipeline.to(profile.device)
+    return place_pipeline(pipeline, profile, memory, compile_unet=config.compile_unet)
+
+
+def _load_vae(source: str, profile: DeviceProfile):
+    from diffusers import AutoencoderKL
+
+    try:
+        vae = AutoencoderKL.from_pretrained(source, torch_dtype=profile.dtype, use_safetensors=True)
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"Could not load VAE {source!r}: {exc}") from exc
+    if profile.dtype != _float32():
+        # The fp16-fix VAE decodes in half precision without overflowing; no fp32 upcast.
+        vae.register_to_config(force_upcast=False)
+    return vae
+
+
+def _float32():
+    import torch
+
+    return torch.float32
+
+
+def place_pipeline(pipeline, profile: DeviceProfile, memory: MemoryProfile, compile_unet: bool):
+    """Put the pipeline on its device the way the memory profile says."""
+    if memory.cpu_offload and profile.device.startswith("cuda"):
+        pipeline.enable_model_cpu_offload(device=profile.device)
+    else:
+        pipeline.to(profile.device)
+    if memory.vae_tiling:
+        pipeline.vae.enable_tiling()
+    if compile_unet and memory.compile_allowed:
+        # Module.compile keeps the module object, so LoRA injection still finds its layers.
+        pipeline.unet.compile(mode="max-autotune-no-cudagraphs")
+    return pipeline
 
 
 class PipelineCache:
-    """One warm pipeline per model source in this process; loads are timed."""
+    """Warm base pipelines by model source (LRU of ``config.max_pipelines``); loads are timed."""
 
-    def __init__(self, profile: DeviceProfile):
+    def __init__(self, profile: DeviceProfile, config: EngineConfig | None = None):
         self.profile = profile
-        self._pipelines: dict[str, object] = {}
+        self.config = config or EngineConfig()
+        self.memory = choose_memory_profile(
+            device_total_memory(profile.device), self.config.memory_profile
+        )
+        self._models: OrderedDict[str, WarmModel] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, source: str) -> tuple[object, int]:
-        """Return (pipeline, load_ms); load_ms is 0 when it was already warm."""
+    def get(self, source: str) -> tuple[WarmModel, int]:
+        """Return (warm model, load_ms); load_ms is 0 when it was already warm."""
         with self._lock:
-            if source in self._pipelines:
-                return self._pipelines[source], 0
+            if source in self._models:
+                self._models.move_to_end(source)
+                return self._models[source], 0
             started = time.perf_counter()
-            pipeline = load_sdxl_pipeline(source, self.profile)
+            local = resolve_source(
+                source, self.config.source_config(), checksum=self.config.checksums.get(source)
+            )
+            self._evict_to(self.config.max_pipelines - 1)
+            pipeline = load_sdxl_pipeline(local, self.profile, self.config, self.memory)
             load_ms = int((time.perf_counter() - started) * 1000)
             logger.info("loaded pipeline %s on %s in %d ms", source, self.profile.name, load_ms)
-            self._pipelines[source] = pipeline
-            return pipeline, load_ms
+            warm = WarmModel(
+                source=source,
+                local_path=local,
+                pipeline=pipeline,
+                loras=LoraCache(self.config.lora_budget_bytes),
+                default_scheduler_config=dict(pipeline.scheduler.config),
+                default_scheduler_class=type(pipeline.scheduler),
+            )
+            self._models[source] = warm
+            return warm, load_ms
 
     def loaded(self) -> list[str]:
-        return list(self._pipelines)
+        return list(self._models)
+
+    def items(self) -> list[tuple[str, WarmModel]]:
+        return list(self._models.items())
+
+    def _evict_to(self, keep: int) -> None:
+        while len(self._models) > max(keep, 0):
+            source, _ = self._models.popitem(last=False)
+            logger.info("unloading pipeline %s", source)
+            _free_device_memory()
+
+
+def _free_device_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -48,3 +48,28 @@ def weights_digests(model_dir: Path) -> dict[str, str]:
 
 def scheduler_record(scheduler: Any) -> dict[str, Any]:
     return {"class": type(scheduler).__name__, "config": dict(scheduler.config)}
+
+
+def model_digests(local_path: str) -> dict[str, str]:
+    """sha256 of the base model's weights: a directory, a single file or a cached hub repo."""
+    path = Path(local_path)
+    if path.is_file():
+        return {path.name: file_sha256(path)}
+    if path.is_dir():
+        return weights_digests(path)
+    try:  # a hub repo id: hash the snapshot already in the local cache, never download
+        from huggingface_hub import snapshot_download
+
+        snapshot = snapshot_download(
+            local_path, local_files_only=True, allow_patterns=["*.safetensors", "*.json"]
+        )
+    except Exception:  # not cached or no huggingface_hub: the manifest says so
+        return {}
+    return weights_digests(Path(snapshot))
+
+
+def image_sha256(image: Any) -> str:
+    """sha256 of an image's mode, size and pixels (identifies reference/control inputs)."""
+    digest = hashlib.sha256(f"{image.mode}:{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()

@@ -3,7 +3,9 @@
 They have the real architectures (SDXL UNet with text-time conditioning, two CLIP text
 encoders, a VAE with SDXL's 8x downscale) at a few hundred kilobytes, are saved with
 ``save_pretrained`` and are loaded back through the production loaders, so every code path
-that real weights take is exercised. Their images are noise.
+that real weights take is exercised. Their images are noise. ``build_tiny_models`` adds the
+attachments: ControlNet and Union ControlNet, IP-Adapter with its CLIP image encoder, LoRAs in
+diffusers and kohya naming, and a single-file (original layout) checkpoint.
 """
 
 from __future__ import annotations
@@ -50,22 +52,26 @@ def build_clip_tokenizer(directory: Path) -> Path:
 
 
 def _tiny_text_encoders(vocab_size: int):
+    """CLIP-L-like and bigG-like text encoders. Their widths differ (32 and 48) as in SDXL
+    (768 and 1280): single-file loading tells the two apart by that width."""
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    config = CLIPTextConfig(
-        bos_token_id=vocab_size - 2,
-        eos_token_id=vocab_size - 1,
-        pad_token_id=vocab_size - 1,
-        hidden_size=32,
-        intermediate_size=37,
-        layer_norm_eps=1e-05,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        vocab_size=vocab_size,
-        hidden_act="gelu",
-        projection_dim=32,
-    )
-    return CLIPTextModel(config), CLIPTextModelWithProjection(config)
+    def config(hidden_size: int) -> CLIPTextConfig:
+        return CLIPTextConfig(
+            bos_token_id=vocab_size - 2,
+            eos_token_id=vocab_size - 1,
+            pad_token_id=vocab_size - 1,
+            hidden_size=hidden_size,
+            intermediate_size=37,
+            layer_norm_eps=1e-05,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=vocab_size,
+            hidden_act="gelu",
+            projection_dim=32,
+        )
+
+    return CLIPTextModel(config(32)), CLIPTextModelWithProjection(config(48))
 
 
 def _tiny_unet():
@@ -85,7 +91,7 @@ def _tiny_unet():
         addition_time_embed_dim=8,
         transformer_layers_per_block=(1, 1),
         projection_class_embeddings_input_dim=80,  # 6 time ids * 8 + pooled text (32)
-        cross_attention_dim=64,  # both text encoders' hidden states, concatenated
+        cross_attention_dim=80,  # both text encoders' hidden states (32 + 48), concatenated
         norm_num_groups=8,
     )
 
@@ -149,3 +155,43 @@ def _remove_tree(path: Path) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+def build_tiny_models(directory: Path) -> dict[str, Path]:
+    """Build every tiny model the engine uses under ``directory`` and return their paths.
+
+    Keys: sdxl, controlnet, controlnet_union, ip_adapter (weights file; its image encoder sits
+    in ``image_encoder/`` beside it), lora_a, lora_b (diffusers naming), lora_kohya, and
+    single_file (the tiny SDXL as one original-layout checkpoint; config dir: sdxl).
+    """
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    from .single_file_export import export_single_file
+    from .tiny_attachments import (
+        build_tiny_controlnet,
+        build_tiny_ip_adapter,
+        build_tiny_lora_diffusers,
+        build_tiny_lora_kohya,
+        build_tiny_union_controlnet,
+    )
+
+    directory = Path(directory)
+    sdxl = ensure_tiny_sdxl(directory)
+    unet = UNet2DConditionModel.from_pretrained(sdxl / "unet")
+    encoders = (
+        CLIPTextModel.from_pretrained(sdxl / "text_encoder"),
+        CLIPTextModelWithProjection.from_pretrained(sdxl / "text_encoder_2"),
+    )
+    loras = directory / "loras"
+    loras.mkdir(parents=True, exist_ok=True)
+    return {
+        "sdxl": sdxl,
+        "controlnet": build_tiny_controlnet(unet, directory / "tiny-controlnet"),
+        "controlnet_union": build_tiny_union_controlnet(unet, directory / "tiny-controlnet-union"),
+        "ip_adapter": build_tiny_ip_adapter(unet, directory / "tiny-ip-adapter"),
+        "lora_a": build_tiny_lora_diffusers(unet, encoders, loras / "lora_a.safetensors", 11),
+        "lora_b": build_tiny_lora_diffusers(unet, encoders, loras / "lora_b.safetensors", 12),
+        "lora_kohya": build_tiny_lora_kohya(unet, encoders, loras / "lora_kohya.safetensors", 13),
+        "single_file": export_single_file(sdxl, directory / "tiny-sdxl-single.safetensors"),
+    }

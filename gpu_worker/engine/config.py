@@ -1,0 +1,35 @@
+"""Plain engine configuration; the job layer fills it from Django settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .lora import DEFAULT_LORA_BUDGET_BYTES
+from .sources import S3Config, SourceConfig
+from .spec import SpecLimits
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    cache_dir: Path = Path("var/models")  # where s3:// sources are downloaded
+    s3: S3Config = S3Config()
+    progress_interval_s: float = 10.0
+    # sha256 per source URI, for single-file S3 sources published without a sidecar.
+    checksums: dict[str, str] = field(default_factory=dict)
+    # An fp16-safe VAE (e.g. "madebyollin/sdxl-vae-fp16-fix") swapped into every pipeline.
+    vae_source: str | None = None
+    # A diffusers config directory (model_index.json + component configs) for
+    # single-file .safetensors checkpoints.
+    single_file_config: str | None = None
+    memory_profile: str | None = None  # override "large" / "standard" / "low" / "cpu"
+    compile_unet: bool = False  # applied only where the memory profile allows it
+    lora_budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES
+    ip_adapter: str | None = None  # default IP-Adapter weights file for reference images
+    max_pipelines: int = 1  # warm base models kept; each SDXL is ~7 GB in fp16
+    limits: SpecLimits = SpecLimits()
+
+    def source_config(self) -> SourceConfig:
+        return SourceConfig(
+            cache_dir=self.cache_dir, s3=self.s3, progress_interval_s=self.progress_interval_s
+        )

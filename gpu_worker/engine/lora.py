@@ -1,0 +1,114 @@
+"""LoRA adapters kept loaded in the warm pipeline, switched per job with ``set_adapters``.
+
+Adapters are peft adapters inside the UNet and text encoders. Loading one costs a file read
+and module injection, so adapters stay loaded across jobs in an LRU bounded by a memory budget;
+a job only activates its set with its weights. diffusers' ``load_lora_weights`` reads both
+diffusers/peft naming and kohya/SGM naming (``lora_unet_...``, ``lora_te1_...``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidSpec, ModelUnavailable
+from .manifest import file_sha256
+from .spec import LoraSpec
+from .weights import read_safetensors_header, tensor_bytes
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LORA_BUDGET_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class ResolvedLora:
+    adapter_name: str
+    path: Path
+    weight: float
+    sha256: str
+    size_bytes: int
+
+
+def resolve_lora(spec: LoraSpec) -> ResolvedLora:
+    """Validate the file (safetensors header, before anything deserialises it) and name it."""
+    path = Path(spec.path)
+    if not path.is_file():
+        raise ModelUnavailable(f"LoRA file not found: {path}")
+    header = read_safetensors_header(path)
+    sha256 = file_sha256(path)
+    # The content hash names the adapter, so the same file is the same adapter in every job.
+    name = spec.name or f"lora_{sha256[:16]}"
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise InvalidSpec(f"LoRA name {name!r} may use only letters, digits, '_' and '-'.")
+    return ResolvedLora(name, path, float(spec.weight), sha256, tensor_bytes(header))
+
+
+class LoraCache:
+    """LRU of adapters loaded into one pipeline, bounded by ``budget_bytes`` of weights."""
+
+    def __init__(self, budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES):
+        self.budget_bytes = budget_bytes
+        self.loads = 0  # adapters read from disk; a repeated set adds nothing
+        self._loaded: OrderedDict[str, ResolvedLora] = OrderedDict()
+
+    @property
+    def loaded_names(self) -> list[str]:
+        return list(self._loaded)
+
+    @property
+    def loaded_bytes(self) -> int:
+        return sum(lora.size_bytes for lora in self._loaded.values())
+
+    def activate(self, pipeline, loras: list[ResolvedLora]) -> None:
+        """Make exactly ``loras`` active with their weights; none given disables LoRA."""
+        if len({lora.adapter_name for lora in loras}) != len(loras):
+            raise InvalidSpec("The same LoRA is listed twice; give it once with one weight.")
+        for lora in loras:
+            self._ensure_loaded(pipeline, lora, keep={other.adapter_name for other in loras})
+        if not loras:
+            if self._loaded:
+                pipeline.disable_lora()
+            return
+        pipeline.enable_lora()
+        pipeline.set_adapters(
+            [lora.adapter_name for lora in loras], adapter_weights=[lora.weight for lora in loras]
+        )
+
+    def _ensure_loaded(self, pipeline, lora: ResolvedLora, keep: set[str]) -> None:
+        if lora.adapter_name in self._loaded:
+            self._loaded.move_to_end(lora.adapter_name)
+            return
+        self._evict_for(pipeline, lora.size_bytes, keep)
+        try:
+            pipeline.load_lora_weights(str(lora.path), adapter_name=lora.adapter_name)
+        except (ValueError, KeyError, RuntimeError) as exc:
+            _remove_partial_adapter(pipeline, lora.adapter_name)
+            raise InvalidSpec(
+                f"LoRA {lora.path.name} does not fit this model (diffusers or kohya SDXL "
+                f"naming expected): {exc}"
+            ) from exc
+        self.loads += 1
+        self._loaded[lora.adapter_name] = lora
+        logger.info("loaded LoRA %s (%d bytes)", lora.adapter_name, lora.size_bytes)
+
+    def _evict_for(self, pipeline, incoming: int, keep: set[str]) -> None:
+        """Unload least recently used adapters (never this job's) until ``incoming`` fits."""
+        for name in list(self._loaded):
+            if self.loaded_bytes + incoming <= self.budget_bytes:
+                return
+            if name in keep:
+                continue
+            pipeline.delete_adapters(name)
+            del self._loaded[name]
+            logger.info("evicted LoRA %s to stay within %d bytes", name, self.budget_bytes)
+
+
+def _remove_partial_adapter(pipeline, name: str) -> None:
+    """A failed load may have injected the adapter into some components; take it out again."""
+    try:
+        pipeline.delete_adapters(name)
+    except (ValueError, KeyError, AttributeError):
+        logger.debug("no partial adapter %s to remove", name)
