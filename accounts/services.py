@@ -44,13 +44,27 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
 
 
 @transaction.atomic
-def avatar_create(*, owner: User, upload, primary: bool = False) -> Avatar:
-    """Store a re-encoded avatar; the first one, or one asked for, becomes the primary."""
+def avatar_create(
+    *, owner: User, upload, primary: bool = False, allow_no_face: bool = False
+) -> Avatar:
+    """Store a re-encoded avatar with its face; the first one, or one asked for, becomes the
+    primary. Without exactly one face it is refused (nothing stored) unless the client says
+    ``allow_no_face``, and then it is kept marked as such (unusable for memory/subject)."""
+    from characters.identity import detect_face, require_single_face
     from illuplatform.image_input import png_content, read_uploaded_image
 
     image = read_uploaded_image(upload)
+    face = detect_face(image)
+    if not allow_no_face:
+        require_single_face(face)
     make_primary = primary or not Avatar.objects.filter(owner=owner).exists()
-    avatar = Avatar(owner=owner)
+    avatar = Avatar(
+        owner=owner,
+        face_count=face.count,
+        face_score=face.score,
+        face_embedding=face.embedding,
+        face_backend=face.backend,
+    )
     avatar.image.save("avatar.png", png_content(image), save=False)
     try:
         if make_primary:

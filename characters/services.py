@@ -19,6 +19,7 @@ from gpu_worker.engine.errors import UnsafeWeights
 from gpu_worker.engine.weights import read_safetensors_header
 from illuplatform.image_input import png_content, read_uploaded_image
 
+from .identity import character_refresh_embedding, detect_face
 from .models import Character, CharacterLora, Lora, ReferenceImage
 
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}\.safetensors$")
@@ -197,19 +198,27 @@ def character_delete(*, character: Character) -> None:
 @transaction.atomic
 def reference_add(*, character: Character, upload) -> ReferenceImage:
     image = read_uploaded_image(upload)
-    reference = ReferenceImage(character=character)
+    face = detect_face(image)
+    # A reference without exactly one face is kept and flagged, never silently used.
+    reference = ReferenceImage(
+        character=character, face_count=face.count, face_embedding=face.embedding
+    )
     reference.image.save("reference.png", png_content(image), save=False)
     try:
         reference.save()
+        character_refresh_embedding(character)
     except Exception:
         reference.image.delete(save=False)
         raise
     return reference
 
 
+@transaction.atomic
 def reference_remove(*, reference: ReferenceImage) -> None:
     name = reference.image.name
+    character = reference.character
     reference.delete()
+    character_refresh_embedding(character)
     _delete_files_on_commit([name])
 
 

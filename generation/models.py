@@ -132,6 +132,20 @@ class GenerationJob(models.Model):
     error = models.JSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     worker_name = models.CharField(max_length=200, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    cancel_at = models.DateTimeField(
+        null=True, blank=True, help_text="From cancel_after: the job is cancelled if unfinished."
+    )
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="A transient failure put it back; not before this time."
+    )
+    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_events = models.JSONField(default=list, blank=True)
+    conditioning = models.JSONField(
+        default=list, blank=True, help_text='Stored control images: [{"type", "key"}].'
+    )
+    generated_count = models.PositiveIntegerField(default=0)
+    accepted_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -140,6 +154,11 @@ class GenerationJob(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "-created_at"])]
         constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="generationjob_idempotency_key_per_owner",
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=JobKind.values), name="generationjob_kind_valid"
             ),
@@ -206,3 +225,56 @@ class GeneratedImage(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.index} of job {self.job_id}"
+
+
+def upload_key(instance: "Upload", filename: str) -> str:
+    return f"uploads/{instance.owner_id}/{uuid.uuid4().hex}.png"
+
+
+class Upload(models.Model):
+    """An image a user sent for later use (control images, photos); re-encoded PNG."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    image = models.ImageField(upload_to=upload_key, width_field="width", height_field="height")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"upload {self.id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """One webhook POST; its id is the delivery id the receiver sees (for de-duplication)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32)
+    url = models.URLField(max_length=500)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event} webhook for job {self.job_id} ({self.status})"

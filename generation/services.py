@@ -1,68 +1,322 @@
 """Writes on jobs. Every status change is a conditional update, so a late callback can never
-overwrite a job that already ended."""
+overwrite a job that already ended; every change is published for SSE and webhooks."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import quota_for
 
-from .models import GenerationJob, JobPriority, JobStatus
+from .errors import Conflict, DomainError
+from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob, JobPriority, JobStatus
 from .params import resolve_params
-from .queueing import enqueue_generation_job
+from .queueing import QUEUE_BY_PRIORITY, enqueue_generation_job, get_queue, get_redis
+from .signals_redis import cancel_key, publish_event, request_cancel
+from .webhooks import webhook_emit
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
-@transaction.atomic
+class QuotaExceeded(DomainError):
+    status_code = 429
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def job_create(
-    *, owner: User, kind: str, params: dict[str, Any], priority: str = JobPriority.NORMAL
-) -> GenerationJob:
-    job = GenerationJob.objects.create(
-        owner=owner, kind=kind, priority=priority, params=resolve_params(kind, params)
+    *,
+    owner: User,
+    kind: str,
+    params: dict[str, Any],
+    priority: str = JobPriority.NORMAL,
+    idempotency_key: str | None = None,
+    cancel_after: int | None = None,
+    webhook: str = "",
+    webhook_events: list[str] | None = None,
+) -> tuple[GenerationJob, bool]:
+    """Create and enqueue a job. Returns (job, created): with an Idempotency-Key already used
+    by this owner within the window, the first job comes back and nothing is created."""
+    if idempotency_key:
+        existing = _job_for_idempotency_key(owner, idempotency_key)
+        if existing is not None:
+            return existing, False
+    resolved = resolve_params(owner, kind, params)
+    try:
+        with transaction.atomic():
+            _check_quota(owner, resolved["num_images"])
+            if idempotency_key:
+                _release_expired_idempotency_key(owner, idempotency_key)
+            now = timezone.now()
+            job = GenerationJob.objects.create(
+                owner=owner,
+                kind=kind,
+                priority=priority,
+                params=resolved,
+                character_id=resolved.get("character"),
+                avatar_id=resolved.get("avatar"),
+                idempotency_key=idempotency_key or None,
+                cancel_at=now + timedelta(seconds=cancel_after) if cancel_after else None,
+                webhook_url=webhook,
+                webhook_events=list(webhook_events or []),
+            )
+            # Only a committed row is enqueued: a worker must never see an id it cannot load.
+            transaction.on_commit(lambda: enqueue_generation_job(job))
+    except IntegrityError:
+        # A concurrent request with the same key won the race: return its job.
+        existing = idempotency_key and _job_for_idempotency_key(owner, idempotency_key)
+        if existing:
+            return existing, False
+        raise
+    return job, True
+
+
+def _idempotency_window_start() -> datetime:
+    return timezone.now() - timedelta(hours=settings.ILLU_IDEMPOTENCY_WINDOW_HOURS)
+
+
+def _job_for_idempotency_key(owner: User, key: str) -> GenerationJob | None:
+    return GenerationJob.objects.filter(
+        owner=owner, idempotency_key=key, created_at__gte=_idempotency_window_start()
+    ).first()
+
+
+def _release_expired_idempotency_key(owner: User, key: str) -> None:
+    GenerationJob.objects.filter(
+        owner=owner, idempotency_key=key, created_at__lt=_idempotency_window_start()
+    ).update(idempotency_key=None)
+
+
+def _check_quota(owner: User, num_images: int) -> None:
+    """Checked under a lock on the owner's row, so concurrent creates cannot both pass."""
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    quota = quota_for(owner)
+    active = GenerationJob.objects.filter(owner=owner, status__in=ACTIVE_STATUSES).count()
+    if active >= quota.max_concurrent_jobs:
+        raise QuotaExceeded(
+            f"You have {active} unfinished jobs; the limit is {quota.max_concurrent_jobs}. "
+            "Wait for one to finish or cancel one.",
+            retry_after=10,
+        )
+    day_start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    used = _images_requested_since(owner, day_start)
+    if used + num_images > quota.images_per_day:
+        tomorrow = day_start + timedelta(days=1)
+        raise QuotaExceeded(
+            f"This job asks for {num_images} images; {used} of your {quota.images_per_day} "
+            "images for today are used. The count resets at midnight UTC.",
+            retry_after=math.ceil((tomorrow - timezone.now()).total_seconds()),
+        )
+
+
+def _images_requested_since(owner: User, since: datetime) -> int:
+    jobs = GenerationJob.objects.filter(owner=owner, created_at__gte=since).exclude(
+        Q(status=JobStatus.FAILED) | Q(status=JobStatus.CANCELLED, started_at__isnull=True)
     )
-    # Only a committed row is enqueued: a worker must never see an id it cannot load.
-    transaction.on_commit(lambda: enqueue_generation_job(job))
-    return job
+    total = 0
+    for params in jobs.values_list("params", flat=True):
+        total += int(params.get("num_images", 1))
+    return total
 
 
 def job_mark_running(*, job_id: str, worker_name: str) -> bool:
     """queued -> running; False if the job was cancelled or taken meanwhile."""
-    from django.db.models import F
-
     updated = GenerationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING,
         started_at=timezone.now(),
         worker_name=worker_name,
         attempts=F("attempts") + 1,
+        retry_at=None,
     )
+    if updated:
+        _announce(job_id, "start", {"status": JobStatus.RUNNING})
     return updated == 1
 
 
-def job_mark_succeeded(*, job_id: str, timings: dict[str, int]) -> bool:
-    return _finish(job_id, JobStatus.SUCCEEDED, timings=timings, error=None)
+def job_mark_succeeded(*, job_id: str, timings: dict[str, int], counts: dict | None = None):
+    return _finish(job_id, JobStatus.SUCCEEDED, timings=timings, error=None, counts=counts)
 
 
 def job_mark_failed(
     *, job_id: str, code: str, message: str, timings: dict[str, int] | None = None
 ) -> bool:
-    return _finish(
-        job_id, JobStatus.FAILED, timings=timings or {}, error={"code": code, "message": message}
-    )
+    error = {"code": code, "message": message}
+    return _finish(job_id, JobStatus.FAILED, timings=timings or {}, error=error)
 
 
-def _finish(job_id: str, status: str, *, timings: dict, error: dict | None) -> bool:
+def job_mark_cancelled(*, job_id: str, timings: dict[str, int] | None = None) -> bool:
+    """running -> cancelled, by the worker once the step callback saw the cancel flag."""
+    return _finish(job_id, JobStatus.CANCELLED, timings=timings or {}, error=None)
+
+
+def _finish(
+    job_id: str, status: str, *, timings: dict, error: dict | None, counts: dict | None = None
+) -> bool:
     now = timezone.now()
     job = GenerationJob.objects.filter(pk=job_id).only("created_at").first()
     if job is None:
         return False
     timings = {**timings, "total_ms": _ms_between(job.created_at, now)}
     updated = GenerationJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        status=status, finished_at=now, timings=timings, error=error
+        status=status, finished_at=now, timings=timings, error=error, **(counts or {})
     )
+    if updated:
+        _announce(job_id, "completed", {"status": status, "error": error})
     return updated == 1
+
+
+def job_retry_later(*, job_id: str, code: str, message: str) -> str:
+    """After a transient failure: back to queued with back-off, or failed after the limit.
+    The reconciler enqueues it once retry_at has passed. Returns the new status."""
+    job = GenerationJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    if job.attempts >= settings.ILLU_JOB_MAX_ATTEMPTS:
+        job_mark_failed(
+            job_id=job_id, code=code, message=f"{message} (gave up after {job.attempts} attempts)"
+        )
+        return JobStatus.FAILED
+    delay = settings.ILLU_RETRY_BACKOFF_SECONDS * 2 ** max(0, job.attempts - 1)
+    updated = GenerationJob.objects.filter(pk=job_id, status=job.status).update(
+        status=JobStatus.QUEUED,
+        started_at=None,
+        worker_name="",
+        retry_at=timezone.now() + timedelta(seconds=delay),
+        error={"code": code, "message": f"{message} Retrying in {delay} s."},
+    )
+    if updated:
+        publish_event(str(job_id), "status", {"status": JobStatus.QUEUED, "retry_in_s": delay})
+    return JobStatus.QUEUED if updated else job.status
+
+
+def _announce(job_id: str, webhook_event: str, data: dict) -> None:
+    publish_event(str(job_id), "status", data)
+    job = GenerationJob.objects.filter(pk=job_id).first()
+    if job is not None and job.webhook_url:
+        webhook_emit(job, webhook_event, data)
+
+
+def job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """Queued jobs end at once and never start; running ones stop within one step."""
+    if job.status in FINISHED_STATUSES:
+        raise Conflict(f"Job {job.id} already ended with status {job.status}; nothing to cancel.")
+    request_cancel(str(job.id))
+    if GenerationJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now()
+    ):
+        get_queue(QUEUE_BY_PRIORITY[job.priority]).remove(str(job.id))
+        _announce(str(job.id), "completed", {"status": JobStatus.CANCELLED, "error": None})
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_requeue(*, job: GenerationJob) -> GenerationJob:
+    """Put a failed, cancelled or stuck job back on its queue as the same row."""
+    if job.status == JobStatus.SUCCEEDED:
+        raise Conflict(f"Job {job.id} succeeded; retry it to make a new job instead.")
+    updated = GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
+        status=JobStatus.QUEUED, error=None, finished_at=None, started_at=None, retry_at=None
+    )
+    if not updated:
+        raise Conflict(f"Job {job.id} changed status meanwhile; reload and try again.")
+    job.refresh_from_db()
+    get_redis().delete(cancel_key(str(job.id)))
+    transaction.on_commit(lambda: enqueue_generation_job(job))
+    return job
+
+
+_NOT_RETRIED_PARAMS = {"seeds", "model", "trigger_words", "style_template", "reference_images"}
+
+
+def job_retry(*, job: GenerationJob) -> GenerationJob:
+    """A new job with the same request; new seeds unless the seed was fixed."""
+    params = {
+        key: value
+        for key, value in job.params.items()
+        if key not in _NOT_RETRIED_PARAMS and value is not None
+    }
+    params["loras"] = [{"lora": item["slug"], "weight": item["weight"]} for item in params["loras"]]
+    if job.kind == "character":
+        # The character's own LoRAs are added back by resolution; keep only explicit ones.
+        params["loras"] = []
+    if "control" in params:
+        params["control"] = {
+            k: params["control"][k] for k in ("type", "image", "scale", "preprocess")
+        }
+    if "consistency" in params:
+        consistency = params.pop("consistency")
+        if consistency.get("filter"):
+            params["consistency"] = {
+                k: consistency[k] for k in ("threshold", "min_accepted", "max_attempts")
+            }
+    params.pop("consistency_threshold", None)
+    new_job, _ = job_create(
+        owner=job.owner,
+        kind=job.kind,
+        params=params,
+        priority=job.priority,
+        webhook=job.webhook_url,
+        webhook_events=job.webhook_events,
+    )
+    return new_job
+
+
+def job_delete(*, job: GenerationJob) -> None:
+    """Delete a job, its images and their stored files; a running job is cancelled first."""
+    if job.status in ACTIVE_STATUSES:
+        job_cancel(job=job)
+    names = _stored_files(GeneratedImage.objects.filter(job=job))
+    job.delete()
+    _delete_files_on_commit(names)
+
+
+def jobs_bulk_delete(
+    *,
+    owner: User,
+    ids: list[str] | None = None,
+    status: str | None = None,
+    before: datetime | None = None,
+) -> int:
+    jobs = GenerationJob.objects.filter(owner=owner)
+    if ids is not None:
+        jobs = jobs.filter(pk__in=ids)
+    if status:
+        jobs = jobs.filter(status=status)
+    if before:
+        jobs = jobs.filter(created_at__lt=before)
+    count = 0
+    for job in jobs:
+        job_delete(job=job)
+        count += 1
+    return count
+
+
+def _stored_files(images) -> list[str]:
+    names = []
+    for file_name, thumb_name in images.values_list("file", "thumbnail"):
+        names += [name for name in (file_name, thumb_name) if name]
+    return names
+
+
+def _delete_files_on_commit(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    def delete() -> None:
+        for name in names:
+            default_storage.delete(name)
+
+    transaction.on_commit(delete)
 
 
 def _ms_between(start: datetime, end: datetime) -> int:

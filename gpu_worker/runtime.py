@@ -1,31 +1,110 @@
-"""The worker process's warm state: one engine, its pipelines loaded once and reused."""
+"""The worker process's warm state: one engine, its pipelines loaded once and reused, and the
+model configuration (real weights from settings, or the tiny demo models built on first use)."""
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 
+from .engine.config import EngineConfig
 from .engine.generate import Engine
-from .engine.tiny_models import ensure_tiny_sdxl
+from .engine.sources import S3Config
+
+logger = logging.getLogger(__name__)
 
 DEMO_MODEL = "demo:tiny-sdxl"
+_DEMO_DIR = "demo"
+_DEMO_MANIFEST = "demo-models.json"
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    sdxl: str
+    ip_adapter: str | None
+    controlnets: dict[str, str]  # control type -> ControlNet source ("*": Union for all)
+    depth: str | None
 
 
 def configured_model() -> str:
     return settings.ILLU_SDXL_MODEL or DEMO_MODEL
 
 
+def ensure_demo_models() -> dict[str, str]:
+    """Build the tiny demo models once under ILLU_MODELS_DIR/demo and remember their paths."""
+    from .engine.preprocessors.tiny_depth import build_tiny_depth_model
+    from .engine.tiny_models import build_tiny_models
+
+    root = Path(settings.ILLU_MODELS_DIR) / _DEMO_DIR
+    manifest = root / _DEMO_MANIFEST
+    if manifest.exists():
+        paths = json.loads(manifest.read_text())
+        if all(Path(path).exists() for path in paths.values()):
+            return paths
+    logger.info("building the tiny demo models under %s", root)
+    built = {key: str(path) for key, path in build_tiny_models(root).items()}
+    built["depth"] = str(build_tiny_depth_model(root / "tiny-depth"))
+    manifest.write_text(json.dumps(built, indent=2))
+    return built
+
+
+def _parse_controlnets(raw: str) -> dict[str, str]:
+    """ILLU_CONTROLNET_MODELS: "canny=repo/or/dir,depth=..." or a single Union model source."""
+    raw = raw.strip()
+    if not raw:
+        return {}
+    if "=" not in raw:
+        return {"*": raw}
+    pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
+    return {kind.strip(): source.strip() for kind, source in pairs}
+
+
+@lru_cache(maxsize=1)
+def model_set() -> ModelSet:
+    if not settings.ILLU_SDXL_MODEL:
+        demo = ensure_demo_models()
+        return ModelSet(
+            sdxl=demo["sdxl"],
+            ip_adapter=demo["ip_adapter"],
+            controlnets={"*": demo["controlnet_union"]},
+            depth=demo["depth"],
+        )
+    return ModelSet(
+        sdxl=settings.ILLU_SDXL_MODEL,
+        ip_adapter=settings.ILLU_IP_ADAPTER_MODEL or None,
+        controlnets=_parse_controlnets(settings.ILLU_CONTROLNET_MODELS),
+        depth=settings.ILLU_DEPTH_MODEL or None,
+    )
+
+
 def resolve_model_source(model: str) -> str:
-    """Map a job's model name to what the engine loads: a hub id or a local directory."""
-    if model == DEMO_MODEL:
-        return str(ensure_tiny_sdxl(Path(settings.ILLU_MODELS_DIR)))
-    return model
+    """Map a job's model name to what the engine loads: a hub id, local dir or s3:// URI."""
+    return model_set().sdxl if model == DEMO_MODEL else model
+
+
+def engine_config() -> EngineConfig:
+    return EngineConfig(
+        cache_dir=Path(settings.ILLU_MODELS_DIR) / "downloads",
+        s3=S3Config(
+            endpoint_url=settings.ILLU_MODELS_S3_ENDPOINT_URL or settings.AWS_S3_ENDPOINT_URL,
+            access_key=settings.AWS_ACCESS_KEY_ID or None,
+            secret_key=settings.AWS_SECRET_ACCESS_KEY or None,
+            region=settings.AWS_S3_REGION_NAME,
+        ),
+        progress_interval_s=settings.ILLU_DOWNLOAD_PROGRESS_INTERVAL,
+        vae_source=settings.ILLU_SDXL_VAE or None,
+        memory_profile=settings.ILLU_MEMORY_PROFILE or None,
+        compile_unet=settings.ILLU_COMPILE_UNET,
+        ip_adapter=model_set().ip_adapter,
+    )
 
 
 @lru_cache(maxsize=1)
 def get_engine() -> Engine:
     from .engine.devices import select_device
 
-    return Engine(select_device(settings.ILLU_DEVICE or None))
+    return Engine(select_device(settings.ILLU_DEVICE or None), engine_config())

@@ -8,18 +8,31 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from PIL import Image
 
 from generation.models import GeneratedImage, GenerationJob, JobStatus
-from generation.services import job_mark_failed, job_mark_running, job_mark_succeeded
+from generation.services import (
+    job_mark_cancelled,
+    job_mark_failed,
+    job_mark_running,
+    job_mark_succeeded,
+    job_retry_later,
+)
+from generation.signals_redis import publish_event
 
-from .engine.errors import EngineError
-from .engine.spec import GenerationResult, GenerationSpec
-from .runtime import get_engine, resolve_model_source
+from .engine.errors import EngineError, GenerationCancelled, OutOfMemory
+from .job_specs import build_spec, fresh_seeds
+from .progress import StepReporter
+from .runtime import get_engine
+from .scoring import IdentityScorer, scorer_for_job
 
 logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = (384, 384)
 
 
 class StorageError(Exception):
@@ -27,21 +40,26 @@ class StorageError(Exception):
 
 
 def worker_identity() -> str:
+    """The RQ worker's name when run by one (the reconciler checks its heartbeat)."""
+    from rq import get_current_job
+
+    current = get_current_job()
+    if current is not None and current.worker_name:
+        return current.worker_name
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def spec_from_params(params: dict) -> GenerationSpec:
-    return GenerationSpec(
-        model=resolve_model_source(params["model"]),
-        prompt=params["prompt"],
-        negative_prompt=params.get("negative_prompt", ""),
-        width=params["width"],
-        height=params["height"],
-        steps=params["steps"],
-        guidance_scale=params["guidance_scale"],
-        scheduler=params.get("scheduler"),
-        seeds=tuple(params["seeds"]),
-    )
+@dataclass
+class Outcome:
+    """What a run produced: every image, the accepted ones marked, and the timings."""
+
+    images: list[GeneratedImage] = field(default_factory=list)
+    conditioning: list[tuple[str, Image.Image]] = field(default_factory=list)
+    conditioning_records: list[dict] = field(default_factory=list)
+    timings: dict[str, int] = field(default_factory=dict)
+
+    def add_time(self, key: str, ms: int) -> None:
+        self.timings[key] = self.timings.get(key, 0) + ms
 
 
 def run_generation_job(job_id: str) -> dict:
@@ -50,16 +68,24 @@ def run_generation_job(job_id: str) -> dict:
         logger.info("job %s not started: status is %s", job_id, status)
         return {"skipped": status}
     job = GenerationJob.objects.get(pk=job_id)
-    timings = {"queue_ms": _ms(job.started_at - job.created_at)}
+    outcome = Outcome(timings={"queue_ms": _ms(job.started_at - job.created_at)})
     try:
-        result = get_engine().generate(spec_from_params(job.params))
-        timings.update(load_ms=result.load_ms, inference_ms=result.inference_ms)
+        _generate(job, outcome)
         started = time.perf_counter()
-        stored = _store_images(job, result)
-        timings["store_ms"] = int((time.perf_counter() - started) * 1000)
-    except (EngineError, StorageError) as exc:
+        _upload(job, outcome)
+        outcome.add_time("store_ms", int((time.perf_counter() - started) * 1000))
+    except GenerationCancelled as exc:
+        logger.info("job %s cancelled: %s", job_id, exc)
+        job_mark_cancelled(job_id=job_id, timings=outcome.timings)
+        return {"status": JobStatus.CANCELLED}
+    except OutOfMemory as exc:
+        return _after_out_of_memory(job, exc, outcome)
+    except StorageError as exc:
+        logger.warning("job %s: storage failed: %s", job_id, exc)
+        return {"status": job_retry_later(job_id=job_id, code=exc.code, message=str(exc))}
+    except EngineError as exc:
         logger.warning("job %s failed: %s", job_id, exc)
-        job_mark_failed(job_id=job_id, code=exc.code, message=str(exc), timings=timings)
+        job_mark_failed(job_id=job_id, code=exc.code, message=str(exc), timings=outcome.timings)
         return {"status": JobStatus.FAILED}
     except Exception:
         logger.exception("job %s failed unexpectedly", job_id)
@@ -67,52 +93,152 @@ def run_generation_job(job_id: str) -> dict:
             job_id=job_id,
             code="internal",
             message="The worker hit an unexpected error; the team has the details in the logs.",
-            timings=timings,
+            timings=outcome.timings,
         )
         return {"status": JobStatus.FAILED}
-    if not _commit_images(job_id, stored, timings):
-        _delete_files(stored)
+    if not _commit(job, outcome):
+        _delete_files(outcome.images)
         return {"status": "discarded"}
-    return {"status": JobStatus.SUCCEEDED, "images": len(stored)}
+    return {"status": JobStatus.SUCCEEDED, "images": len(outcome.images)}
 
 
-def _store_images(job: GenerationJob, result: GenerationResult) -> list[GeneratedImage]:
-    """Upload every PNG first; rows are written only once all uploads succeeded."""
-    images: list[GeneratedImage] = []
+def _generate(job: GenerationJob, outcome: Outcome) -> None:
+    """Generate the requested images; with a consistency filter, keep going with new seeds
+    until enough pass the identity threshold or the attempt budget is spent."""
+    params = job.params
+    consistency = params.get("consistency") or {}
+    scorer = scorer_for_job(job)
+    target = consistency.get("min_accepted", params["num_images"]) if scorer else 0
+    budget = consistency.get("max_attempts", params["num_images"]) if scorer else 0
+    filtering = bool(scorer and consistency.get("filter"))
+    reporter = StepReporter(job)
+    seeds = list(params["seeds"])
+    tried: set[int] = set()
+    while seeds:
+        tried.update(seeds)
+        _run_batch(job, seeds, reporter, scorer, outcome)
+        accepted = sum(1 for image in outcome.images if image.accepted)
+        remaining = budget - len(tried)
+        if not filtering or accepted >= target or remaining <= 0:
+            break
+        seeds = fresh_seeds(min(target - accepted, remaining, 8), tried)
+        reporter.next_batch()
+
+
+def _run_batch(job, seeds, reporter, scorer: IdentityScorer | None, outcome: Outcome) -> None:
+    spec = build_spec(job, seeds=seeds)
+    engine = get_engine()
+    with engine.pipelines.use_memory_profile(job.params.get("memory_profile")):
+        result = engine.generate(spec, on_step=reporter)
+    outcome.add_time("load_ms", result.load_ms)
+    outcome.add_time("inference_ms", result.inference_ms)
+    if not outcome.conditioning:
+        kinds = [control.kind for control in spec.controls]
+        outcome.conditioning = list(zip(kinds, result.conditioning_images, strict=False))
+    started = time.perf_counter()
+    for output in result.images:
+        image = GeneratedImage(
+            job=job,
+            index=len(outcome.images),
+            width=output.image.width,
+            height=output.image.height,
+            seed=output.seed,
+            manifest=output.manifest,
+        )
+        image._pil = output.image  # kept until upload
+        if scorer is not None:
+            score = scorer.score(output.image)
+            image.consistency_score = score
+            image.accepted = score is not None and score >= scorer.threshold
+            image.manifest = {**image.manifest, "identity": scorer.manifest(score)}
+        outcome.images.append(image)
+    if scorer is not None:
+        outcome.add_time("scoring_ms", int((time.perf_counter() - started) * 1000))
+
+
+def _upload(job: GenerationJob, outcome: Outcome) -> None:
+    """Upload every PNG and thumbnail first; rows are written only once all uploads succeeded."""
+    from django.conf import settings
+
+    keep_rejected = settings.ILLU_KEEP_REJECTED_IMAGES
+    kept = [image for image in outcome.images if image.accepted or keep_rejected]
+    for index, image in enumerate(kept):
+        image.index = index
+    outcome.images = kept
     try:
-        for index, output in enumerate(result.images):
-            buffer = io.BytesIO()
-            output.image.save(buffer, format="PNG")
-            image = GeneratedImage(
-                job=job,
-                index=index,
-                width=output.image.width,
-                height=output.image.height,
-                seed=output.seed,
-                manifest=output.manifest,
+        for image in kept:
+            image.file.save("image.png", ContentFile(_png(image._pil)), save=False)
+            image.thumbnail.save("thumb.webp", ContentFile(_thumbnail(image._pil)), save=False)
+        conditioning = []
+        for kind, control_image in outcome.conditioning:
+            from django.core.files.storage import default_storage
+
+            key = default_storage.save(
+                f"generated/{job.id}/conditioning/{kind}.png", ContentFile(_png(control_image))
             )
-            image.file.save("image.png", ContentFile(buffer.getvalue()), save=False)
-            images.append(image)
+            conditioning.append({"type": kind, "key": key})
+        outcome.conditioning_records = conditioning
     except Exception as exc:
-        _delete_files(images)
+        _delete_files(kept)
         raise StorageError(f"Could not store the generated images: {exc}") from exc
-    return images
 
 
-def _commit_images(job_id: str, images: list[GeneratedImage], timings: dict) -> bool:
+def _commit(job: GenerationJob, outcome: Outcome) -> bool:
     """Write the rows and the success together; if the job ended meanwhile, write nothing."""
+    counts = {
+        "generated_count": len(outcome.images),
+        "accepted_count": sum(1 for image in outcome.images if image.accepted),
+        "conditioning": outcome.conditioning_records,
+    }
     with transaction.atomic():
-        GeneratedImage.objects.bulk_create(images)
-        if not job_mark_succeeded(job_id=job_id, timings=timings):
+        GeneratedImage.objects.bulk_create(outcome.images)
+        if not job_mark_succeeded(job_id=str(job.id), timings=outcome.timings, counts=counts):
             transaction.set_rollback(True)
             return False
+    for image in outcome.images:
+        publish_event(str(job.id), "image", {"id": str(image.id), "index": image.index})
     return True
+
+
+def _after_out_of_memory(job: GenerationJob, exc: OutOfMemory, outcome: Outcome) -> dict:
+    """The engine already freed the cache; retry once with the low-memory profile."""
+    if job.params.get("memory_profile") == "low":
+        job_mark_failed(
+            job_id=str(job.id), code=exc.code, message=str(exc), timings=outcome.timings
+        )
+        return {"status": JobStatus.FAILED}
+    params = {**job.params, "memory_profile": "low"}
+    updated = GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.QUEUED, params=params, started_at=None, worker_name=""
+    )
+    if updated:
+        from generation.queueing import enqueue_generation_job
+
+        job.refresh_from_db()
+        enqueue_generation_job(job)
+        logger.warning("job %s ran out of memory; retrying with the low-memory profile", job.id)
+    return {"status": JobStatus.QUEUED}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    thumb = image.copy()
+    thumb.thumbnail(THUMBNAIL_SIZE)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="WEBP", quality=82)
+    return buffer.getvalue()
 
 
 def _delete_files(images: list[GeneratedImage]) -> None:
     for image in images:
-        if image.file.name:
-            image.file.storage.delete(image.file.name)
+        for stored in (image.file, image.thumbnail):
+            if stored.name:
+                stored.storage.delete(stored.name)
 
 
 def _ms(delta) -> int:

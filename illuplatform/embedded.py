@@ -89,19 +89,9 @@ def start_seaweedfs(data_dir: Path, bucket: str) -> tuple[str, subprocess.Popen]
             }
         )
     )
-    s3_port = int(os.environ.get("ILLU_TEST_S3_PORT", "8333"))
+    s3_port = int(os.environ.get("ILLU_TEST_S3_PORT") or free_port())
     process = subprocess.Popen(
-        [
-            weed,
-            "mini",
-            f"-dir={data_dir}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-s3.config={config}",
-            f"-s3.port={s3_port}",
-            f"-bucket={bucket}",
-            "-admin.ui=false",
-        ],
+        seaweedfs_command(weed, data_dir, config, bucket, s3_port),
         stdout=open(data_dir / "weed.log", "ab"),  # noqa: SIM115 - owned by the process
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -109,6 +99,33 @@ def start_seaweedfs(data_dir: Path, bucket: str) -> tuple[str, subprocess.Popen]
     endpoint = f"http://127.0.0.1:{s3_port}"
     _wait_for(lambda: _bucket_ready(endpoint, bucket), process, "SeaweedFS", timeout=60)
     return endpoint, process
+
+
+def seaweedfs_command(weed: str, data_dir: Path, config: Path, bucket: str, s3_port: int):
+    """`weed mini` on loopback with every port its own free one, so several instances (two
+    test sessions, CI beside a developer) never collide; signatures checked via s3.config."""
+    ports = {
+        name: free_port()
+        for name in (
+            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+            "filer.port", "filer.port.grpc", "s3.port.grpc", "webdav.port", "admin.port",
+            "admin.port.grpc",
+        )
+    }  # fmt: skip
+    return [
+        weed, "mini",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.config={config}",
+        f"-s3.port={s3_port}",
+        f"-bucket={bucket}",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.telemetry=false",
+        *(f"-{name}={port}" for name, port in ports.items()),
+    ]  # fmt: skip
 
 
 def ensure_test_services() -> None:

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
@@ -8,6 +9,8 @@ from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 from ..models import GeneratedImage, GenerationJob, JobKind, JobPriority
 from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
+from ..signals_redis import read_progress
+from ..webhooks import webhook_url_allowed
 
 
 class StrictSerializer(serializers.Serializer):
@@ -36,10 +39,36 @@ def _multiple_of_8(value: int) -> None:
         raise serializers.ValidationError(f"Must be a multiple of 8 (got {value}).")
 
 
+CONTROL_TYPES = ("canny", "depth", "pose", "segmentation", "normal", "scribble")
+WEBHOOK_EVENTS = ("start", "progress", "completed")
+
+
+class LoraChoiceSerializer(StrictSerializer):
+    lora = serializers.SlugField()
+    weight = serializers.FloatField(required=False, min_value=-5, max_value=5)
+
+
+class ControlSerializer(StrictSerializer):
+    type = serializers.ChoiceField(choices=CONTROL_TYPES)
+    image = serializers.UUIDField()
+    scale = serializers.FloatField(required=False, min_value=0, max_value=2)
+    preprocess = serializers.BooleanField(required=False)
+
+
+class ConsistencySerializer(StrictSerializer):
+    threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
+    min_accepted = serializers.IntegerField(required=False, min_value=1, max_value=8)
+    max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=32)
+
+
 class JobCreateSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=JobKind.choices)
     prompt = serializers.CharField(required=False, trim_whitespace=True)
     negative_prompt = serializers.CharField(required=False, allow_blank=True)
+    style = serializers.SlugField(required=False)
+    style_prompt = serializers.CharField(
+        required=False, max_length=500, help_text="Free style text used instead of the preset's."
+    )
     quality = serializers.ChoiceField(choices=sorted(QUALITY_PRESETS), required=False)
     steps = serializers.IntegerField(min_value=1, max_value=150, required=False)
     guidance_scale = serializers.FloatField(min_value=0, max_value=30, required=False)
@@ -54,7 +83,19 @@ class JobCreateSerializer(StrictSerializer):
         min_value=0, max_value=MAX_SEED, required=False, allow_null=True
     )
     num_images = serializers.IntegerField(min_value=1, max_value=8, required=False)
+    avatar = serializers.UUIDField(required=False)
+    ip_adapter_scale = serializers.FloatField(min_value=0, max_value=1, required=False)
+    character = serializers.UUIDField(required=False)
+    loras = LoraChoiceSerializer(many=True, required=False)
+    control = ControlSerializer(required=False)
+    consistency = ConsistencySerializer(required=False)
     priority = serializers.ChoiceField(choices=JobPriority.choices, required=False)
+    cancel_after = serializers.IntegerField(min_value=1, max_value=7 * 24 * 3600, required=False)
+    webhook = serializers.URLField(required=False, max_length=500)
+    webhook_events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), required=False, allow_empty=False
+    )
+    user_id = serializers.CharField(required=False)
 
     def validate_prompt(self, value: str) -> str:
         if len(value) > settings.ILLU_MAX_PROMPT_LENGTH:
@@ -63,28 +104,75 @@ class JobCreateSerializer(StrictSerializer):
             )
         return value
 
+    def validate_negative_prompt(self, value: str) -> str:
+        return self.validate_prompt(value)
+
+    def validate_webhook(self, value: str) -> str:
+        if not webhook_url_allowed(value):
+            raise serializers.ValidationError(
+                "Webhooks must use https (plain http only to loopback in DEBUG)."
+            )
+        return value
+
     def validate(self, attrs):
         if attrs["kind"] in PROMPTED_KINDS and not attrs.get("prompt"):
             raise serializers.ValidationError(
                 {"prompt": [f"A prompt is required for {attrs['kind']} jobs."]}
             )
+        if attrs["kind"] == JobKind.CHARACTER and not attrs.get("character"):
+            raise serializers.ValidationError({"character": ["Required for character jobs."]})
+        if attrs["kind"] == JobKind.CONTROL and not attrs.get("control"):
+            raise serializers.ValidationError({"control": ["Required for control jobs."]})
+        if attrs.get("webhook_events") and not attrs.get("webhook"):
+            raise serializers.ValidationError({"webhook": ["Required with webhook_events."]})
         return attrs
+
+
+def absolute_media_url(name: str, request) -> str | None:
+    """Minted per response: presigned on S3, a media URL made absolute locally."""
+    if not name:
+        return None
+    url = default_storage.url(name)
+    if request is not None and url.startswith("/"):
+        return request.build_absolute_uri(url)
+    return url
 
 
 class ImageSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
 
     class Meta:
         model = GeneratedImage
-        fields = ["id", "job", "url", "width", "height", "seed", "created_at", "manifest"]
+        fields = [
+            "id", "job", "url", "thumbnail_url", "width", "height", "seed",
+            "consistency_score", "accepted", "review_status", "created_at", "manifest",
+        ]  # fmt: skip
 
-    def get_url(self, image: GeneratedImage) -> str:
-        # Minted per response: presigned on S3, a media URL locally.
-        url = default_storage.url(image.file.name)
-        request = self.context.get("request")
-        if request is not None and url.startswith("/"):
-            return request.build_absolute_uri(url)
-        return url
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_url(self, image: GeneratedImage) -> str | None:
+        return absolute_media_url(image.file.name, self.context.get("request"))
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_thumbnail_url(self, image: GeneratedImage) -> str | None:
+        return absolute_media_url(image.thumbnail.name, self.context.get("request"))
+
+
+class ProgressSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    total = serializers.IntegerField()
+    fraction = serializers.FloatField()
+
+
+class ConditioningImageSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    url = serializers.URLField()
+
+
+class JobLinksSerializer(serializers.Serializer):
+    self = serializers.URLField()
+    events = serializers.URLField()
+    cancel = serializers.URLField()
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -96,32 +184,40 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = GenerationJob
         fields = [
-            "id",
-            "kind",
-            "status",
-            "priority",
-            "progress",
-            "params",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "timings",
-            "error",
-            "images",
-            "conditioning_images",
-            "attempts",
-            "urls",
-        ]
+            "id", "kind", "status", "priority", "progress", "params", "created_at",
+            "started_at", "finished_at", "timings", "error", "images",
+            "conditioning_images", "attempts", "generated_count", "accepted_count", "urls",
+        ]  # fmt: skip
 
+    @extend_schema_field(ProgressSerializer)
     def get_progress(self, job: GenerationJob) -> dict:
         total = job.params.get("steps", 0)
-        step = total if job.status == "succeeded" else 0
-        return {"step": step, "total": total, "fraction": step / total if total else 0.0}
+        if job.status == "succeeded":
+            return {"step": total, "total": total, "fraction": 1.0}
+        if job.status == "running":
+            live = read_progress(str(job.id))
+            if live:
+                return {key: live[key] for key in ("step", "total", "fraction")}
+        return {"step": 0, "total": total, "fraction": 0.0}
 
-    def get_conditioning_images(self, job: GenerationJob) -> list:
-        return []
+    @extend_schema_field(ConditioningImageSerializer(many=True))
+    def get_conditioning_images(self, job: GenerationJob) -> list[dict]:
+        request = self.context.get("request")
+        return [
+            {"type": item["type"], "url": absolute_media_url(item["key"], request)}
+            for item in job.conditioning or []
+        ]
 
+    @extend_schema_field(JobLinksSerializer)
     def get_urls(self, job: GenerationJob) -> dict:
         request = self.context.get("request")
-        path = reverse("api:job-detail", args=[job.id])
-        return {"self": request.build_absolute_uri(path) if request else path}
+
+        def link(name: str) -> str:
+            path = reverse(f"api:{name}", args=[job.id])
+            return request.build_absolute_uri(path) if request else path
+
+        return {
+            "self": link("job-detail"),
+            "events": link("job-events"),
+            "cancel": link("job-cancel"),
+        }

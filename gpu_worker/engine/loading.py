@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
@@ -150,6 +151,24 @@ class PipelineCache:
 
     def loaded(self) -> list[str]:
         return list(self._models)
+
+    @contextmanager
+    def use_memory_profile(self, name: str | None):
+        """Run under another memory profile (the low one after an out-of-memory error): warm
+        pipelines are unloaded and reload placed that way, then the default comes back."""
+        if not name or name == self.memory.name:
+            yield
+            return
+        previous = self.memory
+        with self._lock:
+            self._evict_to(0)
+            self.memory = choose_memory_profile(None, name)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._evict_to(0)
+                self.memory = previous
 
     def items(self) -> list[tuple[str, WarmModel]]:
         return list(self._models.items())

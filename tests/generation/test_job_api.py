@@ -75,10 +75,10 @@ def test_all_bad_fields_are_reported_together(api):
     assert set(response.json()["error"]["fields"]) >= {"width", "steps", "foo"}
 
 
-def test_kinds_not_yet_served_are_refused_clearly(api):
+def test_memory_job_without_an_avatar_names_the_avatar(api):
     response = api.post("/api/v1/jobs/", {**VALID, "kind": "memory"}, format="json")
     assert response.status_code == 400
-    assert "kind" in response.json()["error"]["fields"]
+    assert "primary avatar" in response.json()["error"]["fields"]["avatar"][0]
     assert GenerationJob.objects.count() == 0
 
 

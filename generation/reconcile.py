@@ -1,0 +1,91 @@
+"""Finds jobs whose state in Postgres and in Redis disagree and mends them, so no job is lost:
+run by every worker once a minute and by `python manage.py reconcile_jobs`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from .models import GenerationJob, JobStatus
+from .queueing import enqueue_generation_job, get_redis
+from .services import job_cancel, job_retry_later
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    requeued_lost: list[str] = field(default_factory=list)
+    failed_lost: list[str] = field(default_factory=list)
+    reenqueued: list[str] = field(default_factory=list)
+    cancelled_deadline: list[str] = field(default_factory=list)
+
+    def total(self) -> int:
+        return sum(len(ids) for ids in vars(self).values())
+
+
+def _rq_job_waiting(job_id: str) -> bool:
+    """True when Redis still holds the job and it is waiting on a queue."""
+    try:
+        rq_job = Job.fetch(job_id, connection=get_redis(), serializer=JSONSerializer)
+    except Exception:  # NoSuchJobError, or a payload nobody can read: either way, not waiting
+        return False
+    return rq_job.get_status(refresh=False) in ("queued", "scheduled", "deferred")
+
+
+def _live_worker_jobs() -> dict[str, str | None]:
+    from gpu_worker.heartbeat import live_workers
+
+    return {worker["name"]: worker.get("current_job") for worker in live_workers(get_redis())}
+
+
+def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
+    report = ReconcileReport()
+    now = timezone.now()
+    grace = now - timedelta(seconds=settings.ILLU_RECONCILE_GRACE_SECONDS)
+
+    for job in GenerationJob.objects.filter(
+        status__in=(JobStatus.QUEUED, JobStatus.RUNNING), cancel_at__lte=now
+    ):
+        report.cancelled_deadline.append(str(job.id))
+        if not dry_run:
+            job_cancel(job=job)
+
+    live = _live_worker_jobs()
+    for job in GenerationJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=grace):
+        alive = job.worker_name in live
+        if alive and live[job.worker_name] in (str(job.id), None):
+            continue  # still being worked on (None: between heartbeats)
+        reason = "worker is gone" if not alive else "worker moved on without finishing it"
+        logger.warning("job %s was running on %s but its %s", job.id, job.worker_name, reason)
+        if dry_run:
+            report.requeued_lost.append(str(job.id))
+            continue
+        status = job_retry_later(
+            job_id=str(job.id),
+            code="worker_lost",
+            message="The worker running this job stopped before finishing it.",
+        )
+        (report.failed_lost if status == JobStatus.FAILED else report.requeued_lost).append(
+            str(job.id)
+        )
+
+    waiting = GenerationJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=grace).filter(
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+    )
+    for job in waiting:
+        if _rq_job_waiting(str(job.id)):
+            continue
+        report.reenqueued.append(str(job.id))
+        if not dry_run:
+            enqueue_generation_job(job)
+    if report.total():
+        logger.info("reconciled jobs: %s", report)
+    return report

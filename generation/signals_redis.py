@@ -1,0 +1,51 @@
+"""Per-job state in Redis that the web and the worker share: cancel flags and live progress.
+Postgres stays the source of truth; these keys only carry what changes every step."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .queueing import get_redis
+
+CANCEL_TTL_SECONDS = 24 * 3600
+PROGRESS_TTL_SECONDS = 24 * 3600
+
+
+def cancel_key(job_id: str) -> str:
+    return f"illu:job:{job_id}:cancel"
+
+
+def progress_key(job_id: str) -> str:
+    return f"illu:job:{job_id}:progress"
+
+
+def events_channel(job_id: str) -> str:
+    return f"illu:job:{job_id}:events"
+
+
+def request_cancel(job_id: str) -> None:
+    get_redis().set(cancel_key(job_id), "1", ex=CANCEL_TTL_SECONDS)
+
+
+def cancel_requested(job_id: str) -> bool:
+    return bool(get_redis().exists(cancel_key(job_id)))
+
+
+def publish_event(job_id: str, event: str, data: dict) -> None:
+    """Publish one event; progress is also kept in a hash so late readers see the latest."""
+    redis = get_redis()
+    payload = json.dumps({"event": event, "data": data, "time": time.time()})
+    pipe = redis.pipeline()
+    if event == "progress":
+        pipe.hset(progress_key(job_id), mapping={k: json.dumps(v) for k, v in data.items()})
+        pipe.expire(progress_key(job_id), PROGRESS_TTL_SECONDS)
+    pipe.publish(events_channel(job_id), payload)
+    pipe.execute()
+
+
+def read_progress(job_id: str) -> dict | None:
+    raw = get_redis().hgetall(progress_key(job_id))
+    if not raw:
+        return None
+    return {k.decode(): json.loads(v) for k, v in raw.items()}

@@ -1,0 +1,133 @@
+"""Job webhooks: signed POSTs, one delivery row each, sent from the `webhooks` RQ queue with
+retries and back-off, so a slow receiver never holds a GPU worker."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from rq import Retry
+
+from .models import DeliveryStatus, GenerationJob, WebhookDelivery
+from .queueing import get_queue
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_QUEUE = "webhooks"
+SIGNATURE_HEADER = "X-Illu-Signature"
+DELIVERY_HEADER = "X-Illu-Delivery"
+EVENT_HEADER = "X-Illu-Event"
+DEFAULT_EVENTS = ("completed",)
+RETRY_INTERVALS = [2, 10, 60, 300, 900]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_url_allowed(url: str) -> bool:
+    """https anywhere; plain http only to loopback, and only when allowed (DEBUG, tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    allow_loopback = getattr(settings, "ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP", settings.DEBUG)
+    return parts.scheme == "http" and allow_loopback and _is_loopback(parts.hostname or "")
+
+
+def sign(body: bytes, secret: str | None = None) -> str:
+    key = (secret or settings.ILLU_WEBHOOK_SECRET).encode()
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, signature: str, secret: str | None = None) -> bool:
+    """What a receiver does: constant-time compare of the header with its own HMAC."""
+    return hmac.compare_digest(sign(body, secret), signature)
+
+
+def webhook_emit(job: GenerationJob, event: str, data: dict) -> WebhookDelivery | None:
+    """Record and queue one delivery if the job asked for this event."""
+    if not job.webhook_url or event not in (job.webhook_events or DEFAULT_EVENTS):
+        return None
+    payload = {"event": event, "job": str(job.id), "data": data, "sent_at": timezone.now()}
+    delivery = WebhookDelivery.objects.create(
+        job=job,
+        event=event,
+        url=job.webhook_url,
+        payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+    )
+    transaction.on_commit(lambda: _enqueue(delivery))
+    return delivery
+
+
+def _enqueue(delivery: WebhookDelivery) -> None:
+    retries = max(0, settings.ILLU_WEBHOOK_MAX_ATTEMPTS - 1)
+    get_queue(WEBHOOK_QUEUE).enqueue(
+        "generation.webhooks.deliver_webhook",
+        str(delivery.id),
+        job_id=f"webhook-{delivery.id}",
+        retry=Retry(max=retries, interval=RETRY_INTERVALS[:retries]) if retries else None,
+        job_timeout=int(settings.ILLU_WEBHOOK_TIMEOUT) + 30,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+def deliver_webhook(delivery_id: str) -> int:
+    """POST the payload once; raising makes RQ retry it later with back-off."""
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    if delivery.status == DeliveryStatus.DELIVERED:
+        return 200
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(body),
+        DELIVERY_HEADER: str(delivery.id),
+        EVENT_HEADER: delivery.event,
+        "User-Agent": "illuplatform-webhooks/1",
+    }
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
+    try:
+        response = httpx.post(
+            delivery.url, content=body, headers=headers, timeout=settings.ILLU_WEBHOOK_TIMEOUT
+        )
+    except httpx.HTTPError as exc:
+        _record_failure(delivery, None, f"{type(exc).__name__}: {exc}")
+        raise DeliveryFailed(str(exc)) from exc
+    if 200 <= response.status_code < 300:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.DELIVERED,
+            response_status=response.status_code,
+            delivered_at=timezone.now(),
+            last_error="",
+        )
+        return response.status_code
+    _record_failure(delivery, response.status_code, f"HTTP {response.status_code}")
+    raise DeliveryFailed(f"receiver answered {response.status_code}")
+
+
+def _record_failure(delivery: WebhookDelivery, status: int | None, error: str) -> None:
+    delivery.refresh_from_db()
+    final = delivery.attempts >= settings.ILLU_WEBHOOK_MAX_ATTEMPTS
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        response_status=status,
+        last_error=error[:1000],
+        status=DeliveryStatus.FAILED if final else DeliveryStatus.PENDING,
+    )
+    logger.warning("webhook %s to %s failed: %s", delivery.id, delivery.url, error)
