@@ -78,7 +78,7 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
         )
 
     waiting = GenerationJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=grace).filter(
-        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+        Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now())
     )
     for job in waiting:
         if _rq_job_waiting(str(job.id)):

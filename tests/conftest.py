@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -116,3 +117,38 @@ def run_worker_burst(worker_env):
         return result
 
     return run
+
+
+@pytest.fixture
+def asgi_server(worker_env):
+    """The ASGI app under uvicorn on a free loopback port, on the test database."""
+    import httpx
+
+    from illuplatform.embedded import free_port
+
+    port = free_port()
+    log = open(f"/tmp/illu-test-uvicorn-{port}.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "illuplatform.asgi:application",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO_ROOT,
+        env=worker_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health/", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise AssertionError("uvicorn did not start:\n" + open(log.name).read())
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()

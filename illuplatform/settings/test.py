@@ -16,6 +16,8 @@ DEBUG = False
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so worker processes started by tests share the database.
-    test_db = Path(os.environ.get("ILLU_TEST_SQLITE", VAR_DIR / "test" / "test-db.sqlite3"))
+    # One file per test session (workers it starts get its path), so sessions never collide.
+    default_db = VAR_DIR / "test" / f"test-db-{os.getpid()}.sqlite3"
+    test_db = Path(os.environ.get("ILLU_TEST_SQLITE", default_db))
     test_db.parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(test_db)}
