@@ -56,6 +56,7 @@ class Outcome:
     images: list[GeneratedImage] = field(default_factory=list)
     conditioning: list[tuple[str, Image.Image]] = field(default_factory=list)
     conditioning_records: list[dict] = field(default_factory=list)
+    generated: int = 0  # before rejected images are dropped (ILLU_KEEP_REJECTED_IMAGES)
     timings: dict[str, int] = field(default_factory=dict)
 
     def add_time(self, key: str, ms: int) -> None:
@@ -161,6 +162,7 @@ def _upload(job: GenerationJob, outcome: Outcome) -> None:
     from django.conf import settings
 
     keep_rejected = settings.ILLU_KEEP_REJECTED_IMAGES
+    outcome.generated = len(outcome.images)
     kept = [image for image in outcome.images if image.accepted or keep_rejected]
     for index, image in enumerate(kept):
         image.index = index
@@ -186,7 +188,7 @@ def _upload(job: GenerationJob, outcome: Outcome) -> None:
 def _commit(job: GenerationJob, outcome: Outcome) -> bool:
     """Write the rows and the success together; if the job ended meanwhile, write nothing."""
     counts = {
-        "generated_count": len(outcome.images),
+        "generated_count": outcome.generated,
         "accepted_count": sum(1 for image in outcome.images if image.accepted),
         "conditioning": outcome.conditioning_records,
     }
