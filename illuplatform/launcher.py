@@ -51,6 +51,7 @@ def main() -> None:
         manage("migrate", "--noinput", "-v", "0")
         manage("bootstrap_demo")
         worker = subprocess.Popen([sys.executable, "manage.py", "gpu_worker"], cwd=ROOT)
+        webhooks = subprocess.Popen([sys.executable, "manage.py", "webhook_worker"], cwd=ROOT)
         web = subprocess.Popen(
             [
                 sys.executable,
@@ -64,8 +65,8 @@ def main() -> None:
             ],
             cwd=ROOT,
         )
-        processes += [worker, web]
-        wait_until_healthy(f"http://127.0.0.1:{port}/health/", [worker, web])
+        processes += [worker, webhooks, web]
+        wait_until_healthy(f"http://127.0.0.1:{port}/health/", [worker, webhooks, web])
         print(
             f"illuplatform ready at http://127.0.0.1:{port} "
             f"({time.monotonic() - started:.1f} s). Ctrl-C stops everything.",
