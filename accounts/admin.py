@@ -1,14 +1,133 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+"""Admin for users, API tokens, avatars and quotas. Tokens and avatars are created through
+their services (a token's raw key is shown once; an avatar is re-encoded without EXIF)."""
 
-from .models import ApiToken, User
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-admin.site.register(User, UserAdmin)
+from generation.admin import ServiceAddMixin, image_tag
+
+from .models import ApiToken, Avatar, Quota, User
+from .services import (
+    api_token_create,
+    api_token_revoke,
+    avatar_create,
+    avatar_delete,
+    avatar_set_primary,
+)
+
+
+class UserCreationForm(auth_forms.AdminUserCreationForm):
+    class Meta(auth_forms.AdminUserCreationForm.Meta):
+        model = User  # the stock forms are bound to auth.User, which this project swaps out
+
+
+class UserChangeForm(auth_forms.UserChangeForm):
+    class Meta(auth_forms.UserChangeForm.Meta):
+        model = User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    add_form = UserCreationForm
+    form = UserChangeForm
+
+
+class ApiTokenAddForm(forms.Form):
+    user = forms.ModelChoiceField(User.objects.order_by("username"))
+    name = forms.CharField(max_length=100, required=False)
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ServiceAddMixin, admin.ModelAdmin):
+    add_form = ApiTokenAddForm
     list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("user__username", "prefix", "name")
-    readonly_fields = ("key_hash", "prefix", "created_at", "last_used_at")
+    list_select_related = ("user",)
+    fields = ("user", "name", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("user", "key_hash", "prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    def create_from_form(self, request, form):
+        token, raw_key = api_token_create(**form.cleaned_data)
+        # Only the hash is stored: this message is the one time the key can be read.
+        self.message_user(
+            request, f"Token for {token.user}: {raw_key} (copy it now; it is not stored).",
+            messages.WARNING,
+        )  # fmt: skip
+        return token
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        tokens = list(queryset)
+        for token in tokens:
+            api_token_revoke(token=token)
+        self.message_user(request, f"Revoked {len(tokens)} tokens.", messages.SUCCESS)
+
+
+class AvatarAddForm(forms.Form):
+    owner = forms.ModelChoiceField(User.objects.order_by("username"))
+    image = forms.FileField(help_text="PNG, JPEG or WebP; stored re-encoded, without metadata.")
+    primary = forms.BooleanField(required=False)
+    allow_no_face = forms.BooleanField(
+        required=False, help_text="Keep it even without exactly one face (unusable for identity)."
+    )
+
+
+@admin.register(Avatar)
+class AvatarAdmin(ServiceAddMixin, admin.ModelAdmin):
+    add_form = AvatarAddForm
+    list_display = ("thumb", "owner", "primary", "face_count", "face_score", "created_at")
+    list_filter = ("primary", "face_backend")
+    search_fields = ("owner__username",)
+    list_select_related = ("owner",)
+    actions = ("make_primary",)
+    fields = (
+        "large_image", "owner", "primary", ("width", "height"), ("face_count", "face_score"),
+        "face_backend", "face_embedding", "created_at",
+    )  # fmt: skip
+    # Face fields come from detection and primary from avatar_set_primary: all read-only.
+    readonly_fields = (
+        "large_image", "owner", "primary", "width", "height", "face_count", "face_score",
+        "face_backend", "face_embedding", "created_at",
+    )  # fmt: skip
+
+    def create_from_form(self, request, form):
+        data = form.cleaned_data
+        return avatar_create(
+            owner=data["owner"],
+            upload=data["image"],
+            primary=data["primary"],
+            allow_no_face=data["allow_no_face"],
+        )
+
+    @admin.display(description="avatar")
+    def thumb(self, avatar):
+        return image_tag(avatar.image, f"avatar of {avatar.owner}")
+
+    @admin.display(description="image")
+    def large_image(self, avatar):
+        return image_tag(avatar.image, f"avatar of {avatar.owner}", size=512)
+
+    @admin.action(description="Make the selected avatar its owner's primary")
+    def make_primary(self, request, queryset):
+        for avatar in queryset:
+            avatar_set_primary(avatar=avatar)
+        self.message_user(request, "Primary avatars updated.", messages.SUCCESS)
+
+    def delete_model(self, request, obj):
+        avatar_delete(avatar=obj)
+
+    def delete_queryset(self, request, queryset):
+        for avatar in queryset:
+            avatar_delete(avatar=avatar)
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    list_display = ("user", "max_concurrent_jobs", "images_per_day")
+    search_fields = ("user__username",)
+    autocomplete_fields = ("user",)
+    list_select_related = ("user",)

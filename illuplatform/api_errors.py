@@ -1,8 +1,11 @@
 """One exception handler: every API error gets the body of API.md,
 ``{"error": {"code", "message", "fields"?}}``."""
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -58,10 +61,32 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return "Invalid input. " + "; ".join(parts)
 
 
+def _django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if not hasattr(exc, "error_dict"):
+        return {"non_field_errors": list(exc.messages)}
+    return {
+        ("non_field_errors" if name == NON_FIELD_ERRORS else name): list(messages)
+        for name, messages in exc.message_dict.items()
+    }
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         body = error_body(exc.code, exc.message, exc.fields)
-        return Response(body, status=exc.status_code)
+        response = Response(body, status=exc.status_code)
+        if getattr(exc, "retry_after", None) is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("too_large", str(exc) or "The request body is too large."), 413)
+    if isinstance(exc, DjangoValidationError):
+        # model.full_clean() inside a service: the same 400 as a serializer error.
+        fields = _django_validation_fields(exc)
+        return Response(error_body("invalid", _validation_message(fields), fields), 400)
+    if isinstance(exc, IntegrityError):
+        # A concurrent request won a uniqueness race that validation had checked.
+        message = "The request conflicts with the current state of the resource; retry it."
+        return Response(error_body("conflict", message), 409)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -81,3 +106,31 @@ def api_exception_handler(exc, context):
     message = str(detail) if not isinstance(detail, dict | list) else str(exc)
     response.data = error_body(code, message)
     return response
+
+
+# Django-level handlers (urls.py): unknown URLs and crashes under /api/ answer with the JSON
+# error body, like every DRF view; other paths keep Django's pages.
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_bad_request(request, exception=None):
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("too_large", str(exception)), status=413)
+    return JsonResponse(error_body("invalid", "The request could not be read."), status=400)
+
+
+def json_not_found(request, exception=None):
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception)
+    message = f"No API endpoint at {request.path}."
+    return JsonResponse(error_body("not_found", message), status=404)
+
+
+def json_server_error(request):
+    if not _is_api(request):
+        return defaults.server_error(request)
+    message = "An internal error occurred; it has been logged."
+    return JsonResponse(error_body("server_error", message), status=500)

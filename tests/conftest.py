@@ -146,7 +146,7 @@ def asgi_server(worker_env):
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             log.close()
-            raise AssertionError("uvicorn did not start:\n" + open(log.name).read())
+            raise AssertionError("uvicorn did not start:\n" + Path(log.name).read_text())
         time.sleep(0.2)
     yield base
     process.terminate()

@@ -24,7 +24,9 @@ def image_file_field() -> serializers.FileField:
 
 
 def acting_user_field() -> serializers.CharField:
-    return serializers.CharField(required=False, help_text="Staff only: act for this username.")
+    return serializers.CharField(
+        required=False, allow_blank=True, help_text="Staff only: act for this username."
+    )
 
 
 class ImageUploadRequestSerializer(StrictSerializer):

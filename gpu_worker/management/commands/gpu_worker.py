@@ -1,14 +1,22 @@
+import logging
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from generation.queueing import QUEUE_NAMES
+from gpu_worker.heartbeat import memory_snapshot, start_heartbeat
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
+from gpu_worker.warmup import run_warmup
 from gpu_worker.worker import build_worker
+
+logger = logging.getLogger("gpu_worker")
+
+_MIB = 1024 * 1024
 
 
 class Command(BaseCommand):
-    help = "Run a GPU worker: load the pipeline once, then serve the gpu queues."
+    help = "Run a GPU worker: load the pipeline once, warm it up, then serve the gpu queues."
 
     def add_arguments(self, parser):
         parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -17,13 +25,54 @@ class Command(BaseCommand):
 
     def handle(self, *args, burst, queues, name, **options):
         started = time.perf_counter()
+        _route_library_logs(structured=settings.LOG_FORMAT == "json")
         engine = get_engine()
         model = configured_model()
         load_ms = engine.warm(resolve_model_source(model))
-        self.stdout.write(
-            f"gpu_worker ready: device={engine.profile.name} model={model} "
-            f"load_ms={load_ms} startup_ms={int((time.perf_counter() - started) * 1000)} "
-            f"queues={','.join(queues)}"
+        warmup_ms = run_warmup(model)["total_ms"] if settings.ILLU_WARMUP_ON_START else 0
+        worker = build_worker(tuple(queues), name=name)
+        memory = memory_snapshot(engine.profile.device)
+        ready = {
+            "device": engine.profile.name,
+            "model": model,
+            "load_ms": load_ms,
+            "warmup_ms": warmup_ms,
+            "startup_ms": int((time.perf_counter() - started) * 1000),
+            "memory": memory["memory_kind"],
+            "memory_used_mib": memory["memory_used"] // _MIB,
+            "memory_total_mib": memory["memory_total"] // _MIB,
+            "queues": ",".join(queues),
+            "worker": worker.name,
+        }
+        # Visible in Redis before "ready" is printed: whoever waits for the line sees the worker.
+        heartbeat = start_heartbeat(
+            worker,
+            engine,
+            interval=settings.ILLU_HEARTBEAT_INTERVAL,
+            ttl=settings.ILLU_HEARTBEAT_TTL,
         )
-        self.stdout.flush()
-        build_worker(tuple(queues), name=name).work(burst=burst, with_scheduler=False)
+        try:
+            self.stdout.write("gpu_worker ready: " + " ".join(f"{k}={v}" for k, v in ready.items()))
+            self.stdout.flush()
+            logger.info("gpu_worker ready", extra={"ready": ready})
+            worker.work(burst=burst, with_scheduler=False)
+        finally:
+            heartbeat.stop()
+
+
+def _route_library_logs(*, structured: bool) -> None:
+    """diffusers and transformers log through stderr handlers of their own and draw tqdm bars:
+    send their records (and Python warnings) through ours, and drop the bars from JSON logs,
+    which must stay one JSON object per line."""
+    import diffusers.utils.logging as diffusers_logging
+    import huggingface_hub.utils
+    import transformers.utils.logging as transformers_logging
+
+    logging.captureWarnings(True)
+    for library in (diffusers_logging, transformers_logging):
+        library.disable_default_handler()
+        library.enable_propagation()
+        if structured:
+            library.disable_progress_bar()
+    if structured:
+        huggingface_hub.utils.disable_progress_bars()

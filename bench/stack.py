@@ -1,0 +1,322 @@
+"""The platform as the benchmarks run it: database, Redis and S3, the ASGI server (uvicorn) and
+GPU worker processes, each a real process on loopback.
+
+Services come from the environment when set (DATABASE_URL, REDIS_URL, AWS_S3_ENDPOINT_URL with
+the AWS_* credentials), else embedded ones are started. A Postgres server gets a scratch
+database (created, then dropped), never the tables of the one DATABASE_URL names. Give the
+benchmark a Redis database of its own: workers take whatever is on the gpu queues.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from .common import REPO_ROOT
+
+QUEUE_NAMES = ("gpu-high", "gpu", "gpu-low")
+_UNLIMITED = "1000000"  # quotas off: the benchmark measures the platform, not its limits
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _seaweed_ports(count: int) -> list[int]:
+    """Ports p whose gRPC twins p+10000 are also free (SeaweedFS listens on both)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randint(20000, 50000)
+        if port not in ports and _port_free(port) and _port_free(port + 10000):
+            ports.append(port)
+    return ports
+
+
+class Stack(contextlib.ExitStack):
+    """Use as a context manager; everything started is stopped and dropped on exit."""
+
+    def __init__(self, *, db_name: str = "illu_bench", log=print):
+        super().__init__()
+        self.db_name = db_name
+        self.log = log
+        self.work_dir = Path(tempfile.mkdtemp(prefix="illu-bench-"))
+        self.callback(shutil.rmtree, self.work_dir, True)
+        self.env: dict[str, str] = {}
+        self.base_url = ""
+        self.description: dict[str, str] = {}
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            # The processes' logs vanish with the work folder: show their ends first.
+            for path in sorted(self.work_dir.glob("*.log")):
+                tail = path.read_text(errors="replace")[-3000:]
+                print(f"--- {path.name} (end) ---\n{tail}", file=sys.stderr)
+        return super().__exit__(exc_type, exc, tb)
+
+    # --- services -------------------------------------------------------------------------
+    def start_services(self) -> None:
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="illuplatform.settings.base",
+            DEBUG="false",
+            LOG_FORMAT="json",
+            LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            SECRET_KEY="bench-" + uuid.uuid4().hex,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            PYTHONUNBUFFERED="1",
+            OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+            ILLU_DEFAULT_MAX_CONCURRENT_JOBS=_UNLIMITED,
+            ILLU_DEFAULT_IMAGES_PER_DAY=_UNLIMITED,
+        )
+        env.pop("ILLU_TEST_SERVICES_READY", None)
+        env["DATABASE_URL"] = self._database()
+        env["REDIS_URL"] = self._redis()
+        env.update(self._storage())
+        self.env = env
+
+    def _database(self) -> str:
+        url = os.environ.get("DATABASE_URL", "")
+        if not url.startswith(("postgres://", "postgresql://")):
+            self.description["database"] = "sqlite (scratch file, IMMEDIATE transactions)"
+            # Web and worker write at once; deferred transactions that upgrade to writes fail
+            # at once with "database is locked" instead of waiting for the lock.
+            return f"sqlite:///{self.work_dir / 'bench.sqlite3'}?transaction_mode=IMMEDIATE"
+        import psycopg
+
+        parts = urlsplit(url)
+        admin_url = urlunsplit(parts._replace(path="/postgres"))
+        name = self.db_name
+
+        def admin(sql: str) -> None:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(sql)
+
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin(f'CREATE DATABASE "{name}"')
+        self.callback(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.description["database"] = f"postgres {parts.hostname}:{parts.port or 5432}/{name}"
+        return urlunsplit(parts._replace(path=f"/{name}"))
+
+    def _redis(self) -> str:
+        url = os.environ.get("REDIS_URL", "")
+        if url:
+            self.description["redis"] = url
+            self.callback(self.empty_queues)
+            return url
+        from illuplatform.embedded import start_redis
+
+        url, process = start_redis(self.work_dir / "redis")
+        self.callback(_stop, process)
+        self.description["redis"] = "embedded (unix socket)"
+        return url
+
+    def _storage(self) -> dict[str, str]:
+        prefix = f"bench/{uuid.uuid4().hex}"
+        if os.environ.get("AWS_S3_ENDPOINT_URL"):
+            self.description["storage"] = f"s3 {os.environ['AWS_S3_ENDPOINT_URL']}"
+            return {"STORAGE_BACKEND": "s3", "AWS_LOCATION": prefix}
+        from illuplatform.embedded import S3_TEST_ACCESS_KEY, S3_TEST_SECRET_KEY
+
+        endpoint = self._start_seaweedfs()
+        self.description["storage"] = f"s3 embedded SeaweedFS {endpoint}"
+        return {
+            "STORAGE_BACKEND": "s3",
+            "AWS_S3_ENDPOINT_URL": endpoint,
+            "AWS_STORAGE_BUCKET_NAME": "media",
+            "AWS_ACCESS_KEY_ID": S3_TEST_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_TEST_SECRET_KEY,
+            "AWS_LOCATION": prefix,
+        }
+
+    def _start_seaweedfs(self) -> str:
+        """Like illuplatform.embedded.start_seaweedfs, but every port free (tests may run one)."""
+        from illuplatform.embedded import (
+            S3_TEST_ACCESS_KEY,
+            S3_TEST_SECRET_KEY,
+            _bucket_ready,
+            _wait_for,
+        )
+
+        data = self.work_dir / "seaweedfs"
+        data.mkdir(parents=True)
+        config = data / "s3.json"
+        identity = {"accessKey": S3_TEST_ACCESS_KEY, "secretKey": S3_TEST_SECRET_KEY}
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "bench",
+                            "credentials": [identity],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
+        s3, master, volume, filer, webdav = _seaweed_ports(5)
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        process = subprocess.Popen(
+            [
+                weed,
+                "mini",
+                f"-dir={data}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-s3.config={config}",
+                f"-s3.port={s3}",
+                f"-master.port={master}",
+                f"-volume.port={volume}",
+                f"-filer.port={filer}",
+                f"-webdav.port={webdav}",
+                "-bucket=media",
+                "-admin.ui=false",
+            ],
+            stdout=open(data / "weed.log", "ab"),  # noqa: SIM115 - owned by the process
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.callback(_stop, process)
+        endpoint = f"http://127.0.0.1:{s3}"
+        _wait_for(lambda: _bucket_ready(endpoint, "media"), process, "SeaweedFS", timeout=90)
+        return endpoint
+
+    def empty_queues(self) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        redis = Redis.from_url(self.env["REDIS_URL"])
+        for name in QUEUE_NAMES:
+            Queue(name, connection=redis).empty()
+
+    # --- Django ---------------------------------------------------------------------------
+    def manage(self, *args: str, extra_env: dict | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-4000:]}")
+        return result.stdout
+
+    def migrate(self) -> None:
+        self.manage("migrate", "--noinput", "-v0")
+
+    def create_user(self, name: str, *, staff: bool = False) -> str:
+        args = ["createuser", name, "--password", f"{name}-{uuid.uuid4().hex}"]
+        output = self.manage(*args, *(["--staff"] if staff else []))
+        return output.strip().splitlines()[-1]
+
+    # --- processes --------------------------------------------------------------------------
+    def start_web(self, *, extra_env: dict | None = None, workers: int = 1) -> str:
+        port = free_port()
+        process = self._popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "illuplatform.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            extra_env,
+            name="web",
+        )
+        self.base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {process.returncode}; see web.log")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base_url + "/health/", timeout=2).status_code == 200:
+                    return self.base_url
+            time.sleep(0.2)
+        raise RuntimeError("uvicorn did not answer /health/ within 120 s")
+
+    def start_worker(self, *, name: str, extra_env: dict | None = None) -> str:
+        """Start `manage.py gpu_worker` and return its ready line."""
+        process = self._popen(
+            [sys.executable, "manage.py", "gpu_worker", "--name", name],
+            extra_env,
+            name=name,
+            stdout=subprocess.PIPE,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            for line in process.stdout:
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                if process.poll() is not None:
+                    raise RuntimeError(f"worker exited with {process.returncode}; see {name}.log")
+                continue
+            if line.startswith("gpu_worker ready"):
+                return line.strip()
+        raise RuntimeError("the worker was not ready within 300 s")
+
+    def _popen(self, command, extra_env, *, name: str, stdout=None) -> subprocess.Popen:
+        log = open(self.work_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed on exit
+        self.callback(log.close)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=stdout or log,
+            stderr=log,
+            text=stdout is not None,
+        )
+        self.callback(_stop, process)
+        return process
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -1,0 +1,192 @@
+"""Characters API (characters, their references) and the LoRA registry."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from generation.api.uploads import ImageUploadRequestSerializer
+from illuplatform.acting import acting_user
+from illuplatform.parsers import JSONParser, LoraMultiPartParser, MultiPartParser
+from illuplatform.schema import USER_ID_PARAMETER
+
+from .api_serializers import (
+    CharacterSerializer,
+    CharacterWriteSerializer,
+    LoraQuerySerializer,
+    LoraRegisterSerializer,
+    LoraSerializer,
+    ReferenceSerializer,
+    loras_visible_to,
+)
+from .models import Character
+from .services import (
+    character_create,
+    character_delete,
+    character_update,
+    lora_register,
+    reference_add,
+    reference_remove,
+)
+
+
+def characters_of(user):
+    return (
+        Character.objects.filter(owner=user)
+        .select_related("style")
+        .prefetch_related("lora_links__lora", "references")
+    )
+
+
+def _write_fields(validated: dict) -> dict:
+    return {key: value for key, value in validated.items() if key != "user_id"}
+
+
+class CharacterListCreateView(generics.ListAPIView):
+    serializer_class = CharacterSerializer
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        return characters_of(acting_user(self.request))
+
+    @extend_schema(parameters=[USER_ID_PARAMETER], tags=["characters"])
+    def get(self, request, *args, **kwargs):
+        """The user's characters, by name."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=CharacterWriteSerializer,
+        responses={201: CharacterSerializer},
+        tags=["characters"],
+    )
+    def post(self, request):
+        owner = acting_user(request)
+        serializer = CharacterWriteSerializer(data=request.data, context={"owner": owner})
+        serializer.is_valid(raise_exception=True)
+        character = character_create(owner=owner, **_write_fields(serializer.validated_data))
+        character = characters_of(owner).get(pk=character.pk)
+        body = CharacterSerializer(character, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class CharacterDetailView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER], responses=CharacterSerializer, tags=["characters"]
+    )
+    def get(self, request, character_id):
+        character = get_object_or_404(characters_of(acting_user(request)), pk=character_id)
+        return Response(CharacterSerializer(character, context={"request": request}).data)
+
+    @extend_schema(
+        request=CharacterWriteSerializer(partial=True),
+        responses=CharacterSerializer,
+        tags=["characters"],
+    )
+    def patch(self, request, character_id):
+        """Change any of the fields; ``default_loras``, when sent, replaces the whole list."""
+        owner = acting_user(request)
+        character = get_object_or_404(characters_of(owner), pk=character_id)
+        serializer = CharacterWriteSerializer(
+            data=request.data, partial=True, context={"owner": owner, "character": character}
+        )
+        serializer.is_valid(raise_exception=True)
+        character_update(character=character, **_write_fields(serializer.validated_data))
+        character = characters_of(owner).get(pk=character.pk)
+        return Response(CharacterSerializer(character, context={"request": request}).data)
+
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses={204: None}, tags=["characters"])
+    def delete(self, request, character_id):
+        """Delete the character, its references and their stored files."""
+        character = get_object_or_404(characters_of(acting_user(request)), pk=character_id)
+        character_delete(character=character)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReferenceCreateView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ImageUploadRequestSerializer},
+        responses={201: ReferenceSerializer},
+        tags=["characters"],
+    )
+    def post(self, request, character_id):
+        """Add a reference image of the character (re-encoded as PNG)."""
+        owner = acting_user(request)
+        character = get_object_or_404(characters_of(owner), pk=character_id)
+        serializer = ImageUploadRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reference = reference_add(character=character, upload=serializer.validated_data["image"])
+        body = ReferenceSerializer(reference, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ReferenceDetailView(APIView):
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses={204: None}, tags=["characters"])
+    def delete(self, request, character_id, reference_id):
+        """Remove a reference image and its stored file."""
+        character = get_object_or_404(characters_of(acting_user(request)), pk=character_id)
+        reference = get_object_or_404(character.references.all(), pk=reference_id)
+        reference_remove(reference=reference)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReadOrStaffWrite(BasePermission):
+    message = "Only staff may register LoRAs."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return request.method in SAFE_METHODS or user.is_staff
+
+
+class LoraListCreateView(generics.ListAPIView):
+    serializer_class = LoraSerializer
+    permission_classes = [ReadOrStaffWrite]
+    parser_classes = [LoraMultiPartParser]
+
+    def get_queryset(self):
+        query = LoraQuerySerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        loras = loras_visible_to(self.request.user)
+        if query.validated_data.get("type"):
+            loras = loras.filter(type=query.validated_data["type"])
+        return loras
+
+    @extend_schema(parameters=[LoraQuerySerializer], tags=["loras"])
+    def get(self, request, *args, **kwargs):
+        """Enabled public LoRAs and the requester's own private ones."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": LoraRegisterSerializer},
+        responses={201: LoraSerializer, 200: LoraSerializer},
+        tags=["loras"],
+    )
+    def post(self, request):
+        """Staff only: register a .safetensors LoRA. The same file (same sha256) sent again
+        answers 200 with the existing entry; a new one 201."""
+        serializer = LoraRegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = _write_fields(serializer.validated_data)
+        actor = acting_user(request)  # checked even when unused: an unknown user_id is a 400
+        owner = None if fields["is_public"] else actor
+        lora, created = lora_register(upload=fields.pop("file"), owner=owner, **fields)
+        body = LoraSerializer(lora, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+@extend_schema(tags=["loras"])
+class LoraDetailView(generics.RetrieveAPIView):
+    serializer_class = LoraSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return loras_visible_to(self.request.user)

@@ -1,0 +1,75 @@
+"""Housekeeping: removing old finished jobs with their images and stored files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob
+
+_AGE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_age(text: str) -> timedelta:
+    """'30d', '12h', '45m' -> timedelta; anything else is a ValueError naming the format."""
+    match = _AGE.match(text or "")
+    if not match:
+        raise ValueError(f"Age {text!r} is not understood; use a number and d, h or m (e.g. 30d).")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass
+class CleanupResult:
+    cutoff: datetime
+    job_ids: list[str] = field(default_factory=list)
+    image_ids: list[str] = field(default_factory=list)
+    file_names: list[str] = field(default_factory=list)
+    deleted: bool = False
+
+
+def _old_finished_jobs(cutoff: datetime):
+    # A job ends when it finishes; one without finished_at (legacy rows) counts from creation.
+    ended_before = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
+    return GenerationJob.objects.filter(ended_before, status__in=FINISHED_STATUSES)
+
+
+def cleanup_finished_jobs(
+    *, older_than: timedelta, dry_run: bool = True, now: datetime | None = None
+) -> CleanupResult:
+    """Delete finished jobs that ended before now - ``older_than``, their image rows and their
+    stored files (images, thumbnails, conditioning images). Queued and running jobs are never
+    touched. With ``dry_run`` (the default) nothing is deleted; the result says what would be."""
+    result = CleanupResult(cutoff=(now or timezone.now()) - older_than)
+    with transaction.atomic():
+        # Lock the rows, so a job requeued meanwhile is either deleted finished or kept queued.
+        jobs = _old_finished_jobs(result.cutoff).select_for_update().order_by("created_at")
+        for pk, conditioning in jobs.values_list("pk", "conditioning"):
+            result.job_ids.append(str(pk))
+            # The control images the worker stored for the job ([{"type", "key"}]).
+            result.file_names += [item["key"] for item in conditioning or [] if item.get("key")]
+        images = GeneratedImage.objects.filter(job_id__in=result.job_ids).order_by("job", "index")
+        for image in images:
+            result.image_ids.append(str(image.pk))
+            result.file_names += [f.name for f in (image.file, image.thumbnail) if f.name]
+        if dry_run or not result.job_ids:
+            return result
+        GenerationJob.objects.filter(pk__in=result.job_ids).delete()  # cascades to the images
+        result.deleted = True
+        # Files go only once the rows are gone for good: a rollback must not leave rows
+        # pointing at deleted files.
+        names = list(result.file_names)
+        transaction.on_commit(lambda: _delete_files(names))
+    return result
+
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)

@@ -1,0 +1,172 @@
+"""Worker heartbeats: a daemon thread writes the worker's state to a Redis hash with a TTL.
+
+RQ's SimpleWorker sends no heartbeat while a job runs, and RQ knows nothing of devices or
+models; this hash (``illu:worker:<name>``) says which workers are alive right now, what they
+hold in memory and what they are running. ``live_workers()`` reads them all (metrics, health).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "illu:worker:"
+_INT_FIELDS = ("memory_total", "memory_used", "memory_reserved", "pid")
+
+
+def memory_snapshot(device: str) -> dict[str, Any]:
+    """Device memory for CUDA (whole device, as nvidia-smi shows it), else this process's RSS."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        index = torch.device(device)
+        free, total = torch.cuda.mem_get_info(index)
+        return {
+            "memory_kind": "cuda",
+            "memory_total": total,
+            "memory_used": total - free,
+            "memory_reserved": torch.cuda.memory_reserved(index),  # this process's allocator
+        }
+    import psutil
+
+    return {
+        "memory_kind": "rss",
+        "memory_total": psutil.virtual_memory().total,
+        "memory_used": psutil.Process().memory_info().rss,
+        "memory_reserved": 0,
+    }
+
+
+def worker_state(
+    *, name: str, device: str, models: list[str], current_job: str | None
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "device": device,
+        **memory_snapshot(device),
+        "models": models,
+        "current_job": current_job or "",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "time": time.time(),
+    }
+
+
+def write_heartbeat(redis: Redis, state: dict[str, Any], ttl: int) -> None:
+    key = KEY_PREFIX + state["name"]
+    mapping = {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in state.items()}
+    with redis.pipeline() as pipe:
+        pipe.delete(key)  # a field that went away (current_job) must not linger
+        pipe.hset(key, mapping=mapping)
+        pipe.expire(key, ttl)
+        pipe.execute()
+
+
+def remove_heartbeat(redis: Redis, name: str) -> None:
+    redis.delete(KEY_PREFIX + name)
+
+
+def live_workers(redis: Redis | None = None) -> list[dict[str, Any]]:
+    """Every worker whose heartbeat has not expired, sorted by name, with typed fields."""
+    if redis is None:
+        from generation.queueing import get_redis
+
+        redis = get_redis()
+    keys = sorted(redis.scan_iter(match=KEY_PREFIX + "*", count=500))
+    if not keys:
+        return []
+    with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hgetall(key)
+        raw_states = pipe.execute()
+    return [_decode(raw) for raw in raw_states if raw]
+
+
+def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    state: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+    for field in _INT_FIELDS:
+        state[field] = int(state.get(field) or 0)
+    state["time"] = float(state.get("time") or 0)
+    state["age_s"] = max(0.0, time.time() - state["time"])
+    state["models"] = json.loads(state.get("models") or "[]")
+    state["current_job"] = state.get("current_job") or None
+    return state
+
+
+class Heartbeat(threading.Thread):
+    """Writes ``state_fn()`` every ``interval`` seconds until stopped; Redis errors are logged
+    and retried on the next beat, never raised into the worker."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        state_fn: Callable[[], dict[str, Any]],
+        *,
+        interval: float,
+        ttl: int,
+    ):
+        super().__init__(name="illu-heartbeat", daemon=True)
+        self.redis = redis
+        self.state_fn = state_fn
+        self.interval = interval
+        self.ttl = ttl
+        self._stop_event = threading.Event()
+        self._name: str | None = None
+
+    def beat(self) -> None:
+        state = self.state_fn()
+        self._name = state["name"]
+        write_heartbeat(self.redis, state, self.ttl)
+
+    def run(self) -> None:
+        failing = False
+        while not self._stop_event.is_set():
+            try:
+                self.beat()
+                failing = False
+            except (RedisError, OSError, RuntimeError) as exc:
+                # RuntimeError: the model list changed while being read; next beat reads again.
+                if not failing:
+                    logger.warning("heartbeat failed: %s", exc)
+                failing = True
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        """Stop beating and remove the hash, so a stopped worker disappears at once."""
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=self.interval + 5)
+        if self._name:
+            try:
+                remove_heartbeat(self.redis, self._name)
+            except RedisError as exc:
+                logger.warning("could not remove heartbeat: %s", exc)
+
+
+def start_heartbeat(worker, engine, *, interval: float, ttl: int) -> Heartbeat:
+    """Start beating for an RQ ``worker`` that runs ``engine``; the first beat is synchronous,
+    so the worker is visible as soon as this returns."""
+
+    def state() -> dict[str, Any]:
+        return worker_state(
+            name=worker.name,
+            device=engine.profile.device,
+            models=engine.pipelines.loaded(),
+            current_job=worker.get_current_job_id(),
+        )
+
+    heartbeat = Heartbeat(worker.connection, state, interval=interval, ttl=ttl)
+    heartbeat.beat()
+    heartbeat.start()
+    return heartbeat

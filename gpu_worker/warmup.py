@@ -1,0 +1,92 @@
+"""Warm-up: load the configured pipeline and run one tiny step, so the first user job is warm.
+
+Two ways in: the worker command runs ``run_warmup()`` in-process at start
+(``ILLU_WARMUP_ON_START``), and ``manage.py warmup`` / ``enqueue_warmup()`` puts
+``run_warmup_job`` on the ``gpu-high`` queue for workers that are already running. RQ queues are
+shared, so N enqueued warm-ups reach at most N workers, not necessarily N different ones; the
+warm-up at start is what guarantees every worker is warm. Each result names its worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+
+from generation.queueing import get_queue
+
+from .engine.spec import GenerationSpec
+from .runtime import configured_model, get_engine, resolve_model_source
+
+logger = logging.getLogger(__name__)
+
+WARMUP_QUEUE = "gpu-high"
+WARMUP_FUNC = "gpu_worker.warmup.run_warmup_job"
+_CPU_WARMUP_SIZE = 256  # CPU workers serve tests and demos: warm up at the smallest size
+
+
+def warmup_spec(source: str, device: str) -> GenerationSpec:
+    side = settings.ILLU_WARMUP_SIZE if device.startswith("cuda") else _CPU_WARMUP_SIZE
+    # One step with guidance > 1 runs the same batched (CFG) UNet call and the VAE decode that
+    # real jobs run, so kernels, allocator pools and weights are all touched once.
+    return GenerationSpec(
+        model=source,
+        prompt="warm-up",
+        seeds=(0,),
+        width=side,
+        height=side,
+        steps=1,
+        guidance_scale=settings.ILLU_DEFAULT_GUIDANCE,
+    )
+
+
+def run_warmup(model: str | None = None) -> dict[str, Any]:
+    """Load ``model`` (default: the configured one) if needed and generate one 1-step image."""
+    started = time.perf_counter()
+    engine = get_engine()
+    model = model or configured_model()
+    source = resolve_model_source(model)
+    load_ms = engine.warm(source)
+    result = engine.generate(warmup_spec(source, engine.profile.device))
+    outcome = {
+        "model": model,
+        "device": engine.profile.name,
+        "load_ms": load_ms + result.load_ms,
+        "inference_ms": result.inference_ms,
+        "total_ms": int((time.perf_counter() - started) * 1000),
+    }
+    logger.info("warm-up done", extra={"warmup": outcome})
+    return outcome
+
+
+def run_warmup_job() -> dict[str, Any]:
+    """The RQ entry point: warm up this worker and say which worker it was."""
+    from rq import get_current_job
+
+    from illuplatform.logging_config import job_log_context
+
+    from .tasks import worker_identity
+
+    job = get_current_job()
+    job_id = job.id if job else "warmup"
+    with job_log_context(job_id, "system", job.origin if job else WARMUP_QUEUE):
+        worker = getattr(job, "worker_name", None) or ""
+        return {**run_warmup(), "worker": worker, "process": worker_identity()}
+
+
+def enqueue_warmup(count: int = 1) -> list[str]:
+    """Put ``count`` warm-up jobs on the high-priority queue; returns their RQ job ids."""
+    queue = get_queue(WARMUP_QUEUE)
+    jobs = [
+        queue.enqueue(
+            WARMUP_FUNC,
+            job_timeout=settings.ILLU_JOB_TIMEOUT,
+            result_ttl=3600,
+            failure_ttl=24 * 3600,
+            description="warm-up",
+        )
+        for _ in range(max(count, 0))
+    ]
+    return [job.id for job in jobs]

@@ -1,0 +1,86 @@
+"""Each benchmark runs end to end with tiny settings and writes well-formed results.
+Timings are never asserted: only that the figures exist and are positive."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def run_bench(module: str, out, *args: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    assert "wrote" in result.stdout
+
+
+def load(out, name: str) -> dict:
+    assert (out / f"{name}.png").stat().st_size > 0
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def positive(*values) -> bool:
+    return all(isinstance(v, int | float) and v > 0 for v in values)
+
+
+def test_platform_bench(tmp_path, empty_queues):
+    db = f"illu_bench_smoke_{uuid.uuid4().hex[:8]}"
+    run_bench("platform", tmp_path, "--jobs", "5", "--serial", "2", "--db-name", db)
+    results = load(tmp_path, "platform")
+    assert results["machine"]["cpus"] and results["services"]["storage"].startswith("s3")
+    serial, batch = results["serial"], results["batch"]
+    assert serial["succeeded"] == 2 and batch["succeeded"] == batch["jobs"] == 5
+    for figure in (serial["e2e_overhead_ms"], serial["e2e_ms"], batch["worker_overhead_ms"]):
+        assert positive(figure["median"], figure["p95"])
+    assert positive(batch["jobs_per_s"], batch["worker_jobs_per_s"], batch["store_ms"]["median"])
+    assert "gpu_worker ready" in results["worker_ready"]
+
+
+def test_api_bench(tmp_path, empty_queues):
+    db = f"illu_bench_smoke_{uuid.uuid4().hex[:8]}"
+    run_bench(
+        "api", tmp_path, "--clients", "4", "--duration", "1", "--warmup", "0.3",
+        "--requests", "200", "--db-name", db,
+    )  # fmt: skip
+    results = load(tmp_path, "api")
+    assert set(results["endpoints"]) == {"api_post", "bare_post", "api_get", "bare_get"}
+    for endpoint in results["endpoints"].values():
+        assert endpoint["ok"] > 0 and endpoint["errors"] == 0, endpoint
+        assert positive(endpoint["rps"], endpoint["p50_ms"], endpoint["p99_ms"])
+    assert positive(*results["ratios"].values())
+
+
+def test_engine_bench(tmp_path):
+    run_bench(
+        "engine", tmp_path, "--device", "cpu", "--presets", "draft", "--batch-sizes", "1", "2",
+        "--models-dir", str(REPO_ROOT / "var" / "bench-models" / "cpu"),
+    )  # fmt: skip
+    results = load(tmp_path, "engine-cpu")
+    rows = {row["variant"]: row for row in results["presets"]}
+    assert set(rows) == {"base", "controlnet", "ip_adapter", "two_loras", "all"}
+    for row in rows.values():
+        assert row["status"] in {"ok", "unavailable"}
+        if row["status"] == "ok":
+            assert positive(row["seconds_per_image"], row["peak_memory_bytes"])
+        else:
+            assert row["reason"]
+    assert rows["base"]["status"] == "ok"
+    assert [row["batch_size"] for row in results["batches"]] == [1, 2]
+    assert all(positive(row["images_per_hour"]) for row in results["batches"])
+    assert positive(results["load"]["first_load_ms"], results["load"]["reload_ms"])
+    if results["lora"]["status"] == "ok":
+        assert positive(results["lora"]["load_ms"], results["lora"]["switch_ms"])
