@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from generation.api.images import storage_url
-from generation.api.serializers import StrictSerializer
 from generation.api.uploads import acting_user_field, image_file_field
 from illuplatform.parsers import JSONTypedMixin
+from illuplatform.serializers import StrictSerializer
 
 from .models import ApiToken, Avatar
 

@@ -11,10 +11,10 @@ from rest_framework import serializers
 
 from accounts.api_serializers import FaceSerializer, face_block
 from generation.api.images import storage_url
-from generation.api.serializers import StrictSerializer
 from generation.api.uploads import acting_user_field
 from generation.models import StylePreset
 from illuplatform.parsers import JSONTypedMixin
+from illuplatform.serializers import StrictSerializer
 
 from .models import BaseModelFamily, Character, Lora, LoraType, ReferenceImage
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from accounts.models import User
 from generation.errors import DomainError, InvalidParams
@@ -134,10 +135,12 @@ def lora_set_enabled(*, lora: Lora, enabled: bool) -> Lora:
     return lora
 
 
-def _validate_lora_weights(loras: list[dict[str, Any]]) -> list[tuple[Lora, float]]:
+def _validate_lora_weights(owner: User, loras: list[dict[str, Any]]) -> list[tuple[Lora, float]]:
     resolved = []
+    # Public LoRAs and the owner's own: another user's private LoRA does not exist here.
+    visible = Lora.objects.filter(Q(is_public=True) | Q(owner=owner), enabled=True)
     for position, item in enumerate(loras):
-        lora = Lora.objects.filter(slug=item["lora"], enabled=True).first()
+        lora = visible.filter(slug=item["lora"]).first()
         if lora is None:
             raise InvalidParams(
                 f"LoRA {item['lora']!r} is not in the registry or is disabled.",
@@ -182,7 +185,7 @@ def character_update(*, character: Character, **fields: Any) -> Character:
 
 
 def _set_character_loras(character: Character, loras: list[dict[str, Any]]) -> None:
-    resolved = _validate_lora_weights(loras)
+    resolved = _validate_lora_weights(character.owner, loras)
     CharacterLora.objects.filter(character=character).delete()
     CharacterLora.objects.bulk_create(
         CharacterLora(character=character, lora=lora, weight=weight) for lora, weight in resolved

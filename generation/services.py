@@ -200,10 +200,15 @@ def job_retry_later(*, job_id: str, code: str, message: str) -> str:
 
 
 def _announce(job_id: str, webhook_event: str, data: dict) -> None:
-    publish_event(str(job_id), "status", data)
-    job = GenerationJob.objects.filter(pk=job_id).first()
-    if job is not None and job.webhook_url:
-        webhook_emit(job, webhook_event, data)
+    """Publish after commit: whoever reacts to the event must find the row already updated."""
+
+    def publish() -> None:
+        publish_event(str(job_id), "status", data)
+        job = GenerationJob.objects.filter(pk=job_id).first()
+        if job is not None and job.webhook_url:
+            webhook_emit(job, webhook_event, data)
+
+    transaction.on_commit(publish)
 
 
 def job_cancel(*, job: GenerationJob) -> GenerationJob:
@@ -277,6 +282,7 @@ def job_delete(*, job: GenerationJob) -> None:
     if job.status in ACTIVE_STATUSES:
         job_cancel(job=job)
     names = _stored_files(GeneratedImage.objects.filter(job=job))
+    names += [item["key"] for item in job.conditioning or [] if item.get("key")]
     job.delete()
     _delete_files_on_commit(names)
 

@@ -23,6 +23,7 @@ from generation.services import (
     job_retry_later,
 )
 from generation.signals_redis import publish_event
+from illuplatform.logging_config import job_log_context
 
 from .engine.errors import EngineError, GenerationCancelled, OutOfMemory
 from .job_specs import build_spec, fresh_seeds
@@ -64,6 +65,16 @@ class Outcome:
 
 
 def run_generation_job(job_id: str) -> dict:
+    """RQ entry point: every log line of the job carries its id, user and queue."""
+    from rq import get_current_job
+
+    owner = GenerationJob.objects.filter(pk=job_id).values_list("owner__username", flat=True)
+    queue = getattr(get_current_job(), "origin", "") or ""
+    with job_log_context(job_id, owner.first() or "", queue):
+        return _run_generation_job(job_id)
+
+
+def _run_generation_job(job_id: str) -> dict:
     if not job_mark_running(job_id=job_id, worker_name=worker_identity()):
         status = GenerationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
         logger.info("job %s not started: status is %s", job_id, status)

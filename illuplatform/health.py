@@ -23,10 +23,10 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.api.serializers import StrictSerializer
 from generation.errors import DomainError
 from generation.queueing import QUEUE_NAMES, get_queue
 from gpu_worker.heartbeat import live_workers
+from illuplatform.serializers import StrictSerializer
 
 from .api_errors import error_body
 from .parsers import JSONParser, JSONTypedMixin

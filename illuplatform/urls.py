@@ -11,6 +11,12 @@ from generation.api import images, styles, uploads
 from . import health as health_views
 from . import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
 
+
+def serve_media(request, path):
+    # MEDIA_ROOT is read per request, not when the URLs load, so it can change (tests do).
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 api_v1 = (
     [
         path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
@@ -89,7 +95,7 @@ if settings.DEBUG:
 
 if settings.STORAGE_BACKEND == "local":
     # Embedded default only: media keys are random uuids. Production serves from S3.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_media)]
 
 if settings.ILLU_BENCH_BARE_VIEW:
     # bench/api.py's baseline only: a bare view that inserts one row; never on in production.

@@ -31,6 +31,26 @@ def _isolated_storage(settings, tmp_path):
     settings.STORAGES = build_storages(settings.STORAGE_BACKEND, location=settings.AWS_LOCATION)
 
 
+@pytest.fixture(autouse=True)
+def _seed_data(request):
+    """Transactional tests truncate every table, the migrations' seed rows included; put the
+    seed style presets back for each test that uses the database."""
+    marker = request.node.get_closest_marker("django_db")
+    wants_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
+    if not wants_db:
+        return
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    seed = import_module("generation.migrations.0003_seed_style_presets")
+    seed.create_presets(apps, None)
+
+
 @pytest.fixture
 def make_user(db):
     counter = iter(range(1_000_000))

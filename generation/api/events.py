@@ -40,11 +40,13 @@ def _visible_job(user, job_id) -> GenerationJob | None:
 
 
 def _final_payload(job_id: str, request) -> tuple[list, dict]:
-    from .serializers import ImageSerializer, JobSerializer
+    from .images import GeneratedImageSerializer
+    from .serializers import JobSerializer
 
     job = GenerationJob.objects.prefetch_related("images").get(pk=job_id)
     images = [
-        ImageSerializer(image, context={"request": request}).data for image in job.images.all()
+        GeneratedImageSerializer(image, context={"request": request}).data
+        for image in job.images.all()
     ]
     return images, JobSerializer(job, context={"request": request}).data
 

@@ -1,34 +1,19 @@
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
+from illuplatform.serializers import StrictSerializer
 
-from ..models import GeneratedImage, GenerationJob, JobKind, JobPriority
+from ..models import GenerationJob, JobKind, JobPriority
 from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
 from ..signals_redis import read_progress
 from ..webhooks import webhook_url_allowed
+from .images import GeneratedImageSerializer, storage_url
 
-
-class StrictSerializer(serializers.Serializer):
-    """Rejects fields it does not know, naming them, instead of silently dropping them."""
-
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
-        errors = {name: ["Unknown field."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            detail = (
-                exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            )
-            raise serializers.ValidationError({**detail, **errors})
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+__all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
 
 
 PROMPTED_KINDS = (JobKind.TEXT, JobKind.MEMORY, JobKind.CHARACTER, JobKind.CONTROL)
@@ -128,36 +113,6 @@ class JobCreateSerializer(StrictSerializer):
         return attrs
 
 
-def absolute_media_url(name: str, request) -> str | None:
-    """Minted per response: presigned on S3, a media URL made absolute locally."""
-    if not name:
-        return None
-    url = default_storage.url(name)
-    if request is not None and url.startswith("/"):
-        return request.build_absolute_uri(url)
-    return url
-
-
-class ImageSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = GeneratedImage
-        fields = [
-            "id", "job", "url", "thumbnail_url", "width", "height", "seed",
-            "consistency_score", "accepted", "review_status", "created_at", "manifest",
-        ]  # fmt: skip
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_url(self, image: GeneratedImage) -> str | None:
-        return absolute_media_url(image.file.name, self.context.get("request"))
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_thumbnail_url(self, image: GeneratedImage) -> str | None:
-        return absolute_media_url(image.thumbnail.name, self.context.get("request"))
-
-
 class ProgressSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     total = serializers.IntegerField()
@@ -177,7 +132,7 @@ class JobLinksSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
-    images = ImageSerializer(many=True, read_only=True)
+    images = GeneratedImageSerializer(many=True, read_only=True)
     conditioning_images = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
 
@@ -204,7 +159,7 @@ class JobSerializer(serializers.ModelSerializer):
     def get_conditioning_images(self, job: GenerationJob) -> list[dict]:
         request = self.context.get("request")
         return [
-            {"type": item["type"], "url": absolute_media_url(item["key"], request)}
+            {"type": item["type"], "url": storage_url(item["key"], request)}
             for item in job.conditioning or []
         ]
 

@@ -11,11 +11,11 @@ from rest_framework.views import APIView
 from illuplatform.acting import acting_user
 from illuplatform.parsers import MultiPartParser
 from illuplatform.schema import USER_ID_PARAMETER
+from illuplatform.serializers import StrictSerializer
 
 from ..models import Upload
 from ..uploads import upload_create
 from .images import storage_url
-from .serializers import StrictSerializer
 
 
 def image_file_field() -> serializers.FileField:

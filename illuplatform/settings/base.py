@@ -124,7 +124,7 @@ AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # key prefix inside the bucke
 def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
     if backend == "s3":
         default = {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "illuplatform.storage.SharedSigningS3Storage",
             "OPTIONS": {
                 "bucket_name": AWS_STORAGE_BUCKET_NAME,
                 "endpoint_url": AWS_S3_ENDPOINT_URL,

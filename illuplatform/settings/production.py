@@ -3,9 +3,14 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import env_bool, env_int
+from .base import build_logging, env_bool, env_int, log_format_for
 
 DEBUG = False
+# base built LOGGING while DEBUG still had its development default: JSON logs here.
+LOGGING = build_logging(
+    log_format=log_format_for(debug=False, override=os.environ.get("LOG_FORMAT")),
+    level=os.environ.get("LOG_LEVEL", "INFO"),
+)
 SECRET_KEY = os.environ["SECRET_KEY"]
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

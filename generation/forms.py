@@ -1,0 +1,299 @@
+"""The /create/ form. It only parses what a browser sends; the rules are the API's
+(JobCreateSerializer, then job_create), and their errors land beside the form's fields."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+
+from accounts.models import Avatar, User
+from characters.api_serializers import loras_visible_to
+from characters.models import Character
+from gpu_worker.engine.schedulers import SCHEDULER_NAMES
+
+from .api.images import filter_images
+from .api.serializers import CONTROL_TYPES, JobCreateSerializer
+from .errors import DomainError
+from .models import GenerationJob, JobKind, ReviewStatus, StylePreset, Upload
+from .presets import QUALITY_PRESETS
+from .services import job_create
+from .uploads import upload_create
+
+IDENTITY_KINDS = ("memory", "subject", "character")
+ACCEPTED_IMAGES = "image/png,image/jpeg,image/webp"
+# Plain parameters copied into the request when given; which kinds use each.
+SIMPLE_FIELDS = {
+    "prompt": None,
+    "negative_prompt": None,
+    "style": None,
+    "quality": None,
+    "steps": None,
+    "guidance_scale": None,
+    "scheduler": None,
+    "width": None,
+    "height": None,
+    "seed": None,
+    "num_images": None,
+    "avatar": ("memory", "subject"),
+    "ip_adapter_scale": IDENTITY_KINDS,
+    "character": ("character",),
+}
+
+
+def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail -> {"width": [..], "control.image": [..], "loras.0.weight": ..}."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for path, messages in flatten_errors(value, name).items():
+                flat.setdefault(path, []).extend(messages)
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        flat = {}
+        for position, item in enumerate(detail):
+            for path, messages in flatten_errors(item, f"{prefix}.{position}").items():
+                flat.setdefault(path, []).extend(messages)
+        return flat
+    items = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(item) for item in items]}
+
+
+def add_field_errors(form: forms.Form, fields: dict[str, list[str]], aliases=None) -> None:
+    """Put each error beside the form field it names (through ``aliases`` for API names the
+    form spells differently); errors on anything else go at the top of the form."""
+    aliases = aliases or {}
+    for path, messages in fields.items():
+        name = aliases.get(path, path)
+        for message in messages:
+            if name in form.fields:
+                form.add_error(name, message)
+            elif path == "non_field_errors":
+                form.add_error(None, message)
+            else:
+                form.add_error(None, f"{path}: {message}")
+
+
+def add_domain_error(form: forms.Form, exc: DomainError, aliases=None) -> None:
+    """A service's refusal: beside the fields it names, else (quota, conflicts) at the top."""
+    if exc.fields:
+        add_field_errors(form, exc.fields, aliases)
+    else:
+        form.add_error(None, exc.message)
+
+
+def _number(minimum, maximum, step) -> forms.NumberInput:
+    return forms.NumberInput(attrs={"min": minimum, "max": maximum, "step": step})
+
+
+class JobForm(forms.Form):
+    kind = forms.ChoiceField(choices=JobKind.choices, initial="text", widget=forms.RadioSelect)
+    prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    negative_prompt = forms.CharField(required=False, label="Negative prompt")
+    style = forms.ChoiceField(required=False)
+    quality = forms.ChoiceField(
+        required=False,
+        choices=[("", "From the style")] + [(name, name) for name in QUALITY_PRESETS],
+    )
+    width = forms.IntegerField(required=False, initial=1024, widget=_number(256, 2048, 8))
+    height = forms.IntegerField(required=False, initial=1024, widget=_number(256, 2048, 8))
+    seed = forms.IntegerField(
+        required=False, help_text="Empty: a random seed.", widget=_number(0, None, 1)
+    )
+    num_images = forms.IntegerField(
+        required=False, initial=1, label="Number of images", widget=_number(1, 8, 1)
+    )
+    steps = forms.IntegerField(
+        required=False, help_text="Empty: from the quality.", widget=_number(1, 150, 1)
+    )
+    guidance_scale = forms.FloatField(
+        required=False, label="Guidance scale", widget=_number(0, 30, 0.5)
+    )
+    scheduler = forms.ChoiceField(
+        required=False, choices=[("", "From the style")] + [(n, n) for n in SCHEDULER_NAMES]
+    )
+    avatar = forms.ChoiceField(required=False, label="Photo")
+    ip_adapter_scale = forms.FloatField(
+        required=False, label="Identity strength", widget=_number(0, 1, 0.05)
+    )
+    character = forms.ChoiceField(required=False)
+    control_type = forms.ChoiceField(
+        choices=[(name, name) for name in CONTROL_TYPES],
+        initial="canny",
+        required=False,
+        label="Control type",
+        help_text="Which preprocessor reads the image: edges, depth, pose...",
+    )
+    control_image = forms.FileField(
+        required=False,
+        label="Control image",
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPTED_IMAGES}),
+    )
+    control_scale = forms.FloatField(
+        required=False, label="Control strength", widget=_number(0, 2, 0.05)
+    )
+    control_preprocess = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Preprocess the image",
+        help_text="Uncheck when the image already is a control map.",
+    )
+
+    def __init__(self, owner: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        styles = StylePreset.objects.filter(enabled=True).order_by("name")
+        self.fields["style"].choices = [("", "Default")] + [(s.slug, s.name) for s in styles]
+        avatars = Avatar.objects.filter(owner=owner)
+        self.fields["avatar"].choices = [("", "My primary photo")] + [
+            (str(a.id), f"Photo from {a.created_at:%Y-%m-%d %H:%M}") for a in avatars
+        ]
+        characters = Character.objects.filter(owner=owner).order_by("name")
+        self.fields["character"].choices = [("", "Choose a character")] + [
+            (str(c.id), c.name) for c in characters
+        ]
+        self.loras = list(loras_visible_to(owner).order_by("type", "name"))
+        for lora in self.loras:
+            self.fields[f"lora_{lora.slug}"] = forms.BooleanField(required=False, label=lora.name)
+            self.fields[f"lora_{lora.slug}_weight"] = forms.FloatField(
+                required=False,
+                initial=lora.default_weight,
+                label=f"{lora.name} weight",
+                widget=forms.NumberInput(
+                    attrs={
+                        "type": "range",
+                        "min": lora.min_weight,
+                        "max": lora.max_weight,
+                        "step": 0.05,
+                        "data-output": f"lora-{lora.slug}-value",
+                    }
+                ),
+            )
+
+    def lora_rows(self) -> list[dict]:
+        """For the template: each LoRA with its checkbox and weight slider."""
+        return [
+            {
+                "lora": lora,
+                "use": self[f"lora_{lora.slug}"],
+                "weight": self[f"lora_{lora.slug}_weight"],
+            }
+            for lora in self.loras
+        ]
+
+    def job_request(self) -> dict:
+        """The API request body this form describes (only what the user gave)."""
+        data = self.cleaned_data
+        kind = data["kind"]
+        body: dict = {"kind": kind}
+        for name, kinds in SIMPLE_FIELDS.items():
+            value = data.get(name)
+            if value not in (None, "") and (kinds is None or kind in kinds):
+                body[name] = value
+        chosen = self._chosen_loras()
+        if chosen:
+            body["loras"] = [
+                {"lora": lora.slug, "weight": data[f"lora_{lora.slug}_weight"]}
+                if data.get(f"lora_{lora.slug}_weight") is not None
+                else {"lora": lora.slug}
+                for lora in chosen
+            ]
+        if kind == JobKind.CONTROL:
+            control = {"type": data.get("control_type") or "canny"}
+            control["preprocess"] = bool(data.get("control_preprocess"))
+            if data.get("control_scale") is not None:
+                control["scale"] = data["control_scale"]
+            body["control"] = control
+        return body
+
+    def _chosen_loras(self) -> list:
+        return [lora for lora in self.loras if self.cleaned_data.get(f"lora_{lora.slug}")]
+
+    def _aliases(self) -> dict[str, str]:
+        aliases = {
+            "control": "control_image",
+            "control.image": "control_image",
+            "control.type": "control_type",
+            "control.scale": "control_scale",
+            "control.preprocess": "control_preprocess",
+        }
+        # The request lists the checked LoRAs in order; its errors name them by position.
+        for position, lora in enumerate(self._chosen_loras()):
+            aliases[f"loras.{position}.lora"] = f"lora_{lora.slug}"
+            aliases[f"loras.{position}.weight"] = f"lora_{lora.slug}_weight"
+        return aliases
+
+    def save(self) -> GenerationJob | None:
+        """Validate as the API does, store the control image, create the job. On any error
+        the form carries it (beside its field) and None is returned."""
+        if not self.is_valid():
+            return None
+        body = self.job_request()
+        control_file = self.cleaned_data.get("control_image") if "control" in body else None
+        if control_file:
+            # A stand-in id: the file is stored only once everything else is valid.
+            body["control"]["image"] = str(uuid.uuid4())
+        serializer = JobCreateSerializer(data=body)
+        if not serializer.is_valid():
+            add_field_errors(self, flatten_errors(serializer.errors), self._aliases())
+            return None
+        request = dict(serializer.validated_data)
+        upload = None
+        try:
+            if control_file:
+                upload = upload_create(owner=self.owner, upload=control_file)
+                request["control"] = {**request["control"], "image": upload.id}
+            job, _ = job_create(
+                owner=self.owner,
+                kind=request.pop("kind"),
+                priority=request.pop("priority", "normal"),
+                params=request,
+            )
+        except DomainError as exc:
+            _discard(upload)
+            add_domain_error(self, exc, {"image": "control_image", **self._aliases()})
+            return None
+        return job
+
+
+def _discard(upload: Upload | None) -> None:
+    if upload is not None:
+        upload.image.delete(save=False)
+        upload.delete()
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's filters (a GET form); an invalid value is simply not applied."""
+
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind")] + JobKind.choices)
+    character = forms.ChoiceField(required=False)
+    accepted = forms.ChoiceField(
+        required=False,
+        choices=[("", "Accepted or not"), ("true", "Accepted"), ("false", "Not accepted")],
+    )
+    review_status = forms.ChoiceField(
+        required=False, label="Review", choices=[("", "Any review")] + ReviewStatus.choices
+    )
+
+    def __init__(self, owner: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        characters = Character.objects.filter(owner=owner).order_by("name")
+        self.fields["character"].choices = [("", "Any character")] + [
+            (str(c.id), c.name) for c in characters
+        ]
+
+    def apply(self, images):
+        """Filter an image queryset the way GET /api/v1/images/ does, plus the job's kind;
+        newest first."""
+        if not self.is_valid():
+            return filter_images(images, {"ordering": "-created_at"})
+        data = self.cleaned_data
+        query = {
+            "character": data["character"] or None,
+            "accepted": {"true": True, "false": False}.get(data["accepted"]),
+            "review_status": data["review_status"] or None,
+            "ordering": "-created_at",
+        }
+        images = filter_images(images, query)
+        return images.filter(job__kind=data["kind"]) if data["kind"] else images

@@ -1,0 +1,42 @@
+"""Writes on single generated images, for the gallery pages: delete one, draw one again."""
+
+from __future__ import annotations
+
+import copy
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from .models import GeneratedImage, GenerationJob
+from .services import job_retry
+
+
+@transaction.atomic
+def image_delete(*, image: GeneratedImage) -> None:
+    """Delete the row, then its PNG and thumbnail once the deletion is committed (a rolled
+    back delete must not leave a row pointing at missing files)."""
+    names = [name for name in (image.file.name, image.thumbnail.name) if name]
+    image.delete()
+
+    def delete_files() -> None:
+        for name in names:
+            default_storage.delete(name)
+
+    transaction.on_commit(delete_files)
+
+
+def image_generate_again(*, image: GeneratedImage, same_seed: bool) -> GenerationJob:
+    """A new job with the image's parameters: with ``same_seed`` exactly this image again
+    (its seed fixed, one image), otherwise the whole job again with new seeds (unless the
+    job's seed was fixed, as job_retry does)."""
+    job = image.job
+    if not same_seed:
+        return job_retry(job=job)
+    # job_retry rebuilds the request from a job's resolved params and keeps a fixed seed:
+    # hand it an unsaved copy whose request asks for this one image with this seed.
+    template = copy.copy(job)
+    params = {**job.params, "seed": image.seed, "num_images": 1}
+    if isinstance(params.get("consistency"), dict):
+        params["consistency"] = {**params["consistency"], "min_accepted": 1}
+    template.params = params
+    return job_retry(job=template)

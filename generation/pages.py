@@ -1,0 +1,182 @@
+"""Server-rendered pages for jobs and images. Thin: a form or a service does the work; these
+views pick the owner's object (another user's is a 404) and mint storage URLs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import Truncator
+from django.views.decorators.http import require_POST
+
+from .api.images import images_visible_to
+from .errors import Conflict, DomainError
+from .forms import GalleryFilterForm, JobForm
+from .image_services import image_delete, image_generate_again
+from .models import GeneratedImage, GenerationJob, JobStatus
+from .selectors import jobs_visible_to
+from .services import job_cancel
+from .signals_redis import read_progress
+
+GALLERY_PAGE_SIZE = 24
+PRESELECTABLE = ("kind", "character", "prompt")
+TIMING_LABELS = {
+    "queue_ms": "Waiting in the queue",
+    "load_ms": "Loading models",
+    "inference_ms": "Drawing",
+    "store_ms": "Storing",
+    "total_ms": "Total",
+}
+
+
+def media_url(name: str) -> str:
+    """Minted per page view: presigned on S3, /media/... locally; empty for no file."""
+    return default_storage.url(name) if name else ""
+
+
+@dataclass(frozen=True)
+class ImageCard:
+    image: GeneratedImage
+    url: str
+    thumbnail_url: str
+    alt: str
+
+
+def image_card(image: GeneratedImage) -> ImageCard:
+    prompt = (image.job.params or {}).get("prompt") or ""
+    words = Truncator(prompt).chars(120) if prompt else f"{image.job.kind} job"
+    url = media_url(image.file.name)
+    # The worker stores a small WebP once; older rows without one show the PNG.
+    thumbnail = media_url(image.thumbnail.name) or url
+    return ImageCard(image, url, thumbnail, f"Illustration: {words} (seed {image.seed})")
+
+
+def job_progress(job: GenerationJob) -> dict:
+    """Where the job stands: finished jobs from the row, live ones from Redis; a cancelled
+    or failed job keeps the last step it reported."""
+    total = int(job.params.get("steps") or 0)
+    step = total if job.status == JobStatus.SUCCEEDED else 0
+    live = read_progress(str(job.id)) if job.status != JobStatus.SUCCEEDED else None
+    if live:
+        step, total = int(live.get("step", 0)), int(live.get("total") or total)
+    fraction = step / total if total else 0.0
+    return {"step": step, "total": total, "fraction": fraction, "percent": round(fraction * 100)}
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@login_required
+def home(request):
+    return redirect("gallery")
+
+
+@login_required
+def create(request):
+    if request.method == "POST":
+        form = JobForm(request.user, request.POST, request.FILES)
+        job = form.save()
+        if job is not None:
+            messages.success(request, "Your job is queued.")
+            return redirect("job", job_id=job.id)
+    else:
+        # Links such as "create with this character" preselect fields.
+        wanted = {key: request.GET[key] for key in PRESELECTABLE if key in request.GET}
+        form = JobForm(request.user, initial=wanted)
+    recent = jobs_visible_to(request.user)[:5]
+    return render(request, "pages/create.html", {"form": form, "recent_jobs": recent})
+
+
+@login_required
+def job_detail(request, job_id):
+    job = get_object_or_404(jobs_visible_to(request.user), pk=job_id)
+    context = {
+        "job": job,
+        "progress": job_progress(job),
+        "cards": [image_card(image) for image in job.images.all()],
+        "conditioning": [
+            {"type": item["type"], "url": media_url(item["key"])} for item in job.conditioning
+        ],
+        "params": [(key, _shown(value)) for key, value in job.params.items()],
+        "timings": [
+            (label, job.timings[key]) for key, label in TIMING_LABELS.items() if key in job.timings
+        ],
+    }
+    return render(request, "pages/job.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel_page(request, job_id):
+    job = get_object_or_404(jobs_visible_to(request.user), pk=job_id)
+    try:
+        job = job_cancel(job=job)
+    except Conflict as exc:
+        messages.info(request, exc.message)
+    else:
+        messages.success(request, "Cancelling: the job stops within one step.")
+    return redirect("job", job_id=job.id)
+
+
+@login_required
+def gallery(request):
+    filters = GalleryFilterForm(request.user, request.GET or None)
+    images = filters.apply(images_visible_to(request.user).select_related("job"))
+    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    cards = [image_card(image) for image in page.object_list]
+    return render(request, "pages/gallery.html", {"filters": filters, "page": page, "cards": cards})
+
+
+def _own_image(request, image_id) -> GeneratedImage:
+    images = images_visible_to(request.user).select_related("job")
+    return get_object_or_404(images, pk=image_id)
+
+
+@login_required
+def image_detail(request, image_id):
+    image = _own_image(request, image_id)
+    context = {
+        "card": image_card(image),
+        "job": image.job,
+        "params": [(key, _shown(value)) for key, value in image.job.params.items()],
+        "manifest": json.dumps(image.manifest, indent=2, sort_keys=True),
+    }
+    return render(request, "pages/image.html", context)
+
+
+@login_required
+def image_download(request, image_id):
+    image = _own_image(request, image_id)
+    handle = default_storage.open(image.file.name, "rb")
+    return FileResponse(handle, as_attachment=True, filename=f"illustration-{image.id}.png")
+
+
+@login_required
+@require_POST
+def image_again(request, image_id):
+    image = _own_image(request, image_id)
+    same_seed = request.POST.get("seed") == "same"
+    try:
+        job = image_generate_again(image=image, same_seed=same_seed)
+    except DomainError as exc:  # a quota, or a LoRA disabled since
+        messages.error(request, exc.message)
+        return redirect("image", image_id=image.id)
+    messages.success(request, "Queued again with the same seed." if same_seed else "Queued again.")
+    return redirect("job", job_id=job.id)
+
+
+@login_required
+@require_POST
+def image_delete_page(request, image_id):
+    image_delete(image=_own_image(request, image_id))
+    messages.success(request, "The image is deleted.")
+    return redirect("gallery")
