@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from generation.presets import DEFAULT_QUALITY, QUALITY_PRESETS
 from generation.queueing import get_queue
 
 from .engine.spec import GenerationSpec
@@ -38,7 +39,7 @@ def warmup_spec(source: str, device: str) -> GenerationSpec:
         width=side,
         height=side,
         steps=1,
-        guidance_scale=settings.ILLU_DEFAULT_GUIDANCE,
+        guidance_scale=QUALITY_PRESETS[DEFAULT_QUALITY].guidance_scale,
     )
 
 

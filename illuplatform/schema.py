@@ -62,6 +62,13 @@ _WRITE_METHODS = {"POST", "PUT", "PATCH"}
 class AutoSchema(SpectacularAutoSchema):
     """Adds the error responses an operation can produce, each with the error body."""
 
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # A hand-written body schema that demands properties cannot be absent either.
+        if isinstance(serializer, dict) and serializer.get("minProperties"):
+            required = True
+        return schema, required
+
     def _error_codes(self) -> list[str]:
         codes = []
         parameters = {parameter["name"] for parameter in self._get_parameters()}

@@ -133,7 +133,24 @@ class BulkDeleteSerializer(serializers.Serializer):
 
 class JobBulkDeleteView(APIView):
     @extend_schema(
-        request=BulkDeleteSerializer,
+        # "At least one criterion" is part of the contract: {} would mean "delete everything".
+        request={
+            "application/json": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": False,
+                "properties": {
+                    "ids": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "uuid"},
+                        "minItems": 1,
+                        "maxItems": 1000,
+                    },
+                    "status": {"type": "string", "enum": list(JobStatus.values)},
+                    "before": {"type": "string", "format": "date-time"},
+                },
+            }
+        },
         responses=inline_serializer("BulkDeleted", {"deleted": serializers.IntegerField()}),
     )
     def post(self, request):

@@ -57,4 +57,7 @@ def prefer_wait(view):
         return await sync_to_async(_rerender)(request, response, job_id)
 
     wrapped.csrf_exempt = True
+    # The schema generator finds DRF views by these attributes of the URL callback.
+    wrapped.cls = view.cls
+    wrapped.initkwargs = view.initkwargs
     return wrapped

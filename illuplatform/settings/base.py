@@ -176,8 +176,6 @@ ILLU_SDXL_MODEL = os.environ.get("ILLU_SDXL_MODEL", "")
 ILLU_MODELS_DIR = Path(os.environ.get("ILLU_MODELS_DIR", VAR_DIR / "models"))
 ILLU_DEVICE = os.environ.get("ILLU_DEVICE", "")
 ILLU_JOB_TIMEOUT = env_int("ILLU_JOB_TIMEOUT", 1800)
-ILLU_DEFAULT_STEPS = env_int("ILLU_DEFAULT_STEPS", 30)
-ILLU_DEFAULT_GUIDANCE = float(os.environ.get("ILLU_DEFAULT_GUIDANCE", "5.0"))
 ILLU_MAX_PROMPT_LENGTH = env_int("ILLU_MAX_PROMPT_LENGTH", 2000)
 
 # One JSON object per line (job id, user and queue on lines logged while a job runs); readable
@@ -192,7 +190,6 @@ ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env_int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", 1
 ILLU_DEFAULT_IMAGES_PER_DAY = env_int("ILLU_DEFAULT_IMAGES_PER_DAY", 500)
 # LoRA files are untrusted uploads: size and header caps.
 ILLU_LORA_MAX_BYTES = env_int("ILLU_LORA_MAX_BYTES", 1024 * 1024 * 1024)
-ILLU_SAFETENSORS_MAX_HEADER_BYTES = env_int("ILLU_SAFETENSORS_MAX_HEADER_BYTES", 16 * 1024 * 1024)
 # Image uploads (avatars, references, control images).
 ILLU_UPLOAD_MAX_BYTES = env_int("ILLU_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 
@@ -265,6 +262,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "generation.models.JobStatus",
         "ReviewStatusEnum": "generation.models.ReviewStatus",
         "DeliveryStatusEnum": "generation.models.DeliveryStatus",
+        "ControlTypeEnum": "generation.api.serializers.CONTROL_TYPES",
+        "LoraTypeEnum": "characters.models.LoraType",
     },
 }
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "illuplatform.pagination.PageNumberPagination"

@@ -96,3 +96,20 @@ def test_schemathesis_as_staff_on_the_staff_endpoints(
     operations, failures = fuzz(wsgi_app, staff, r"^/(health/|api/v1/(loras|avatars)/)")
     assert operations >= 8
     assert not failures, "\n\n".join(failures)
+
+
+# Valid-by-schema job requests still name avatars, characters, uploads or LoRAs that must exist
+# and belong to the caller, and the seed endpoints need a primary avatar.
+JOB_SEMANTIC_REFUSALS = re.compile(r"^POST /(api/v1/jobs/|v1/images/(memory|subject))$")
+
+
+def test_schemathesis_on_the_job_endpoints(wsgi_app, alice_things, alice, empty_queues, settings):
+    settings.ILLU_DEFAULT_MAX_CONCURRENT_JOBS = 1000
+    global SEMANTIC_REFUSALS
+    previous, SEMANTIC_REFUSALS = SEMANTIC_REFUSALS, JOB_SEMANTIC_REFUSALS
+    try:
+        operations, failures = fuzz(wsgi_app, alice, r"^/(api/v1/jobs/|v1/images/)")
+    finally:
+        SEMANTIC_REFUSALS = previous
+    assert operations >= 9
+    assert not failures, "\n\n".join(failures)
