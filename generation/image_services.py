@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import copy
 
-from django.core.files.storage import default_storage
 from django.db import transaction
 
+from . import image_review
 from .models import GeneratedImage, GenerationJob
 from .services import job_retry
 
 
 @transaction.atomic
 def image_delete(*, image: GeneratedImage) -> None:
-    """Delete the row, then its PNG and thumbnail once the deletion is committed (a rolled
-    back delete must not leave a row pointing at missing files)."""
-    names = [name for name in (image.file.name, image.thumbnail.name) if name]
-    image.delete()
-
-    def delete_files() -> None:
-        for name in names:
-            default_storage.delete(name)
-
-    transaction.on_commit(delete_files)
+    """Delete one image: its row, then its PNG and thumbnail once that commits."""
+    image_review.image_delete(images=[image])
 
 
 def image_generate_again(*, image: GeneratedImage, same_seed: bool) -> GenerationJob:

@@ -68,9 +68,13 @@ def run_generation_job(job_id: str) -> dict:
     """RQ entry point: every log line of the job carries its id, user and queue."""
     from rq import get_current_job
 
-    owner = GenerationJob.objects.filter(pk=job_id).values_list("owner__username", flat=True)
-    queue = getattr(get_current_job(), "origin", "") or ""
-    with job_log_context(job_id, owner.first() or "", queue):
+    from generation.queueing import QUEUE_BY_PRIORITY
+
+    row = GenerationJob.objects.filter(pk=job_id).values("owner__username", "priority").first()
+    row = row or {"owner__username": "", "priority": "normal"}
+    # Run by RQ: the queue it came from; run directly: the queue its priority maps to.
+    queue = getattr(get_current_job(), "origin", "") or QUEUE_BY_PRIORITY[row["priority"]]
+    with job_log_context(job_id, row["owner__username"], queue):
         return _run_generation_job(job_id)
 
 

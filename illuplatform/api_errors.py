@@ -3,7 +3,7 @@
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -71,6 +71,11 @@ def _django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, DataError):
+        # Values the database cannot store (NUL characters in PostgreSQL text and jsonb).
+        return Response(
+            error_body("invalid", "The request contains characters that cannot be stored."), 400
+        )
     if isinstance(exc, DomainError):
         body = error_body(exc.code, exc.message, exc.fields)
         response = Response(body, status=exc.status_code)

@@ -80,6 +80,7 @@ urlpatterns = [
     path("health/detailed/", health_views.DetailedView.as_view(), name="health-detailed"),
     path("health/warmup/", health_views.WarmupView.as_view(), name="health-warmup"),
     path("metrics", include("illuplatform.ops.urls")),
+    path("", include("illuplatform.page_urls")),
 ]
 
 # Unknown URLs and crashes under /api/ answer with the JSON error body; elsewhere Django's pages.

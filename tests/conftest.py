@@ -103,8 +103,16 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{host}/{params['NAME']}"
 
 
+@pytest.fixture(scope="session")
+def demo_models() -> dict[str, str]:
+    """Built once per session, before any worker starts: workers then only load them."""
+    from gpu_worker.runtime import ensure_demo_models
+
+    return ensure_demo_models()
+
+
 @pytest.fixture
-def worker_env() -> dict[str, str]:
+def worker_env(demo_models) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="illuplatform.settings.test",

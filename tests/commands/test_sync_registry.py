@@ -88,10 +88,12 @@ def wipe() -> None:
 
 @pytest.fixture
 def registry(user, make_user):
+    bob = make_user("bob")
     hero, _ = register(lora_bytes(1), name="hero_v2.safetensors", slug="hero")
+    # Private to Bob: only Bob's characters may use it.
     private, _ = lora_register(
         upload=upload(lora_bytes(2), "mine.safetensors"), slug="mine", name="Mine", type="style",
-        owner=user, is_public=False, trigger_words=["inked"], default_weight=0.5,
+        owner=bob, is_public=False, trigger_words=["inked"], default_weight=0.5,
     )  # fmt: skip
     retired, _ = lora_register(
         upload=upload(lora_bytes(3), "old.safetensors"), slug="old", name="Old", type="pose"
@@ -104,7 +106,7 @@ def registry(user, make_user):
         controlnet_weights={"canny": 1.2},
     )  # fmt: skip
     character_create(
-        owner=make_user("bob"), name="Luca", description="sea monster", trigger_words=["luca"],
+        owner=bob, name="Luca", description="sea monster", trigger_words=["luca"],
         style=StylePreset.objects.get(slug="comic"), consistency_threshold=0.65,
         scene_presets={"beach": "on the beach"},
         default_loras=[{"lora": "hero", "weight": 0.7}, {"lora": "mine"}],

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.models import User
 from accounts.services import api_token_create, user_create
-from gpu_worker.engine.tiny_models import ensure_tiny_sdxl
+from gpu_worker.runtime import ensure_demo_models
 
 DEMO_USERNAME = "demo"
 
@@ -16,10 +16,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.ILLU_SDXL_MODEL:
-            path = ensure_tiny_sdxl(Path(settings.ILLU_MODELS_DIR))
+            paths = ensure_demo_models()
             self.stdout.write(
-                f"Demo model: tiny random SDXL at {path} (its images are noise; set "
-                "ILLU_SDXL_MODEL to real SDXL weights for real pictures)."
+                f"Demo models: tiny random SDXL, ControlNet, IP-Adapter and LoRAs under "
+                f"{Path(paths['sdxl']).parent} (their images are noise; set ILLU_SDXL_MODEL "
+                "to real SDXL weights for real pictures)."
             )
         password = os.environ.get("ILLU_DEMO_PASSWORD", "illustrate-demo")
         user = User.objects.filter(username=DEMO_USERNAME).first()

@@ -1,0 +1,64 @@
+"""Account pages: sign in and out (Django's auth views, our templates) and the avatars."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from generation.pages import media_url
+
+from .forms import AvatarForm
+from .models import Avatar
+from .services import avatar_delete, avatar_set_primary
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "pages/login.html"
+    redirect_authenticated_user = True
+    next_page = "gallery"
+
+
+class LogoutView(auth_views.LogoutView):
+    """Signing out is a POST (Django 5); a GET (a typed /logout/) shows a button for it."""
+
+    http_method_names = ["get", "post", "options"]
+    next_page = "login"
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "pages/logout.html")
+
+
+def _avatars_of(user):
+    return Avatar.objects.filter(owner=user)
+
+
+@login_required
+def avatar_list(request):
+    form = AvatarForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        avatar = form.save(request.user)
+        if avatar is not None:
+            found = "a face was found" if avatar.face_detected else "no single face was found"
+            messages.success(request, f"The photo is saved: {found}.")
+            return redirect("avatars")
+    avatars = [{"avatar": a, "url": media_url(a.image.name)} for a in _avatars_of(request.user)]
+    return render(request, "pages/avatars.html", {"form": form, "avatars": avatars})
+
+
+@login_required
+@require_POST
+def avatar_primary_page(request, avatar_id):
+    avatar_set_primary(avatar=get_object_or_404(_avatars_of(request.user), pk=avatar_id))
+    messages.success(request, "That photo is now your primary photo.")
+    return redirect("avatars")
+
+
+@login_required
+@require_POST
+def avatar_delete_page(request, avatar_id):
+    avatar_delete(avatar=get_object_or_404(_avatars_of(request.user), pk=avatar_id))
+    messages.success(request, "The photo is deleted.")
+    return redirect("avatars")
