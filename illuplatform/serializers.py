@@ -1,6 +1,7 @@
 """Serializer bases shared by every app's API."""
 
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 
 
 class StrictSerializer(serializers.Serializer):
@@ -19,3 +20,17 @@ class StrictSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+def validated_query(serializer_class: type[serializers.Serializer], request) -> dict:
+    """Query parameters checked by a serializer. A repeated parameter is a 400, not a silent
+    pick, and an empty value is invalid, not "absent" (a plain dict, not DRF's form rules)."""
+    params = request.query_params
+    repeated = {
+        name: ["Give this parameter once."] for name in params if len(params.getlist(name)) > 1
+    }
+    if repeated:
+        raise ValidationError(repeated)
+    serializer = serializer_class(data=params.dict())
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -7,10 +7,10 @@ from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ValidationError
 
 from illuplatform.acting import acting_user
 from illuplatform.schema import USER_ID_PARAMETER
+from illuplatform.serializers import validated_query
 
 from ..models import GeneratedImage, ReviewStatus
 
@@ -97,16 +97,7 @@ def filter_images(images: QuerySet[GeneratedImage], query: dict) -> QuerySet[Gen
 
 
 def _parse_query(request) -> dict:
-    # Query strings arrive as lists; a repeated parameter is a 400, not a silent pick.
-    params = request.query_params
-    repeated = {
-        name: ["Give this parameter once."] for name in params if len(params.getlist(name)) > 1
-    }
-    if repeated:
-        raise ValidationError(repeated)
-    serializer = ImageQuerySerializer(data=params.dict())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return validated_query(ImageQuerySerializer, request)
 
 
 @extend_schema(

@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from illuplatform.acting import acting_user
+from illuplatform.serializers import validated_query
 
-from ..models import JobStatus
+from ..models import JobKind, JobStatus
 from ..selectors import jobs_visible_to
 from ..services import job_cancel, job_create, job_delete, job_retry, jobs_bulk_delete
 from .serializers import JobCreateSerializer, JobSerializer
@@ -58,31 +59,25 @@ def create_job_from(request, data: dict, *, kind: str | None = None) -> Response
     return render_job(job, request, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("status", OpenApiTypes.STR, enum=JobStatus.values),
-        OpenApiParameter("kind", OpenApiTypes.STR),
-        OpenApiParameter("character", OpenApiTypes.UUID),
-        OpenApiParameter("ordering", OpenApiTypes.STR),
-    ],
-    methods=["GET"],
-)
+class JobQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    kind = serializers.ChoiceField(choices=JobKind.choices, required=False)
+    character = serializers.UUIDField(required=False)
+    ordering = serializers.ChoiceField(
+        choices=["created_at", "-created_at", "finished_at", "-finished_at"], required=False
+    )
+
+
+@extend_schema(parameters=[JobQuerySerializer], methods=["GET"])
 class JobListCreateView(generics.ListAPIView):
     serializer_class = JobSerializer
 
     def get_queryset(self):
-        jobs = jobs_visible_to(self.request.user)
-        query = self.request.query_params
-        if query.get("status"):
-            jobs = jobs.filter(status=query["status"])
-        if query.get("kind"):
-            jobs = jobs.filter(kind=query["kind"])
-        if query.get("character"):
-            jobs = jobs.filter(character_id=query["character"])
-        ordering = query.get("ordering")
-        if ordering in ("created_at", "-created_at", "finished_at", "-finished_at"):
-            jobs = jobs.order_by(ordering)
-        return jobs
+        filters = validated_query(JobQuerySerializer, self.request)
+        ordering = filters.pop("ordering", "-created_at")
+        if "character" in filters:
+            filters["character_id"] = filters.pop("character")
+        return jobs_visible_to(self.request.user).filter(**filters).order_by(ordering)
 
     @extend_schema(
         request=JobCreateSerializer,

@@ -113,11 +113,15 @@ def test_cancelling_a_running_job_stops_it_before_its_last_step(api, empty_queue
 def test_a_killed_worker_loses_no_job(api, empty_queues, start_worker, run_worker_burst, settings):
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
-    first = start_worker("doomed-worker")
+    import uuid
+
+    # Unique: a killed worker stays registered in RQ until its key expires.
+    doomed = f"doomed-worker-{uuid.uuid4().hex[:8]}"
+    first = start_worker(doomed)
     job = create(api, kind="text", prompt="survivor", width=512, height=512, steps=40)
     wait_for(lambda: job_status(api, job["id"])["progress"]["step"] >= 2, timeout=120)
     first.kill_hard()
-    wait_for(lambda: "doomed-worker" not in {w["name"] for w in live_workers()}, timeout=30)
+    wait_for(lambda: doomed not in {w["name"] for w in live_workers()}, timeout=30)
 
     report = reconcile_jobs()
     assert job["id"] in report.requeued_lost and job["id"] in report.reenqueued
