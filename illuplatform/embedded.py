@@ -56,6 +56,8 @@ def start_redis(run_dir: Path) -> tuple[str, subprocess.Popen]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
+        # Its own session: a terminal's Ctrl-C must not stop Redis before its clients.
+        start_new_session=True,
     )
     _wait_for(lambda: _unix_socket_answers(socket_path), process, "Redis", timeout=15)
     return f"unix://{socket_path}", process

@@ -41,11 +41,11 @@ def main() -> None:
     var_dir = Path(os.environ.get("ILLU_VAR_DIR", ROOT / "var"))
     port = os.environ.get("PORT", "8000")
     processes: list[subprocess.Popen] = []
+    redis: subprocess.Popen | None = None
 
     if not os.environ.get("REDIS_URL"):
         url, redis = start_redis(var_dir / "run")
         os.environ["REDIS_URL"] = url
-        processes.append(redis)
         print(f"Embedded Redis at {url}", flush=True)
     try:
         manage("migrate", "--noinput", "-v", "0")
@@ -53,20 +53,12 @@ def main() -> None:
         worker = subprocess.Popen([sys.executable, "manage.py", "gpu_worker"], cwd=ROOT)
         webhooks = subprocess.Popen([sys.executable, "manage.py", "webhook_worker"], cwd=ROOT)
         web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "illuplatform.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                port,
-            ],
+            [sys.executable, "-m", "uvicorn", "illuplatform.asgi:application",
+             "--host", "127.0.0.1", "--port", port],
             cwd=ROOT,
-        )
+        )  # fmt: skip
         processes += [worker, webhooks, web]
-        wait_until_healthy(f"http://127.0.0.1:{port}/health/", [worker, webhooks, web])
+        wait_until_healthy(f"http://127.0.0.1:{port}/health/", processes)
         print(
             f"illuplatform ready at http://127.0.0.1:{port} "
             f"({time.monotonic() - started:.1f} s). Ctrl-C stops everything.",
@@ -77,14 +69,20 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in reversed(processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(processes)
+        if redis is not None:
+            _stop([redis])  # last: the workers need it until they have exited
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 if __name__ == "__main__":
