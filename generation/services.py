@@ -9,7 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, IntegerField, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -120,13 +122,13 @@ def _check_quota(owner: User, num_images: int) -> None:
 
 
 def _images_requested_since(owner: User, since: datetime) -> int:
+    """Images asked for since ``since`` (failed jobs and never-started cancellations are
+    given back), summed by the database from each job's params."""
     jobs = GenerationJob.objects.filter(owner=owner, created_at__gte=since).exclude(
         Q(status=JobStatus.FAILED) | Q(status=JobStatus.CANCELLED, started_at__isnull=True)
     )
-    total = 0
-    for params in jobs.values_list("params", flat=True):
-        total += int(params.get("num_images", 1))
-    return total
+    requested = Cast(KT("params__num_images"), IntegerField())
+    return jobs.aggregate(total=Coalesce(Sum(requested), 0))["total"]
 
 
 def job_mark_running(*, job_id: str, worker_name: str) -> bool:
