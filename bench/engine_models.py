@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from gpu_worker.engine.tiny_attachments import TINY_VISION, build_random_ip_adapter
+
 # IP-Adapter image encoders: SDXL "vit-h" adapters use OpenCLIP ViT-H/14's vision tower.
 VIT_H_VISION = {
     "hidden_size": 1280,
@@ -23,16 +25,6 @@ VIT_H_VISION = {
     "patch_size": 14,
     "hidden_act": "gelu",
 }
-TINY_VISION = {
-    "hidden_size": 32,
-    "intermediate_size": 37,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "projection_dim": 32,
-    "image_size": 32,
-    "patch_size": 8,
-}
-IP_TOKENS = 4  # the plain IP-Adapter's image tokens
 
 
 def base_model(device: str, models_dir: Path) -> Path:
@@ -87,48 +79,14 @@ def build_lora(unet, path: Path, *, seed: int, rank: int) -> Path:
     return path
 
 
-def _attention_width(unet, processor_name: str) -> int:
-    channels = unet.config.block_out_channels
-    if processor_name.startswith("mid_block"):
-        return channels[-1]
-    block = int(processor_name.split(".")[1])
-    return list(reversed(channels))[block] if processor_name.startswith("up_") else channels[block]
-
-
 def build_ip_adapter(unet, directory: Path, *, vision: dict) -> Path:
-    """Plain IP-Adapter weights for ``unet`` with a CLIP vision encoder in ``image_encoder/``
-    beside them (h94/IP-Adapter's layout)."""
-    from safetensors.torch import save_file
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    weights = directory / "ip-adapter.safetensors"
+    """Plain IP-Adapter weights for ``unet`` (the engine's builder), built once."""
+    weights = directory / "ip-adapter_sdxl.safetensors"
     if weights.exists():
         return weights
-    directory.mkdir(parents=True, exist_ok=True)
-    generator = torch.Generator().manual_seed(7)
-    config = CLIPVisionConfig(num_channels=3, **vision)
-    CLIPVisionModelWithProjection(config).save_pretrained(
-        directory / "image_encoder", safe_serialization=True
+    return build_random_ip_adapter(
+        unet, directory, vision=vision, seed=7, projection_scale=0.02, attention_scale=0.02
     )
-    cross = unet.config.cross_attention_dim
-    tensors = {
-        "image_proj.proj.weight": torch.randn(
-            IP_TOKENS * cross, config.projection_dim, generator=generator
-        )
-        * 0.02,
-        "image_proj.proj.bias": torch.zeros(IP_TOKENS * cross),
-        "image_proj.norm.weight": torch.ones(cross),
-        "image_proj.norm.bias": torch.zeros(cross),
-    }
-    cross_attention = [name for name in unet.attn_processors if name.endswith("attn2.processor")]
-    for index, name in enumerate(cross_attention):
-        width = _attention_width(unet, name)
-        for kind in ("to_k_ip", "to_v_ip"):
-            tensors[f"ip_adapter.{2 * index + 1}.{kind}.weight"] = (
-                torch.randn(width, cross, generator=generator) * 0.02
-            )
-    save_file(tensors, weights)
-    return weights
 
 
 def build_attachments(base: Path, models_dir: Path, *, full_size: bool) -> dict[str, object]:

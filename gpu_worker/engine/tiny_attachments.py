@@ -75,36 +75,57 @@ def _unet_weights_for(controlnet, unet) -> dict:
     return {k: v for k, v in unet.state_dict().items() if k in own and own[k].shape == v.shape}
 
 
-def build_tiny_ip_adapter(unet, directory: Path) -> Path:
-    """IP-Adapter weights (plain, 4 image tokens) plus a tiny CLIP vision image encoder.
+TINY_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 37,
+    "projection_dim": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "image_size": 32,
+    "patch_size": 8,
+}
 
-    Layout as in h94/IP-Adapter: the weights file with an ``image_encoder/`` folder beside it.
-    """
+
+def build_tiny_ip_adapter(unet, directory: Path) -> Path:
+    """IP-Adapter weights (plain, 4 image tokens) plus a tiny CLIP vision image encoder."""
+    return build_random_ip_adapter(
+        unet,
+        directory,
+        vision=TINY_VISION,
+        seed=_SEED + 3,
+        projection_scale=0.2,
+        attention_scale=0.3,
+    )
+
+
+def build_random_ip_adapter(
+    unet,
+    directory: Path,
+    *,
+    vision: dict,
+    seed: int,
+    projection_scale: float,
+    attention_scale: float,
+    tokens: int = 4,
+) -> Path:
+    """Random plain IP-Adapter weights shaped for ``unet``, with a CLIP vision encoder of
+    config ``vision``. Layout as in h94/IP-Adapter: the weights file with an
+    ``image_encoder/`` folder beside it."""
     from safetensors.torch import save_file
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     cross_attention_dim = unet.config.cross_attention_dim
     directory.mkdir(parents=True, exist_ok=True)
-    generator = torch.Generator().manual_seed(_SEED + 3)
-    encoder_config = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=37,
-        projection_dim=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=32,
-        patch_size=8,
-        num_channels=3,
-    )
+    generator = torch.Generator().manual_seed(seed)
+    encoder_config = CLIPVisionConfig(num_channels=3, **vision)
     CLIPVisionModelWithProjection(encoder_config).save_pretrained(
         directory / "image_encoder", safe_serialization=True
     )
-    tokens = 4
     tensors = {
         "image_proj.proj.weight": torch.randn(
             tokens * cross_attention_dim, encoder_config.projection_dim, generator=generator
         )
-        * 0.2,
+        * projection_scale,
         "image_proj.proj.bias": torch.zeros(tokens * cross_attention_dim),
         "image_proj.norm.weight": torch.ones(cross_attention_dim),
         "image_proj.norm.bias": torch.zeros(cross_attention_dim),
@@ -115,7 +136,7 @@ def build_tiny_ip_adapter(unet, directory: Path) -> Path:
         hidden = _attention_width(unet, name)
         for kind in ("to_k_ip", "to_v_ip"):
             tensors[f"ip_adapter.{2 * index + 1}.{kind}.weight"] = (
-                torch.randn(hidden, cross_attention_dim, generator=generator) * 0.3
+                torch.randn(hidden, cross_attention_dim, generator=generator) * attention_scale
             )
     weights = directory / "ip-adapter_sdxl.safetensors"
     save_file(tensors, weights)
