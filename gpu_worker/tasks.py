@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image
+from rq.timeouts import JobTimeoutException
 
 from generation.models import GeneratedImage, GenerationJob, JobStatus
 from generation.services import (
@@ -99,6 +100,18 @@ def _run_generation_job(job_id: str) -> dict:
     except StorageError as exc:
         logger.warning("job %s: storage failed: %s", job_id, exc)
         return {"status": job_retry_later(job_id=job_id, code=exc.code, message=str(exc))}
+    except JobTimeoutException:
+        from django.conf import settings
+
+        logger.warning("job %s hit its time limit", job_id)
+        job_mark_failed(
+            job_id=job_id,
+            code="timeout",
+            message=f"The job ran longer than the {settings.ILLU_JOB_TIMEOUT} s limit; "
+            "ask for fewer steps, images or pixels.",
+            timings=outcome.timings,
+        )
+        return {"status": JobStatus.FAILED}
     except EngineError as exc:
         logger.warning("job %s failed: %s", job_id, exc)
         job_mark_failed(job_id=job_id, code=exc.code, message=str(exc), timings=outcome.timings)

@@ -228,3 +228,17 @@ def test_prefer_wait_holds_the_response_until_the_job_ends(api, empty_queues, st
     assert response.status_code == 201
     assert response.json()["status"] == "succeeded"
     assert response["Preference-Applied"] == "wait"
+
+
+def test_a_job_over_its_time_limit_fails_with_timeout(api, empty_queues, settings):
+    from gpu_worker.worker import build_worker
+
+    settings.ILLU_JOB_TIMEOUT = 1
+    job = create(api, kind="text", prompt="endless", width=1024, height=1024, steps=150)
+    nxt = create(api, kind="text", prompt="after it")
+    build_worker().work(burst=True)  # RQ's death penalty, as in the worker process
+    final = job_status(api, job["id"])
+    assert final["status"] == "failed" and final["error"]["code"] == "timeout"
+    assert "1 s limit" in final["error"]["message"] and final["images"] == []
+    # The same worker went on to the next job and finished it (either way, within its limit).
+    assert job_status(api, nxt["id"])["status"] in ("succeeded", "failed")
