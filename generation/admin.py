@@ -20,7 +20,14 @@ from characters.registry_sync import controlnet_weights_errors
 
 from .errors import Conflict, DomainError
 from .image_review import image_delete, image_set_featured, image_set_review
-from .models import GeneratedImage, GenerationJob, ReviewStatus, StylePreset
+from .models import (
+    GeneratedImage,
+    GenerationJob,
+    ReviewStatus,
+    StylePreset,
+    Upload,
+    WebhookDelivery,
+)
 from .services import job_cancel, job_delete, job_requeue
 
 # ---------------------------------------------------------------- shared helpers
@@ -372,3 +379,34 @@ class GeneratedImageAdmin(admin.ModelAdmin):
         images = list(queryset)
         changed = image_set_featured(images=images, featured=False)
         self._report(request, changed, len(images), "Unfeatured")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: operators see which receivers fail and why; the worker does the sending."""
+
+    list_display = ("id", "job", "event", "status", "attempts", "response_status", "created_at")
+    list_filter = ("status", "event")
+    search_fields = ("job__id", "url")
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    """Read-only list of user uploads (control images and photos) with thumbnails."""
+
+    list_display = ("id", "owner", "width", "height", "created_at")
+    search_fields = ("owner__username",)
+    readonly_fields = ("id", "owner", "image", "width", "height", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

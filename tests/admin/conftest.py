@@ -14,7 +14,8 @@ from accounts.models import Quota
 from accounts.services import api_token_create, avatar_create
 from characters.models import LoraCombination, LoraCombinationEntry
 from characters.services import character_create, reference_add
-from generation.models import GeneratedImage, GenerationJob, JobStatus, StylePreset
+from generation.models import GeneratedImage, GenerationJob, JobStatus, StylePreset, WebhookDelivery
+from generation.uploads import upload_create
 from tests.characters.test_lora_registry import lora_bytes, register
 
 
@@ -80,4 +81,8 @@ def rows(user):
         "apitoken": api_token_create(user=user, name="ci")[0],
         "user": user,
         "group": Group.objects.create(name="curators"),
+        "upload": upload_create(owner=user, upload=png_upload()),
+        "webhookdelivery": WebhookDelivery.objects.create(
+            job=job, event="completed", url="https://example.com/hook", payload={"x": 1}
+        ),
     }
