@@ -27,6 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from illuplatform.embedded import stop_process
+
 from .common import REPO_ROOT
 
 QUEUE_NAMES = ("gpu-high", "gpu", "gpu-low")
@@ -132,7 +134,7 @@ class Stack(contextlib.ExitStack):
         from illuplatform.embedded import start_redis
 
         url, process = start_redis(self.work_dir / "redis")
-        self.callback(_stop, process)
+        self.callback(stop_process, process)
         self.description["redis"] = "embedded (unix socket)"
         return url
 
@@ -202,7 +204,7 @@ class Stack(contextlib.ExitStack):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.callback(_stop, process)
+        self.callback(stop_process, process)
         endpoint = f"http://127.0.0.1:{s3}"
         _wait_for(lambda: _bucket_ready(endpoint, "media"), process, "SeaweedFS", timeout=90)
         return endpoint
@@ -308,15 +310,5 @@ class Stack(contextlib.ExitStack):
             stderr=log,
             text=stdout is not None,
         )
-        self.callback(_stop, process)
+        self.callback(stop_process, process)
         return process
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)

@@ -11,7 +11,7 @@ from .engine.spec import ControlSpec, GenerationSpec, LoraSpec
 from .runtime import model_set, resolve_model_source
 
 
-def build_spec(job: GenerationJob, seeds: list[int] | None = None) -> GenerationSpec:
+def build_spec(job: GenerationJob) -> GenerationSpec:
     params = job.params
     return GenerationSpec(
         model=resolve_model_source(params["model"]),
@@ -23,7 +23,7 @@ def build_spec(job: GenerationJob, seeds: list[int] | None = None) -> Generation
         steps=params["steps"],
         guidance_scale=params["guidance_scale"],
         scheduler=params.get("scheduler"),
-        seeds=tuple(seeds if seeds is not None else params["seeds"]),
+        seeds=tuple(params["seeds"]),
         loras=tuple(
             LoraSpec(path=str(local_lora_file(item["sha256"])), weight=item["weight"])
             for item in params.get("loras", [])

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -141,11 +141,13 @@ def _generate(job: GenerationJob, outcome: Outcome) -> None:
     budget = consistency.get("max_attempts", params["num_images"]) if scorer else 0
     filtering = bool(scorer and consistency.get("filter"))
     reporter = StepReporter(job)
+    # Built once: its images (avatar, references, control) come from storage.
+    spec = build_spec(job)
     seeds = list(params["seeds"])
     tried: set[int] = set()
     while seeds:
         tried.update(seeds)
-        _run_batch(job, seeds, reporter, scorer, outcome)
+        _run_batch(job, replace(spec, seeds=tuple(seeds)), reporter, scorer, outcome)
         accepted = sum(1 for image in outcome.images if image.accepted)
         remaining = budget - len(tried)
         if not filtering or accepted >= target or remaining <= 0:
@@ -154,8 +156,7 @@ def _generate(job: GenerationJob, outcome: Outcome) -> None:
         reporter.next_batch()
 
 
-def _run_batch(job, seeds, reporter, scorer: IdentityScorer | None, outcome: Outcome) -> None:
-    spec = build_spec(job, seeds=seeds)
+def _run_batch(job, spec, reporter, scorer: IdentityScorer | None, outcome: Outcome) -> None:
     engine = get_engine()
     with engine.pipelines.use_memory_profile(job.params.get("memory_profile")):
         result = engine.generate(spec, on_step=reporter)

@@ -155,16 +155,19 @@ def ensure_test_services() -> None:
     atexit.register(shutil.rmtree, base, True)
 
 
-def _stop_at_exit(process: subprocess.Popen) -> None:
-    def stop() -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
-    atexit.register(stop)
+
+def _stop_at_exit(process: subprocess.Popen) -> None:
+    atexit.register(stop_process, process)
 
 
 def _unix_socket_answers(path: Path) -> bool:

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from illuplatform.embedded import start_redis
+from illuplatform.embedded import start_redis, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,14 +75,11 @@ def main() -> None:
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
+    for process in processes:  # signal all first, so they shut down side by side
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 if __name__ == "__main__":
