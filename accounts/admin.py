@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from generation.admin import ServiceAddMixin, image_tag
+from core.admin import ServiceAddMixin, image_tag
 
 from .models import ApiToken, Avatar, Quota, User
 from .services import (

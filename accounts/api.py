@@ -9,10 +9,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from illuplatform.acting import acting_user
-from illuplatform.api_errors import error_body
-from illuplatform.parsers import MultiPartParser
-from illuplatform.schema import USER_ID_PARAMETER, ErrorSerializer
+from core.acting import acting_user
+from core.api_errors import error_body
+from core.parsers import MultiPartParser
+from core.schema import USER_ID_PARAMETER, ErrorSerializer
 
 from .api_serializers import (
     ApiTokenSerializer,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from generation.api.images import storage_url
-from generation.api.uploads import acting_user_field, image_file_field
-from illuplatform.parsers import JSONTypedMixin
-from illuplatform.serializers import StrictSerializer
+from core.media import storage_url
+from core.parsers import JSONTypedMixin
+from core.serializers import StrictSerializer, acting_user_field, image_file_field
 
 from .models import ApiToken, Avatar
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
-from characters.forms import image_field
-from characters.identity import FaceRequirementError
-from generation.errors import DomainError
-from generation.forms import add_domain_error
+from core.errors import DomainError
+from core.faces import FaceRequirementError
+from core.forms import add_domain_error, image_field
 
 from .models import Avatar, User
 from .services import avatar_create

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from generation.pages import media_url
+from core.media import media_url
 
 from .forms import AvatarForm
 from .models import Avatar

@@ -50,8 +50,8 @@ def avatar_create(
     """Store a re-encoded avatar with its face; the first one, or one asked for, becomes the
     primary. Without exactly one face it is refused (nothing stored) unless the client says
     ``allow_no_face``, and then it is kept marked as such (unusable for memory/subject)."""
-    from characters.identity import detect_face, require_single_face
-    from illuplatform.image_input import png_content, read_uploaded_image
+    from core.faces import detect_face, require_single_face
+    from core.image_input import png_content, read_uploaded_image
 
     image = read_uploaded_image(upload)
     face = detect_face(image)

@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
 from accounts.models import User
-from generation.admin import ServiceAddMixin, image_tag
-from generation.errors import DomainError
-from illuplatform.image_input import read_uploaded_image
+from core.admin import ServiceAddMixin, image_tag
+from core.errors import DomainError
+from core.image_input import read_uploaded_image
 
 from .models import (
     BaseModelFamily,

@@ -9,10 +9,10 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.api.uploads import ImageUploadRequestSerializer
-from illuplatform.acting import acting_user
-from illuplatform.parsers import JSONParser, LoraMultiPartParser, MultiPartParser
-from illuplatform.schema import USER_ID_PARAMETER
+from core.acting import acting_user
+from core.parsers import JSONParser, LoraMultiPartParser, MultiPartParser
+from core.schema import USER_ID_PARAMETER
+from core.serializers import ImageUploadRequestSerializer
 
 from .api_serializers import (
     CharacterSerializer,

@@ -10,11 +10,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api_serializers import FaceSerializer, face_block
-from generation.api.images import storage_url
-from generation.api.uploads import acting_user_field
-from generation.models import StylePreset
-from illuplatform.parsers import JSONTypedMixin
-from illuplatform.serializers import StrictSerializer
+from core.media import storage_url
+from core.parsers import JSONTypedMixin
+from core.serializers import StrictSerializer, acting_user_field
 
 from .models import BaseModelFamily, Character, Lora, LoraType, ReferenceImage
 
@@ -123,7 +121,9 @@ class CharacterWriteSerializer(JSONTypedMixin, StrictSerializer):
     )
     style = serializers.SlugRelatedField(
         slug_field="slug",
-        queryset=StylePreset.objects.filter(enabled=True),
+        # The style FK names generation.StylePreset lazily (by string); taking the model from the
+        # field keeps this app from importing the generation app above it.
+        queryset=Character._meta.get_field("style").related_model.objects.filter(enabled=True),
         allow_null=True,
         required=False,
         help_text="An enabled style preset's slug, or null.",

@@ -6,18 +6,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
-from generation.errors import DomainError
-from generation.forms import ACCEPTED_IMAGES, add_domain_error
+from core.errors import DomainError
+from core.forms import add_domain_error, image_field
 
 from .models import Character, ReferenceImage
 from .services import character_create, reference_add
-
-
-def image_field(label: str) -> forms.FileField:
-    # Only the content counts (PNG, JPEG, WebP; checked by the service), not the name.
-    return forms.FileField(
-        label=label, widget=forms.ClearableFileInput(attrs={"accept": ACCEPTED_IMAGES})
-    )
 
 
 class CharacterForm(forms.Form):

@@ -15,12 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from accounts.models import User
-from generation.errors import DomainError, InvalidParams
+from core.errors import DomainError, InvalidParams
+from core.faces import character_refresh_embedding, detect_face
+from core.image_input import png_content, read_uploaded_image
 from gpu_worker.engine.errors import UnsafeWeights
 from gpu_worker.engine.weights import read_safetensors_header
-from illuplatform.image_input import png_content, read_uploaded_image
 
-from .identity import character_refresh_embedding, detect_face
 from .models import Character, CharacterLora, Lora, ReferenceImage
 
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}\.safetensors$")

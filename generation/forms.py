@@ -10,18 +10,18 @@ from django import forms
 from accounts.models import Avatar, User
 from characters.api_serializers import loras_visible_to
 from characters.models import Character
+from core.errors import DomainError
+from core.forms import ACCEPTED_IMAGES, add_domain_error, add_field_errors, flatten_errors
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
 from .api.images import filter_images
 from .api.serializers import CONTROL_TYPES, JobCreateSerializer
-from .errors import DomainError
 from .models import GenerationJob, JobKind, ReviewStatus, StylePreset, Upload
 from .presets import QUALITY_PRESETS
 from .services import job_create
 from .uploads import upload_create
 
 IDENTITY_KINDS = ("memory", "subject", "character")
-ACCEPTED_IMAGES = "image/png,image/jpeg,image/webp"
 # Plain parameters copied into the request when given; which kinds use each.
 SIMPLE_FIELDS = {
     "prompt": None,
@@ -39,48 +39,6 @@ SIMPLE_FIELDS = {
     "ip_adapter_scale": IDENTITY_KINDS,
     "character": ("character",),
 }
-
-
-def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error detail -> {"width": [..], "control.image": [..], "loras.0.weight": ..}."""
-    if isinstance(detail, dict):
-        flat: dict[str, list[str]] = {}
-        for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            for path, messages in flatten_errors(value, name).items():
-                flat.setdefault(path, []).extend(messages)
-        return flat
-    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
-        flat = {}
-        for position, item in enumerate(detail):
-            for path, messages in flatten_errors(item, f"{prefix}.{position}").items():
-                flat.setdefault(path, []).extend(messages)
-        return flat
-    items = detail if isinstance(detail, list) else [detail]
-    return {prefix or "non_field_errors": [str(item) for item in items]}
-
-
-def add_field_errors(form: forms.Form, fields: dict[str, list[str]], aliases=None) -> None:
-    """Put each error beside the form field it names (through ``aliases`` for API names the
-    form spells differently); errors on anything else go at the top of the form."""
-    aliases = aliases or {}
-    for path, messages in fields.items():
-        name = aliases.get(path, path)
-        for message in messages:
-            if name in form.fields:
-                form.add_error(name, message)
-            elif path == "non_field_errors":
-                form.add_error(None, message)
-            else:
-                form.add_error(None, f"{path}: {message}")
-
-
-def add_domain_error(form: forms.Form, exc: DomainError, aliases=None) -> None:
-    """A service's refusal: beside the fields it names, else (quota, conflicts) at the top."""
-    if exc.fields:
-        add_field_errors(form, exc.fields, aliases)
-    else:
-        form.add_error(None, exc.message)
 
 
 def _number(minimum, maximum, step) -> forms.NumberInput:

@@ -15,8 +15,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
+from core.errors import Conflict, DomainError
+from core.media import media_url
+
 from .api.images import images_visible_to
-from .errors import Conflict, DomainError
 from .forms import GalleryFilterForm, JobForm
 from .image_services import image_delete, image_generate_again
 from .models import GeneratedImage, GenerationJob, JobStatus
@@ -33,11 +35,6 @@ TIMING_LABELS = {
     "store_ms": "Storing",
     "total_ms": "Total",
 }
-
-
-def media_url(name: str) -> str:
-    """Minted per page view: presigned on S3, /media/... locally; empty for no file."""
-    return default_storage.url(name) if name else ""
 
 
 @dataclass(frozen=True)

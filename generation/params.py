@@ -11,8 +11,8 @@ from django.db.models import Q
 
 from accounts.models import Avatar, User
 from characters.models import Character, Lora
+from core.errors import InvalidParams
 
-from .errors import InvalidParams
 from .models import StylePreset, Upload
 from .presets import DEFAULT_QUALITY, QUALITY_PRESETS
 

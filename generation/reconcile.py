@@ -16,6 +16,7 @@ from rq.serializers import JSONSerializer
 from .models import GenerationJob, JobStatus
 from .queueing import enqueue_generation_job, get_redis
 from .services import job_cancel, job_retry_later
+from .worker_registry import live_workers
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ def _rq_job_waiting(job_id: str) -> bool:
 
 
 def _live_worker_jobs() -> dict[str, str | None]:
-    from gpu_worker.heartbeat import live_workers
-
     return {worker["name"]: worker.get("current_job") for worker in live_workers(get_redis())}
 
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import quota_for
+from core.errors import Conflict, DomainError
 
-from .errors import Conflict, DomainError
 from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob, JobPriority, JobStatus
 from .params import resolve_params
 from .queueing import QUEUE_BY_PRIORITY, enqueue_generation_job, get_queue, get_redis

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import User
-from illuplatform.image_input import png_content, read_uploaded_image
+from core.image_input import png_content, read_uploaded_image
 
 from .models import Upload
 

@@ -2,7 +2,8 @@
 
 RQ's SimpleWorker sends no heartbeat while a job runs, and RQ knows nothing of devices or
 models; this hash (``illu:worker:<name>``) says which workers are alive right now, what they
-hold in memory and what they are running. ``live_workers()`` reads them all (metrics, health).
+hold in memory and what they are running. ``generation.worker_registry.live_workers()`` reads
+them all (reconciler, metrics, health).
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-logger = logging.getLogger(__name__)
+from generation.worker_registry import KEY_PREFIX
 
-KEY_PREFIX = "illu:worker:"
-_INT_FIELDS = ("memory_total", "memory_used", "memory_reserved", "pid")
+logger = logging.getLogger(__name__)
 
 
 def memory_snapshot(device: str) -> dict[str, Any]:
@@ -75,33 +75,6 @@ def write_heartbeat(redis: Redis, state: dict[str, Any], ttl: int) -> None:
 
 def remove_heartbeat(redis: Redis, name: str) -> None:
     redis.delete(KEY_PREFIX + name)
-
-
-def live_workers(redis: Redis | None = None) -> list[dict[str, Any]]:
-    """Every worker whose heartbeat has not expired, sorted by name, with typed fields."""
-    if redis is None:
-        from generation.queueing import get_redis
-
-        redis = get_redis()
-    keys = sorted(redis.scan_iter(match=KEY_PREFIX + "*", count=500))
-    if not keys:
-        return []
-    with redis.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.hgetall(key)
-        raw_states = pipe.execute()
-    return [_decode(raw) for raw in raw_states if raw]
-
-
-def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
-    state: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
-    for field in _INT_FIELDS:
-        state[field] = int(state.get(field) or 0)
-    state["time"] = float(state.get("time") or 0)
-    state["age_s"] = max(0.0, time.time() - state["time"])
-    state["models"] = json.loads(state.get("models") or "[]")
-    state["current_job"] = state.get("current_job") or None
-    return state
 
 
 class Heartbeat(threading.Thread):

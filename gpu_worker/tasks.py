@@ -15,6 +15,7 @@ from django.db import transaction
 from PIL import Image
 from rq.timeouts import JobTimeoutException
 
+from core.log_context import job_log_context
 from generation.models import GeneratedImage, GenerationJob, JobStatus
 from generation.services import (
     job_mark_cancelled,
@@ -24,7 +25,6 @@ from generation.services import (
     job_retry_later,
 )
 from generation.signals_redis import publish_event
-from illuplatform.logging_config import job_log_context
 
 from .engine.errors import EngineError, GenerationCancelled, OutOfMemory
 from .job_specs import build_spec, fresh_seeds

@@ -66,7 +66,7 @@ def run_warmup_job() -> dict[str, Any]:
     """The RQ entry point: warm up this worker and say which worker it was."""
     from rq import get_current_job
 
-    from illuplatform.logging_config import job_log_context
+    from core.log_context import job_log_context
 
     from .tasks import worker_identity
 

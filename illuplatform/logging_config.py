@@ -1,8 +1,7 @@
 """Structured logs: one JSON object per line (human-readable text when DEBUG), with the job id,
 user and queue on every line logged while a job runs.
 
-The job fields live in a ``contextvars.ContextVar``: they follow the code that runs the job (and
-any asyncio task it starts) but never leak into other threads, such as the worker's heartbeat.
+The job fields come from ``core.log_context`` (a ContextVar set while a job runs).
 No Django imports: settings import this module to build ``LOGGING``.
 """
 
@@ -11,14 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 
-JOB_FIELDS = ("job_id", "user", "queue")
-
-_job_context: ContextVar[dict[str, str] | None] = ContextVar("illu_job_log_context", default=None)
+from core.log_context import JOB_FIELDS, current_job_context
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is kept.
 _RECORD_ATTRS = frozenset(
@@ -27,25 +21,11 @@ _RECORD_ATTRS = frozenset(
 )
 
 
-@contextmanager
-def job_log_context(job_id: str, user: str, queue: str) -> Iterator[None]:
-    """Tag every log line emitted inside the block with the job's id, user and queue."""
-    token = _job_context.set({"job_id": str(job_id), "user": str(user), "queue": str(queue)})
-    try:
-        yield
-    finally:
-        _job_context.reset(token)
-
-
-def current_job_context() -> dict[str, str]:
-    return dict(_job_context.get() or {})
-
-
 class JobContextFilter(logging.Filter):
     """Copy the current job fields onto the record (None outside a job), for any formatter."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _job_context.get() or {}
+        context = current_job_context()
         for field in JOB_FIELDS:
             # An explicit extra={"job_id": ...} wins over the context.
             if getattr(record, field, None) is None:

@@ -6,7 +6,7 @@ from django.urls import path, re_path
 
 from accounts import pages as account_pages
 from characters import pages as character_pages
-from generation import pages
+from generation import character_page, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -21,7 +21,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/again/", pages.image_again, name="image-again"),
     path("images/<uuid:image_id>/delete/", pages.image_delete_page, name="image-delete"),
     path("characters/", character_pages.character_list, name="characters"),
-    path("characters/<uuid:character_id>/", character_pages.character_detail, name="character"),
+    path("characters/<uuid:character_id>/", character_page.character_detail, name="character"),
     path(
         "characters/<uuid:character_id>/delete/",
         character_pages.character_delete_page,

@@ -6,10 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from characters import api as characters_api
+from core import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
 from generation.api import images, styles, uploads
-
-from . import health as health_views
-from . import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
+from ops import health as health_views
 
 
 def serve_media(request, path):
@@ -79,14 +78,14 @@ urlpatterns = [
     path("health/ready/", health_views.ReadyView.as_view(), name="health-ready"),
     path("health/detailed/", health_views.DetailedView.as_view(), name="health-detailed"),
     path("health/warmup/", health_views.WarmupView.as_view(), name="health-warmup"),
-    path("metrics", include("illuplatform.ops.urls")),
+    path("metrics", include("ops.urls")),
     path("", include("illuplatform.page_urls")),
 ]
 
 # Unknown URLs and crashes under /api/ answer with the JSON error body; elsewhere Django's pages.
-handler400 = "illuplatform.api_errors.json_bad_request"
-handler404 = "illuplatform.api_errors.json_not_found"
-handler500 = "illuplatform.api_errors.json_server_error"
+handler400 = "core.api_errors.json_bad_request"
+handler404 = "core.api_errors.json_not_found"
+handler500 = "core.api_errors.json_server_error"
 
 if settings.DEBUG:
     # uvicorn (make run) does not serve static files as runserver does; the admin and the

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from django.core.files.storage import default_storage
 from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 
-from illuplatform.acting import acting_user
-from illuplatform.schema import USER_ID_PARAMETER
-from illuplatform.serializers import validated_query
+from core.acting import acting_user
+from core.media import storage_url
+from core.schema import USER_ID_PARAMETER
+from core.serializers import validated_query
 
 from ..models import GeneratedImage, ReviewStatus
-
-
-def storage_url(name: str, request=None) -> str | None:
-    """A URL minted now (presigned on S3, a media URL locally), absolute when a request is
-    known; None for an empty file field."""
-    if not name:
-        return None
-    url = default_storage.url(name)
-    if request is not None and url.startswith("/"):
-        return request.build_absolute_uri(url)
-    return url
 
 
 class GeneratedImageSerializer(serializers.ModelSerializer):

@@ -3,15 +3,16 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.media import storage_url
+from core.serializers import StrictSerializer
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
-from illuplatform.serializers import StrictSerializer
 
 from ..models import GenerationJob, JobKind, JobPriority
 from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
 from ..signals_redis import read_progress
 from ..webhooks import webhook_url_allowed
-from .images import GeneratedImageSerializer, storage_url
+from .images import GeneratedImageSerializer
 
 __all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
 

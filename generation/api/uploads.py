@@ -8,30 +8,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from illuplatform.acting import acting_user
-from illuplatform.parsers import MultiPartParser
-from illuplatform.schema import USER_ID_PARAMETER
-from illuplatform.serializers import StrictSerializer
+from core.acting import acting_user
+from core.media import storage_url
+from core.parsers import MultiPartParser
+from core.schema import USER_ID_PARAMETER
+from core.serializers import ImageUploadRequestSerializer
 
 from ..models import Upload
 from ..uploads import upload_create
-from .images import storage_url
-
-
-def image_file_field() -> serializers.FileField:
-    # The service checks the content (PNG, JPEG or WebP; size; pixels), not the name.
-    return serializers.FileField(help_text="PNG, JPEG or WebP, checked by content.")
-
-
-def acting_user_field() -> serializers.CharField:
-    return serializers.CharField(
-        required=False, allow_blank=True, help_text="Staff only: act for this username."
-    )
-
-
-class ImageUploadRequestSerializer(StrictSerializer):
-    image = image_file_field()
-    user_id = acting_user_field()
 
 
 class UploadSerializer(serializers.ModelSerializer):

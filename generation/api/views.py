@@ -7,8 +7,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from illuplatform.acting import acting_user
-from illuplatform.serializers import validated_query
+from core.acting import acting_user
+from core.serializers import validated_query
 
 from ..models import JobKind, JobStatus
 from ..selectors import jobs_visible_to

@@ -50,7 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "illuplatform.middleware.RejectNulCharactersMiddleware",
+    "core.middleware.RejectNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,7 +125,7 @@ AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # key prefix inside the bucke
 def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
     if backend == "s3":
         default = {
-            "BACKEND": "illuplatform.storage.SharedSigningS3Storage",
+            "BACKEND": "core.storage.SharedSigningS3Storage",
             "OPTIONS": {
                 "bucket_name": AWS_STORAGE_BUCKET_NAME,
                 "endpoint_url": AWS_S3_ENDPOINT_URL,
@@ -165,7 +165,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "illuplatform.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -241,11 +241,11 @@ ILLU_INSIGHTFACE_MODEL_DIR = os.environ.get("ILLU_INSIGHTFACE_MODEL_DIR", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ILLU_MAX_BODY_BYTES", 1024 * 1024)
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "illuplatform.parsers.JSONParser",
-    "illuplatform.parsers.FormParser",
-    "illuplatform.parsers.MultiPartParser",
+    "core.parsers.JSONParser",
+    "core.parsers.FormParser",
+    "core.parsers.MultiPartParser",
 ]
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "illuplatform.schema.AutoSchema"
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "core.schema.AutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "illuplatform API",
     "DESCRIPTION": "Prompts, photos and characters in; illustrations out. Contract: API.md.",
@@ -267,7 +267,7 @@ SPECTACULAR_SETTINGS = {
         "LoraTypeEnum": "characters.models.LoraType",
     },
 }
-REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "illuplatform.pagination.PageNumberPagination"
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "core.pagination.PageNumberPagination"
 
 # --- Server-rendered pages (templates/pages, illuplatform/page_urls.py) -----------------------
 # Their CSS and JS; page_urls.py serves /static/ through the staticfiles finders.

@@ -19,7 +19,8 @@ from characters.services import character_create, reference_add
 from generation.models import GeneratedImage, GenerationJob
 from generation.queueing import get_redis
 from generation.uploads import upload_create
-from gpu_worker.heartbeat import KEY_PREFIX, write_heartbeat
+from generation.worker_registry import KEY_PREFIX
+from gpu_worker.heartbeat import write_heartbeat
 from tests.conftest import client_for
 
 

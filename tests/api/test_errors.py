@@ -7,7 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from illuplatform.api_errors import json_bad_request, json_server_error
+from core.api_errors import json_bad_request, json_server_error
 
 pytestmark = pytest.mark.django_db
 

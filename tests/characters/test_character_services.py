@@ -7,8 +7,8 @@ from PIL import Image
 from accounts.models import Avatar
 from accounts.services import avatar_create, avatar_set_primary
 from characters.services import character_create, character_update, reference_add
-from generation.errors import InvalidParams
-from illuplatform.image_input import ImageTooLarge, InvalidImage, UnsupportedImage
+from core.errors import InvalidParams
+from core.image_input import ImageTooLarge, InvalidImage, UnsupportedImage
 from tests.characters.test_lora_registry import lora_bytes, register
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from PIL import ImageEnhance, ImageOps
 
 from accounts.models import Avatar
 from accounts.services import avatar_create
-from characters.identity import FaceRequirementError
 from characters.services import character_create, reference_add, reference_remove
+from core.faces import FaceRequirementError
 from gpu_worker.scoring import scorer_for_job
 from tests import photos
 

@@ -12,7 +12,7 @@ from characters.services import character_create, lora_register, reference_add
 from generation.models import GenerationJob
 from generation.reconcile import reconcile_jobs
 from generation.uploads import upload_create
-from gpu_worker.heartbeat import live_workers
+from generation.worker_registry import live_workers
 from gpu_worker.runtime import ensure_demo_models
 from tests import photos
 from tests.lifecycle.conftest import wait_for

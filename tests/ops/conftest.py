@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from generation.queueing import get_redis
-from gpu_worker.heartbeat import KEY_PREFIX
+from generation.worker_registry import KEY_PREFIX
 from illuplatform.logging_config import JobContextFilter, JsonFormatter
 
 

@@ -10,7 +10,8 @@ import pytest
 from rq import Worker
 
 from generation.queueing import get_redis
-from gpu_worker.heartbeat import KEY_PREFIX, Heartbeat, live_workers, worker_state
+from generation.worker_registry import KEY_PREFIX, live_workers
+from gpu_worker.heartbeat import Heartbeat, worker_state
 from tests.conftest import REPO_ROOT
 
 

@@ -8,14 +8,11 @@ import threading
 
 import pytest
 
+from core.log_context import job_log_context
 from generation.models import GenerationJob
 from gpu_worker import tasks
 from gpu_worker.warmup import enqueue_warmup
-from illuplatform.logging_config import (
-    build_logging,
-    job_log_context,
-    log_format_for,
-)
+from illuplatform.logging_config import build_logging, log_format_for
 from tests.conftest import REPO_ROOT
 
 log = logging.getLogger("tests.ops")

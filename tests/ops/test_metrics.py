@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from generation.models import GeneratedImage, GenerationJob
 from gpu_worker.heartbeat import write_heartbeat
-from illuplatform.ops import selectors
+from ops import selectors
 from tests.conftest import client_for
 
 from .conftest import parse_metrics

@@ -5,7 +5,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from generation.queueing import get_redis
-from gpu_worker.heartbeat import live_workers
+from generation.worker_registry import live_workers
 from gpu_worker.warmup import enqueue_warmup
 
 

@@ -10,7 +10,7 @@ from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from illuplatform.serializers import StrictSerializer
+from core.serializers import StrictSerializer
 
 
 class HashedTokenScheme(OpenApiAuthenticationExtension):

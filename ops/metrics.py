@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
 from generation.models import JobKind, JobStatus
-from gpu_worker.heartbeat import live_workers
+from generation.worker_registry import live_workers
 
 from . import selectors
 

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import HashedTokenAuthentication
-from illuplatform.api_errors import error_body
+from core.api_errors import error_body
 
 from .metrics import render_metrics
 

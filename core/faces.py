@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image
 
-from generation.errors import DomainError
+from core.errors import DomainError
 from gpu_worker.engine.identity import load_face_embedder, reference_embedding
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from generation.errors import DomainError
+from core.errors import DomainError
 
 ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP"}
 

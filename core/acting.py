@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework.exceptions import PermissionDenied
 
-from generation.errors import DomainError
+from core.errors import DomainError
 
 FIELD = "user_id"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}

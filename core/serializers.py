@@ -1,4 +1,4 @@
-"""Serializer bases shared by every app's API."""
+"""Serializer bases and fields shared by every app's API."""
 
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -34,3 +34,19 @@ def validated_query(serializer_class: type[serializers.Serializer], request) -> 
     serializer = serializer_class(data=params.dict())
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def image_file_field() -> serializers.FileField:
+    # The service checks the content (PNG, JPEG or WebP; size; pixels), not the name.
+    return serializers.FileField(help_text="PNG, JPEG or WebP, checked by content.")
+
+
+def acting_user_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, help_text="Staff only: act for this username."
+    )
+
+
+class ImageUploadRequestSerializer(StrictSerializer):
+    image = image_file_field()
+    user_id = acting_user_field()

@@ -1,44 +1,9 @@
-"""The curated registry as one YAML file: LoRAs, LoRA combinations, style presets, characters.
-
-Schema (every key but the required ones may be left out; unknown keys are errors):
-
-    version: 1
-    loras:            # required: slug, name, type; and file or sha256
-      - slug: hero
-        name: Hero
-        type: character            # character | style | background | pose | detail
-        file: registry-loras/hero.safetensors   # relative to this YAML file's directory
-        sha256: 3f1c...            # matches an entry already registered; checked against file
-        original_filename: hero_v2.safetensors
-        base_model: sdxl
-        trigger_words: [hero]
-        default_weight: 0.8
-        min_weight: 0.0
-        max_weight: 1.5
-        enabled: true
-        is_public: true
-        owner: null                # a username for a private LoRA
-    combinations:     # required: slug, name
-      - {slug: beach-day, name: Beach day, description: "", entries: [{lora: hero, weight: 0.7}]}
-    styles:           # required: slug, name
-      - {slug: comic, name: Comic, prompt_template: "comic of {prompt}", negative_prompt: "",
-         quality: standard, steps: null, scheduler: euler, ip_adapter_scale: null,
-         controlnet_weights: {canny: 0.9}, enabled: true}
-    characters:       # required: owner, name (together they identify a character)
-      - {owner: alice, name: Luca, description: "", trigger_words: [luca], style: comic,
-         consistency_threshold: 0.5, scene_presets: {beach: "on the beach"},
-         default_loras: [{lora: hero, weight: 0.7}]}
-
-Import is idempotent (a second import changes nothing) and all-or-nothing: it runs in one
-transaction, and LoRA files stored by a failed or dry run are removed again. LoRA files go
-through ``lora_register``, so the safetensors checks apply. Not covered: reference images and
-LoRA preview images (uploads, not curated metadata).
-"""
+"""Import: create or update rows to match the registry file, in one transaction, all or
+nothing; LoRA files go through ``lora_register`` so the safetensors checks apply."""
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,134 +13,22 @@ from django.core.files import File
 from django.db import transaction
 
 from accounts.models import User
-from generation.errors import DomainError
-from generation.models import StylePreset
+from characters.models import Character, Lora, LoraCombination, LoraCombinationEntry
+from characters.services import character_create, character_update, lora_register, lora_set_enabled
+from core.errors import DomainError
 
-from .models import Character, Lora, LoraCombination, LoraCombinationEntry
-from .services import character_create, character_update, lora_register, lora_set_enabled
-
-SCHEMA_VERSION = 1
-CONTROL_TYPES = ("canny", "depth", "pose", "segmentation", "normal", "scribble")
-CONTROL_WEIGHT_RANGE = (0.0, 2.0)
-
-LORA_FIELDS = (
-    "slug", "name", "type", "original_filename", "base_model", "trigger_words",
-    "default_weight", "min_weight", "max_weight", "is_public",
-)  # fmt: skip
-STYLE_FIELDS = (
-    "name", "prompt_template", "negative_prompt", "quality", "steps", "scheduler",
-    "ip_adapter_scale", "controlnet_weights", "enabled",
-)  # fmt: skip
-CHARACTER_FIELDS = (
-    "description", "trigger_words", "consistency_threshold", "scene_presets",
-)  # fmt: skip
-
-# section -> (required keys, optional keys)
-SCHEMA: dict[str, tuple[set[str], set[str]]] = {
-    "loras": (
-        {"slug", "name", "type"},
-        {"file", "sha256", "enabled", "owner", *LORA_FIELDS} - {"slug", "name", "type"},
-    ),
-    "combinations": ({"slug", "name"}, {"description", "entries"}),
-    "styles": ({"slug", "name"}, set(STYLE_FIELDS) - {"name"}),
-    "characters": ({"owner", "name"}, {"style", "default_loras", *CHARACTER_FIELDS}),
-}
-NESTED = {  # lists inside entries: (section, key) -> (required, optional)
-    ("combinations", "entries"): ({"lora", "weight"}, set()),
-    ("characters", "default_loras"): ({"lora"}, {"weight"}),
-}
-SECTIONS = ("loras", "styles", "combinations", "characters")  # import order: references last
-
-
-class RegistrySyncError(Exception):
-    """A problem in the YAML file or with what it asks for; names the entry and the key."""
-
-
-@dataclass
-class SyncReport:
-    changes: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    dry_run: bool = False
-    _stored_files: list[str] = field(default_factory=list, repr=False)
-
-
-def controlnet_weights_errors(value: Any) -> list[str]:
-    """Why a style's ControlNet weights are invalid (empty when valid)."""
-    if not isinstance(value, dict):
-        return ['Must be a mapping of control type to weight, e.g. {"canny": 0.9}.']
-    low, high = CONTROL_WEIGHT_RANGE
-    errors = []
-    for key, weight in value.items():
-        if key not in CONTROL_TYPES:
-            errors.append(f"Unknown control type {key!r}; use one of {', '.join(CONTROL_TYPES)}.")
-        elif isinstance(weight, bool) or not isinstance(weight, int | float):
-            errors.append(f"Weight of {key!r} must be a number.")
-        elif not low <= weight <= high:
-            errors.append(f"Weight of {key!r} is {weight}; it must be within {low}..{high}.")
-    return errors
-
-
-# ---------------------------------------------------------------- reading and checking
-
-
-def load_document(path: Path) -> dict[str, Any]:
-    import yaml  # here, not at the top: the admin imports this module for its validator
-
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RegistrySyncError(f"Cannot read {path}: {exc}")
-    except yaml.YAMLError as exc:
-        raise RegistrySyncError(f"{path} is not valid YAML: {exc}")
-    check_document(document or {})
-    return document or {}
-
-
-def _where(section: str, index: int, entry: dict) -> str:
-    label = entry.get("slug") or entry.get("name") if isinstance(entry, dict) else None
-    return f"{section}[{index}]" + (f" ({label!r})" if label else "")
-
-
-def _check_keys(entry: Any, required: set[str], optional: set[str], where: str) -> None:
-    if not isinstance(entry, dict):
-        raise RegistrySyncError(f"{where} must be a mapping, not {type(entry).__name__}.")
-    for key in entry:
-        if key not in required | optional:
-            allowed = ", ".join(sorted(required | optional))
-            raise RegistrySyncError(f"Unknown key {key!r} in {where}; allowed keys: {allowed}.")
-    missing = sorted(required - set(entry))
-    if missing:
-        raise RegistrySyncError(f"Missing key {missing[0]!r} in {where}.")
-
-
-def check_document(document: Any) -> None:
-    """Check the whole file's shape before anything is written."""
-    _check_keys(document, set(), {"version", *SECTIONS}, "the top level")
-    if document.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
-        raise RegistrySyncError(f"Unsupported version {document['version']!r}; expected 1.")
-    for section in SECTIONS:
-        entries = document.get(section) or []
-        if not isinstance(entries, list):
-            raise RegistrySyncError(f"{section!r} must be a list of entries.")
-        for index, entry in enumerate(entries):
-            where = _where(section, index, entry)
-            _check_keys(entry, *SCHEMA[section], where)
-            for (nested_section, key), keys in NESTED.items():
-                if nested_section != section:
-                    continue
-                items = entry.get(key) or []
-                if not isinstance(items, list):
-                    raise RegistrySyncError(f"{key!r} in {where} must be a list.")
-                for position, item in enumerate(items):
-                    _check_keys(item, *keys, f"{where}.{key}[{position}]")
-        if section == "loras":
-            for index, entry in enumerate(entries):
-                if not entry.get("file") and not entry.get("sha256"):
-                    where = _where(section, index, entry)
-                    raise RegistrySyncError(f"{where} needs 'file' or 'sha256'.")
-
-
-# ---------------------------------------------------------------- import
+from ..controlnet_weights import controlnet_weights_errors
+from ..models import StylePreset
+from .schema import (
+    CHARACTER_FIELDS,
+    LORA_FIELDS,
+    SECTIONS,
+    STYLE_FIELDS,
+    RegistrySyncError,
+    SyncReport,
+    _where,
+    load_document,
+)
 
 
 class _Rollback(Exception):
@@ -423,82 +276,3 @@ class _Importer:
         if preset is None:
             raise RegistrySyncError(f"{where}: unknown style {slug!r}.")
         return preset
-
-
-# ---------------------------------------------------------------- export
-
-
-def lora_files_dir(path: Path) -> Path:
-    """Where export copies the LoRA files: a folder beside the YAML file."""
-    return Path(path).parent / f"{Path(path).stem}-loras"
-
-
-def _export_file_name(lora: Lora) -> str:
-    # lora_register accepts only names that start with a letter or digit.
-    return f"{lora.slug if lora.slug[0].isalnum() else 'lora' + lora.slug}.safetensors"
-
-
-def export_registry(path: Path) -> dict[str, int]:
-    """Write the registry to ``path`` and copy the LoRA files beside it; returns counts."""
-    import yaml
-
-    path = Path(path)
-    files_dir = lora_files_dir(path)
-    files_dir.mkdir(parents=True, exist_ok=True)
-    loras = []
-    for lora in Lora.objects.select_related("owner").order_by("slug"):
-        target = files_dir / _export_file_name(lora)
-        try:
-            with lora.file.open("rb") as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out)
-        except Exception as exc:  # storage backends raise their own errors (S3: ClientError)
-            raise RegistrySyncError(
-                f"LoRA {lora.slug!r}: cannot copy its stored file {lora.file.name}: {exc}"
-            )
-        loras.append(
-            {
-                **{key: getattr(lora, key) for key in LORA_FIELDS},
-                "file": target.relative_to(path.parent).as_posix(),
-                "sha256": lora.sha256,
-                "enabled": lora.enabled,
-                "owner": lora.owner.username if lora.owner else None,
-            }
-        )
-    document = {
-        "version": SCHEMA_VERSION,
-        "loras": loras,
-        "combinations": [_export_combination(c) for c in LoraCombination.objects.order_by("slug")],
-        "styles": [
-            {"slug": style.slug, **{key: getattr(style, key) for key in STYLE_FIELDS}}
-            for style in StylePreset.objects.order_by("slug")
-        ],
-        "characters": [
-            _export_character(character)
-            for character in Character.objects.select_related("owner", "style").order_by(
-                "owner__username", "name"
-            )
-        ],
-    }
-    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), "utf-8")
-    return {section: len(document[section]) for section in SECTIONS}
-
-
-def _export_combination(combination: LoraCombination) -> dict[str, Any]:
-    entries = combination.entries.select_related("lora").order_by("lora__slug")
-    return {
-        "slug": combination.slug,
-        "name": combination.name,
-        "description": combination.description,
-        "entries": [{"lora": e.lora.slug, "weight": e.weight} for e in entries],
-    }
-
-
-def _export_character(character: Character) -> dict[str, Any]:
-    links = character.lora_links.select_related("lora").order_by("lora__slug")
-    return {
-        "owner": character.owner.username,
-        "name": character.name,
-        **{key: getattr(character, key) for key in CHARACTER_FIELDS},
-        "style": character.style.slug if character.style else None,
-        "default_loras": [{"lora": link.lora.slug, "weight": link.weight} for link in links],
-    }

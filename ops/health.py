@@ -23,14 +23,13 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.errors import DomainError
+from core.api_errors import error_body
+from core.errors import DomainError
+from core.parsers import JSONParser, JSONTypedMixin
+from core.schema import ErrorDetailSerializer
+from core.serializers import StrictSerializer
 from generation.queueing import QUEUE_NAMES, get_queue
-from gpu_worker.heartbeat import live_workers
-from illuplatform.serializers import StrictSerializer
-
-from .api_errors import error_body
-from .parsers import JSONParser, JSONTypedMixin
-from .schema import ErrorDetailSerializer
+from generation.worker_registry import live_workers
 
 # Probes must answer quickly even when Redis hangs rather than refuses.
 _REDIS_TIMEOUT_S = 2

@@ -1,1 +1,0 @@
-"""Operations: Prometheus metrics and the reads behind them."""
