@@ -17,6 +17,16 @@ from rest_framework.test import APIClient
 from accounts.services import api_token_create, user_create
 from generation.queueing import QUEUE_NAMES, get_queue
 
+# Fixtures shared across apps and layers; tests live in tests/<app>/<layer>/.
+pytest_plugins = [
+    "tests.fixtures.admin",
+    "tests.fixtures.api",
+    "tests.fixtures.engine",
+    "tests.fixtures.lifecycle",
+    "tests.fixtures.ops",
+    "tests.fixtures.pages",
+]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -11,8 +11,7 @@ from generation.models import GeneratedImage, GenerationJob
 from gpu_worker.heartbeat import write_heartbeat
 from ops import selectors
 from tests.conftest import client_for
-
-from .conftest import parse_metrics
+from tests.fixtures.ops import parse_metrics
 
 pytestmark = pytest.mark.django_db
 

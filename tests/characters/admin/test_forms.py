@@ -1,0 +1,161 @@
+"""Admin forms: uploads go through the services; what they refuse shows on the form."""
+
+import io
+import pickle
+
+import pytest
+import torch
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from characters.models import Character, Lora
+from generation.models import StylePreset
+from tests.characters.services.test_lora_registry import lora_bytes, register, stored_lora_keys
+from tests.fixtures.admin import png_upload
+
+pytestmark = pytest.mark.django_db
+
+LORA_ADD = "admin:characters_lora_add"
+
+
+def lora_form(data: bytes, name: str = "hero.safetensors", **overrides):
+    return {
+        "file": SimpleUploadedFile(name, data),
+        "slug": "hero",
+        "name": "Hero",
+        "type": "character",
+        "base_model": "sdxl",
+        "trigger_words": "hero, red cape",
+        "default_weight": "0.8",
+        "min_weight": "0",
+        "max_weight": "1.5",
+        "is_public": "on",
+        **overrides,
+    }
+
+
+def test_lora_upload_stores_a_valid_safetensors(staff_client):
+    data = lora_bytes()
+    response = staff_client.post(reverse(LORA_ADD), lora_form(data))
+    assert response.status_code == 302
+    lora = Lora.objects.get(slug="hero")
+    assert lora.trigger_words == ["hero", "red cape"] and lora.size_bytes == len(data)
+    with lora.file.open("rb") as handle:
+        assert handle.read() == data
+
+
+def renamed_torch_pickle() -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"w": torch.zeros(2)}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("data", [renamed_torch_pickle(), pickle.dumps({"a": 1})])
+def test_lora_upload_of_a_renamed_pickle_shows_the_error_and_stores_nothing(staff_client, data):
+    response = staff_client.post(reverse(LORA_ADD), lora_form(data))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "not a safetensors file" in " ".join(errors["file"])
+    assert "hero.safetensors" in " ".join(errors["file"])  # the name the curator chose
+    assert b"not a safetensors file" in response.content
+    assert Lora.objects.count() == 0 and stored_lora_keys() == []
+
+
+def test_lora_upload_of_a_registered_file_says_so_and_adds_nothing(staff_client):
+    register(lora_bytes(), slug="hero")
+    response = staff_client.post(reverse(LORA_ADD), lora_form(lora_bytes(), slug="again"))
+    errors = response.context["adminform"].form.errors
+    assert "already registered as 'hero'" in " ".join(errors["file"])
+    assert Lora.objects.count() == 1 and len(stored_lora_keys()) == 1
+
+
+def test_lora_upload_with_a_taken_slug_shows_it_on_the_slug(staff_client):
+    register(lora_bytes(1), slug="hero")
+    response = staff_client.post(reverse(LORA_ADD), lora_form(lora_bytes(2)))
+    assert response.status_code == 200
+    assert "slug" in response.context["adminform"].form.errors
+    assert Lora.objects.count() == 1 and len(stored_lora_keys()) == 1
+
+
+def style_form(preset: StylePreset, **overrides) -> dict:
+    data = {
+        "name": preset.name,
+        "slug": preset.slug,
+        "enabled": "on",
+        "prompt_template": preset.prompt_template,
+        "negative_prompt": preset.negative_prompt,
+        "quality": preset.quality,
+        "steps": "",
+        "scheduler": preset.scheduler,
+        "ip_adapter_scale": "",
+        "controlnet_weights": "{}",
+    }
+    return {**data, **overrides}
+
+
+def character_form(lora_rows=(), **overrides) -> dict:
+    data = {
+        "name": "Luca",
+        "description": "sea monster boy",
+        "trigger_words": '["luca"]',
+        "style": "",
+        "consistency_threshold": "0.6",
+        "scene_presets": '{"beach": "on the beach"}',
+        "lora_links-TOTAL_FORMS": str(len(lora_rows)),
+        "lora_links-INITIAL_FORMS": "0",
+        "lora_links-MIN_NUM_FORMS": "0",
+        "lora_links-MAX_NUM_FORMS": "1000",
+        "references-TOTAL_FORMS": "0",
+        "references-INITIAL_FORMS": "0",
+        "references-MIN_NUM_FORMS": "0",
+        "references-MAX_NUM_FORMS": "1000",
+    }
+    for index, (lora, weight) in enumerate(lora_rows):
+        data[f"lora_links-{index}-lora"] = str(lora.pk)
+        data[f"lora_links-{index}-weight"] = str(weight)
+    return {**data, **overrides}
+
+
+def test_character_add_with_default_lora_and_reference(staff_client, user):
+    lora, _ = register(lora_bytes(), slug="hero")
+    data = character_form([(lora, 0.7)], owner=str(user.pk), new_reference=png_upload())
+    response = staff_client.post(reverse("admin:characters_character_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    character = Character.objects.get(owner=user, name="Luca")
+    assert character.trigger_words == ["luca"] and character.consistency_threshold == 0.6
+    assert [(link.lora.slug, link.weight) for link in character.lora_links.all()] == [("hero", 0.7)]
+    (reference,) = character.references.all()
+    assert default_storage.exists(reference.image.name)
+
+
+def test_character_default_lora_outside_its_range_is_refused(staff_client, user):
+    lora, _ = register(lora_bytes(), slug="hero")
+    data = character_form([(lora, 3.0)], owner=str(user.pk))
+    response = staff_client.post(reverse("admin:characters_character_add"), data)
+    assert response.status_code == 200 and b"Must be within 0.0..1.5" in response.content
+    assert not Character.objects.exists()
+
+
+def test_character_change_removes_a_reference_and_its_file(
+    staff_client, rows, django_capture_on_commit_callbacks
+):
+    character = rows["character"]
+    reference = character.references.get()
+    assert default_storage.exists(reference.image.name)
+    data = character_form(
+        owner=str(character.owner_id),
+        **{
+            "references-TOTAL_FORMS": "1",
+            "references-INITIAL_FORMS": "1",
+            "references-0-id": str(reference.pk),
+            "references-0-character": str(character.pk),
+            "references-0-DELETE": "on",
+        },
+    )
+    url = reverse("admin:characters_character_change", args=[character.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.post(url, data).status_code == 302
+    assert not character.references.exists()
+    assert not default_storage.exists(reference.image.name)
+    assert not character.lora_links.exists()  # the form sent no default LoRA rows
