@@ -7,8 +7,10 @@ MEDIAPIPE_VERSION ?= 0.10.21
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
+# Parallel test processes (pytest-xdist); each gets its own database and Redis database.
+TEST_WORKERS ?= 2
 
-.PHONY: install run test lint format clean
+.PHONY: install run test test-fast lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,11 @@ run: install
 	$(PY) -m illuplatform.launcher
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+
+# The quick loop: everything but the tests marked slow (real worker processes, browsers, fuzzing).
+test-fast: install
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

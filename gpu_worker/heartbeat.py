@@ -95,12 +95,18 @@ class Heartbeat(threading.Thread):
         self.interval = interval
         self.ttl = ttl
         self._stop_event = threading.Event()
+        # A beat and the final removal never interleave: a beat still writing when stop()
+        # runs (a slow Redis, a busy machine) finishes first, and none starts after it.
+        self._write_lock = threading.Lock()
         self._name: str | None = None
 
     def beat(self) -> None:
         state = self.state_fn()
-        self._name = state["name"]
-        write_heartbeat(self.redis, state, self.ttl)
+        with self._write_lock:
+            if self._stop_event.is_set():
+                return
+            self._name = state["name"]
+            write_heartbeat(self.redis, state, self.ttl)
 
     def run(self) -> None:
         failing = False
@@ -120,7 +126,9 @@ class Heartbeat(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout=self.interval + 5)
-        if self._name:
+        with self._write_lock:
+            if not self._name:
+                return
             try:
                 remove_heartbeat(self.redis, self._name)
             except RedisError as exc:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from filelock import FileLock
 
 from .engine.config import EngineConfig
 from .engine.generate import Engine
@@ -41,15 +42,19 @@ def ensure_demo_models() -> dict[str, str]:
 
     root = Path(settings.ILLU_MODELS_DIR) / _DEMO_DIR
     manifest = root / _DEMO_MANIFEST
-    if manifest.exists():
-        paths = json.loads(manifest.read_text())
-        if all(Path(path).exists() for path in paths.values()):
-            return paths
-    logger.info("building the tiny demo models under %s", root)
-    built = {key: str(path) for key, path in build_tiny_models(root).items()}
-    built["depth"] = str(build_tiny_depth_model(root / "tiny-depth"))
-    manifest.write_text(json.dumps(built, indent=2))
-    return built
+    root.mkdir(parents=True, exist_ok=True)
+    # Several processes may ask at once (make run's web and worker, parallel test processes):
+    # one builds, the others wait and read its manifest.
+    with FileLock(str(root) + ".lock"):
+        if manifest.exists():
+            paths = json.loads(manifest.read_text())
+            if all(Path(path).exists() for path in paths.values()):
+                return paths
+        logger.info("building the tiny demo models under %s", root)
+        built = {key: str(path) for key, path in build_tiny_models(root).items()}
+        built["depth"] = str(build_tiny_depth_model(root / "tiny-depth"))
+        manifest.write_text(json.dumps(built, indent=2))
+        return built
 
 
 def _parse_controlnets(raw: str) -> dict[str, str]:

@@ -155,6 +155,24 @@ def ensure_test_services() -> None:
     atexit.register(shutil.rmtree, base, True)
 
 
+def redis_url_for_test_worker(url: str, worker: str) -> str:
+    """The same Redis, another database for pytest-xdist worker ``gwN``: N databases down from
+    the configured one (wrapping within Redis's 16), so parallel test processes never share
+    queues or keys."""
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+    index = int(worker.removeprefix("gw") or 0)
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.scheme == "unix":
+        db = (int(query.get("db", ["0"])[0]) - index) % 16
+        query["db"] = [str(db)]
+        # urlunsplit would drop the "//" of "unix:///path" (empty host).
+        return url.split("?", 1)[0] + "?" + urlencode(query, doseq=True)
+    db = (int(parts.path.strip("/") or 0) - index) % 16
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
     """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
     if process.poll() is None:

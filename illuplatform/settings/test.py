@@ -3,10 +3,17 @@
 import os
 from pathlib import Path
 
-from illuplatform.embedded import ensure_test_services
+from illuplatform.embedded import ensure_test_services, redis_url_for_test_worker
 
 # Must run before base reads the environment: it fills REDIS_URL and the S3 settings.
 ensure_test_services()
+# pytest-xdist: each test process gets a Redis database of its own (queues, progress and
+# heartbeats never cross); worker processes a test starts inherit the already-split URL.
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("ILLU_TEST_REDIS_SPLIT"):
+    os.environ["REDIS_URL"] = redis_url_for_test_worker(
+        os.environ["REDIS_URL"], os.environ["PYTEST_XDIST_WORKER"]
+    )
+    os.environ["ILLU_TEST_REDIS_SPLIT"] = "1"
 
 from .base import *  # noqa: E402, F403
 from .base import DATABASES, VAR_DIR  # noqa: E402

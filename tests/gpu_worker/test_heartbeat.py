@@ -35,6 +35,7 @@ def test_a_heartbeat_writes_the_state_with_a_ttl_and_stop_removes_it(clean_heart
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_a_running_worker_is_live_with_its_model_until_it_stops(clean_heartbeats, worker_env):
     name = f"hb-test-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(

@@ -30,6 +30,7 @@ def test_the_command_queues_json_warmup_jobs_on_the_high_queue(empty_queues, cap
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_a_worker_warms_up_at_start_and_runs_queued_warmups(empty_queues, run_worker_burst):
     call_command("warmup", count=1)
     [job_id] = get_queue("gpu-high").job_ids

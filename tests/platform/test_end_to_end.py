@@ -7,7 +7,7 @@ import httpx
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_text_job_end_to_end_with_a_real_worker(api, empty_queues, run_worker_burst, settings):

@@ -77,6 +77,7 @@ def test_the_job_layer_logs_tagged_json_inside_the_context(make_user, empty_queu
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_a_worker_process_logs_only_json_lines_and_tags_its_job(empty_queues, worker_env):
     [job_id] = enqueue_warmup(1)
     result = subprocess.run(

@@ -17,7 +17,7 @@ from generation.models import DeliveryStatus, WebhookDelivery
 from generation.queueing import get_redis
 from generation.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, deliver_webhook, verify
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def read_events(response) -> list[tuple[str, dict]]:

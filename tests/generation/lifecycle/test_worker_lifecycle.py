@@ -17,7 +17,7 @@ from gpu_worker.runtime import ensure_demo_models
 from tests import photos
 from tests.fixtures.lifecycle import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SMALL = {"width": 256, "height": 256, "steps": 2}
 

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.services import api_token_create
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 # This endpoints; the job endpoints join when their views are annotated.
 OWN_PATHS = r"^/(api/v1/(auth|avatars|characters|uploads|images|loras|styles)/|health/)"

@@ -4,7 +4,7 @@ import pytest
 
 from tests.fixtures.pages import screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_api_docs_render_every_operation(browser, asgi_server):

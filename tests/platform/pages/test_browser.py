@@ -13,7 +13,7 @@ from generation.models import GenerationJob
 from tests import photos
 from tests.fixtures.pages import PHONE, screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LIVE_TIMEOUT_MS = 120_000
 
