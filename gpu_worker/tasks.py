@@ -22,7 +22,7 @@ from generation.services import (
     job_mark_failed,
     job_mark_running,
     job_mark_succeeded,
-    job_retry_later,
+    job_schedule_retry,
 )
 from generation.signals_redis import publish_event
 
@@ -99,7 +99,7 @@ def _run_generation_job(job_id: str) -> dict:
         return _after_out_of_memory(job, exc, outcome)
     except StorageError as exc:
         logger.warning("job %s: storage failed: %s", job_id, exc)
-        return {"status": job_retry_later(job_id=job_id, code=exc.code, message=str(exc))}
+        return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
     except JobTimeoutException:
         from django.conf import settings
 
