@@ -3,11 +3,13 @@ object simply does not exist for them."""
 
 from __future__ import annotations
 
-from django.db.models import F, QuerySet
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import User
 
-from .models import GeneratedImage, GenerationJob, Upload
+from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob, Upload
 
 JOB_ORDERINGS = ("created_at", "-created_at", "finished_at", "-finished_at")
 IMAGE_ORDERINGS = {
@@ -33,6 +35,13 @@ def job_list(*, user: User, filters: dict) -> QuerySet[GenerationJob]:
     if filters.get("character"):
         jobs = jobs.filter(character_id=filters["character"])
     return jobs.order_by(filters.get("ordering") or "-created_at")
+
+
+def jobs_finished_before(*, cutoff: datetime) -> QuerySet[GenerationJob]:
+    """Every user's jobs that ended (succeeded, failed, cancelled) before ``cutoff``; queued
+    and running ones never. A row without finished_at (legacy) counts from its creation."""
+    ended_before = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
+    return GenerationJob.objects.filter(ended_before, status__in=FINISHED_STATUSES)
 
 
 def images_visible_to(*, user: User) -> QuerySet[GeneratedImage]:
