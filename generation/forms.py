@@ -15,8 +15,9 @@ from core.forms import ACCEPTED_IMAGES, add_domain_error, add_field_errors, flat
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
 from .api.serializers import CONTROL_TYPES, JobCreateSerializer
-from .models import GenerationJob, JobKind, ReviewStatus, StylePreset, Upload
+from .models import GenerationJob, JobKind, ReviewStatus, Upload
 from .presets import QUALITY_PRESETS
+from .selectors import enabled_styles
 from .services import job_create_from_request
 from .uploads import upload_create
 
@@ -100,7 +101,7 @@ class JobForm(forms.Form):
     def __init__(self, owner: User, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner = owner
-        styles = StylePreset.objects.filter(enabled=True).order_by("name")
+        styles = enabled_styles().order_by("name")
         self.fields["style"].choices = [("", "Default")] + [(s.slug, s.name) for s in styles]
         avatars = Avatar.objects.filter(owner=owner)
         self.fields["avatar"].choices = [("", "My primary photo")] + [

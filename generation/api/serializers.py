@@ -16,6 +16,7 @@ from ..models import (
     JobPriority,
     JobStatus,
     ReviewStatus,
+    StylePreset,
     Upload,
 )
 from ..params import MAX_SEED
@@ -135,7 +136,7 @@ class JobCreateSerializer(StrictSerializer):
 
 
 class GeneratedImageSerializer(serializers.ModelSerializer):
-    """The image resource of API.md; the job resource embeds it as ``images``."""
+    """The image resource of API.md; the job resource can embed it as ``images``."""
 
     job = serializers.UUIDField(source="job_id", read_only=True)
     url = serializers.SerializerMethodField()
@@ -178,6 +179,28 @@ class ImageQuerySerializer(serializers.Serializer):
     accepted = serializers.BooleanField(required=False, help_text="Only (not) accepted images.")
     review_status = serializers.ChoiceField(choices=ReviewStatus.choices, required=False)
     ordering = serializers.ChoiceField(choices=list(IMAGE_ORDERINGS), default="-created_at")
+
+
+class StylePresetSerializer(serializers.ModelSerializer):
+    controlnet_weights = serializers.DictField(
+        child=serializers.FloatField(), help_text="Control type -> conditioning scale."
+    )
+
+    class Meta:
+        model = StylePreset
+        fields = [
+            "slug",
+            "name",
+            "prompt_template",
+            "negative_prompt",
+            "quality",
+            "steps",
+            "scheduler",
+            "ip_adapter_scale",
+            "controlnet_weights",
+            "updated_at",
+        ]
+        read_only_fields = fields
 
 
 class UploadSerializer(serializers.ModelSerializer):
