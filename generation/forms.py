@@ -202,7 +202,7 @@ class JobForm(forms.Form):
             if control_file:
                 upload = upload_create(owner=self.owner, upload=control_file)
                 request["control"] = {**request["control"], "image": upload.id}
-            job, _ = job_create_from_request(owner=self.owner, request=request)
+            job, _ = job_create_from_request(owner=self.owner, data=request)
         except DomainError as exc:
             _discard(upload)
             add_domain_error(self, exc, {"image": "control_image", **self._aliases()})

@@ -86,13 +86,13 @@ def job_create(
 
 
 def job_create_from_request(
-    *, owner: User, request: dict[str, Any], idempotency_key: str | None = None
+    *, owner: User, data: dict[str, Any], idempotency_key: str | None = None
 ) -> tuple[GenerationJob, bool]:
     """Create a job from a validated create request (JobCreateSerializer's data, from the API
     or the /create/ page): its job-level fields go to ``job_create``, the rest are the params.
     ``idempotency_key`` is the raw Idempotency-Key header: trimmed, cut to what the row keeps,
     and blank means none."""
-    params = dict(request)
+    params = dict(data)
     key = (idempotency_key or "").strip()[:IDEMPOTENCY_KEY_MAX_LENGTH] or None
     return job_create(
         owner=owner,

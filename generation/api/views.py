@@ -54,7 +54,7 @@ def create_job_from(request, data: dict, *, kind: str | None = None) -> Response
     serializer.is_valid(raise_exception=True)
     job, created = job_create_from_request(
         owner=owner,
-        request=serializer.validated_data,
+        data=serializer.validated_data,
         idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
     )
     return render_job(job, request, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
