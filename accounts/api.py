@@ -13,6 +13,7 @@ from core.acting import acting_user
 from core.api_errors import error_body
 from core.parsers import MultiPartParser
 from core.schema import USER_ID_PARAMETER, ErrorSerializer
+from core.upload_views import image_upload_created
 
 from .api_serializers import (
     ApiTokenSerializer,
@@ -21,7 +22,8 @@ from .api_serializers import (
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
-from .models import ApiToken, Avatar
+from .models import Avatar
+from .selectors import api_tokens_of, avatars_of
 from .services import (
     InvalidCredentials,
     api_token_for_credentials,
@@ -65,20 +67,16 @@ class TokenListView(generics.ListAPIView):
     serializer_class = ApiTokenSerializer
 
     def get_queryset(self):
-        return ApiToken.objects.filter(user=self.request.user)
+        return api_tokens_of(user=self.request.user)
 
 
 class TokenRevokeView(APIView):
     @extend_schema(responses={204: None}, tags=["auth"])
     def delete(self, request, token_id):
         """Revoke one of the requester's tokens (the one in use too); revoking twice is fine."""
-        token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=token_id)
+        token = get_object_or_404(api_tokens_of(user=request.user), pk=token_id)
         api_token_revoke(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def avatars_of(user):
-    return Avatar.objects.filter(owner=user)
 
 
 class AvatarListCreateView(generics.ListAPIView):
@@ -86,7 +84,7 @@ class AvatarListCreateView(generics.ListAPIView):
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):
-        return avatars_of(acting_user(self.request))
+        return avatars_of(user=acting_user(self.request))
 
     @extend_schema(parameters=[USER_ID_PARAMETER], tags=["avatars"])
     def get(self, request, *args, **kwargs):
@@ -102,22 +100,22 @@ class AvatarListCreateView(generics.ListAPIView):
         """Add a photo of the user. It must show exactly one face unless ``allow_no_face``; the
         first avatar, or one sent with ``primary=true``, is the primary."""
         owner = acting_user(request)
-        serializer = AvatarCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        avatar = avatar_create(
-            owner=owner,
-            upload=data["image"],
-            primary=data["primary"],
-            allow_no_face=data["allow_no_face"],
+        return image_upload_created(
+            request,
+            parse_with=AvatarCreateSerializer,
+            store=lambda body: avatar_create(
+                owner=owner,
+                upload=body["image"],
+                primary=body["primary"],
+                allow_no_face=body["allow_no_face"],
+            ),
+            answer_with=AvatarSerializer,
         )
-        body = AvatarSerializer(avatar, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class AvatarDetailView(APIView):
     def _avatar(self, request, avatar_id) -> Avatar:
-        return get_object_or_404(avatars_of(acting_user(request)), pk=avatar_id)
+        return get_object_or_404(avatars_of(user=acting_user(request)), pk=avatar_id)
 
     @extend_schema(parameters=[USER_ID_PARAMETER], responses=AvatarSerializer, tags=["avatars"])
     def get(self, request, avatar_id):
@@ -140,6 +138,6 @@ class AvatarPrimaryView(APIView):
     )
     def post(self, request, avatar_id):
         """Make this avatar the primary one (memory and subject jobs use it by default)."""
-        avatar = get_object_or_404(avatars_of(acting_user(request)), pk=avatar_id)
+        avatar = get_object_or_404(avatars_of(user=acting_user(request)), pk=avatar_id)
         avatar = avatar_set_primary(avatar=avatar)
         return Response(AvatarSerializer(avatar, context={"request": request}).data)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from core.media import media_url
 
 from .forms import AvatarForm
-from .models import Avatar
+from .selectors import avatars_of
 from .services import avatar_delete, avatar_set_primary
 
 
@@ -31,10 +31,6 @@ class LogoutView(auth_views.LogoutView):
         return render(request, "pages/logout.html")
 
 
-def _avatars_of(user):
-    return Avatar.objects.filter(owner=user)
-
-
 @login_required
 def avatar_list(request):
     form = AvatarForm(request.POST or None, request.FILES or None)
@@ -44,14 +40,14 @@ def avatar_list(request):
             found = "a face was found" if avatar.face_detected else "no single face was found"
             messages.success(request, f"The photo is saved: {found}.")
             return redirect("avatars")
-    avatars = [{"avatar": a, "url": media_url(a.image.name)} for a in _avatars_of(request.user)]
+    avatars = [{"avatar": a, "url": media_url(a.image.name)} for a in avatars_of(user=request.user)]
     return render(request, "pages/avatars.html", {"form": form, "avatars": avatars})
 
 
 @login_required
 @require_POST
 def avatar_primary_page(request, avatar_id):
-    avatar_set_primary(avatar=get_object_or_404(_avatars_of(request.user), pk=avatar_id))
+    avatar_set_primary(avatar=get_object_or_404(avatars_of(user=request.user), pk=avatar_id))
     messages.success(request, "That photo is now your primary photo.")
     return redirect("avatars")
 
@@ -59,6 +55,6 @@ def avatar_primary_page(request, avatar_id):
 @login_required
 @require_POST
 def avatar_delete_page(request, avatar_id):
-    avatar_delete(avatar=get_object_or_404(_avatars_of(request.user), pk=avatar_id))
+    avatar_delete(avatar=get_object_or_404(avatars_of(user=request.user), pk=avatar_id))
     messages.success(request, "The photo is deleted.")
     return redirect("avatars")

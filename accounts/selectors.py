@@ -1,8 +1,13 @@
+"""Reads of accounts: a user's limits, tokens and avatars."""
+
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import QuerySet
 
-from .models import Quota, User
+from .models import ApiToken, Avatar, Quota, User
 
 
 @dataclass(frozen=True)
@@ -24,3 +29,13 @@ def quota_for(user: User) -> EffectiveQuota:
         ),
         images_per_day=pick(quota and quota.images_per_day, settings.ILLU_DEFAULT_IMAGES_PER_DAY),
     )
+
+
+def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
+    """A user's own API tokens, revoked ones included."""
+    return ApiToken.objects.filter(user=user)
+
+
+def avatars_of(*, user: User) -> QuerySet[Avatar]:
+    """A user's own avatars, the primary one first."""
+    return Avatar.objects.filter(owner=user)

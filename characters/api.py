@@ -13,6 +13,7 @@ from core.acting import acting_user
 from core.parsers import JSONParser, LoraMultiPartParser, MultiPartParser
 from core.schema import USER_ID_PARAMETER
 from core.serializers import ImageUploadRequestSerializer
+from core.upload_views import image_upload_created
 
 from .api_serializers import (
     CharacterSerializer,
@@ -21,9 +22,8 @@ from .api_serializers import (
     LoraRegisterSerializer,
     LoraSerializer,
     ReferenceSerializer,
-    loras_visible_to,
 )
-from .models import Character
+from .selectors import characters_of, lora_list, loras_visible_to
 from .services import (
     character_create,
     character_delete,
@@ -34,24 +34,12 @@ from .services import (
 )
 
 
-def characters_of(user):
-    return (
-        Character.objects.filter(owner=user)
-        .select_related("style")
-        .prefetch_related("lora_links__lora", "references")
-    )
-
-
-def _write_fields(validated: dict) -> dict:
-    return {key: value for key, value in validated.items() if key != "user_id"}
-
-
 class CharacterListCreateView(generics.ListAPIView):
     serializer_class = CharacterSerializer
     parser_classes = [JSONParser]
 
     def get_queryset(self):
-        return characters_of(acting_user(self.request))
+        return characters_of(user=acting_user(self.request))
 
     @extend_schema(parameters=[USER_ID_PARAMETER], tags=["characters"])
     def get(self, request, *args, **kwargs):
@@ -67,8 +55,8 @@ class CharacterListCreateView(generics.ListAPIView):
         owner = acting_user(request)
         serializer = CharacterWriteSerializer(data=request.data, context={"owner": owner})
         serializer.is_valid(raise_exception=True)
-        character = character_create(owner=owner, **_write_fields(serializer.validated_data))
-        character = characters_of(owner).get(pk=character.pk)
+        character = character_create(owner=owner, **serializer.validated_data)
+        character = characters_of(user=owner).get(pk=character.pk)
         body = CharacterSerializer(character, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -80,7 +68,7 @@ class CharacterDetailView(APIView):
         parameters=[USER_ID_PARAMETER], responses=CharacterSerializer, tags=["characters"]
     )
     def get(self, request, character_id):
-        character = get_object_or_404(characters_of(acting_user(request)), pk=character_id)
+        character = get_object_or_404(characters_of(user=acting_user(request)), pk=character_id)
         return Response(CharacterSerializer(character, context={"request": request}).data)
 
     @extend_schema(
@@ -91,19 +79,19 @@ class CharacterDetailView(APIView):
     def patch(self, request, character_id):
         """Change any of the fields; ``default_loras``, when sent, replaces the whole list."""
         owner = acting_user(request)
-        character = get_object_or_404(characters_of(owner), pk=character_id)
+        character = get_object_or_404(characters_of(user=owner), pk=character_id)
         serializer = CharacterWriteSerializer(
             data=request.data, partial=True, context={"owner": owner, "character": character}
         )
         serializer.is_valid(raise_exception=True)
-        character_update(character=character, **_write_fields(serializer.validated_data))
-        character = characters_of(owner).get(pk=character.pk)
+        character_update(character=character, **serializer.validated_data)
+        character = characters_of(user=owner).get(pk=character.pk)
         return Response(CharacterSerializer(character, context={"request": request}).data)
 
     @extend_schema(parameters=[USER_ID_PARAMETER], responses={204: None}, tags=["characters"])
     def delete(self, request, character_id):
         """Delete the character, its references and their stored files."""
-        character = get_object_or_404(characters_of(acting_user(request)), pk=character_id)
+        character = get_object_or_404(characters_of(user=acting_user(request)), pk=character_id)
         character_delete(character=character)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -119,19 +107,19 @@ class ReferenceCreateView(APIView):
     def post(self, request, character_id):
         """Add a reference image of the character (re-encoded as PNG)."""
         owner = acting_user(request)
-        character = get_object_or_404(characters_of(owner), pk=character_id)
-        serializer = ImageUploadRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        reference = reference_add(character=character, upload=serializer.validated_data["image"])
-        body = ReferenceSerializer(reference, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        character = get_object_or_404(characters_of(user=owner), pk=character_id)
+        return image_upload_created(
+            request,
+            store=lambda body: reference_add(character=character, upload=body["image"]),
+            answer_with=ReferenceSerializer,
+        )
 
 
 class ReferenceDetailView(APIView):
     @extend_schema(parameters=[USER_ID_PARAMETER], responses={204: None}, tags=["characters"])
     def delete(self, request, character_id, reference_id):
         """Remove a reference image and its stored file."""
-        character = get_object_or_404(characters_of(acting_user(request)), pk=character_id)
+        character = get_object_or_404(characters_of(user=acting_user(request)), pk=character_id)
         reference = get_object_or_404(character.references.all(), pk=reference_id)
         reference_remove(reference=reference)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -155,10 +143,7 @@ class LoraListCreateView(generics.ListAPIView):
     def get_queryset(self):
         query = LoraQuerySerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
-        loras = loras_visible_to(self.request.user)
-        if query.validated_data.get("type"):
-            loras = loras.filter(type=query.validated_data["type"])
-        return loras
+        return lora_list(user=self.request.user, filters=query.validated_data)
 
     @extend_schema(parameters=[LoraQuerySerializer], tags=["loras"])
     def get(self, request, *args, **kwargs):
@@ -175,7 +160,7 @@ class LoraListCreateView(generics.ListAPIView):
         answers 200 with the existing entry; a new one 201."""
         serializer = LoraRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        fields = _write_fields(serializer.validated_data)
+        fields = dict(serializer.validated_data)
         actor = acting_user(request)  # checked even when unused: an unknown user_id is a 400
         owner = None if fields["is_public"] else actor
         lora, created = lora_register(upload=fields.pop("file"), owner=owner, **fields)
@@ -189,4 +174,4 @@ class LoraDetailView(generics.RetrieveAPIView):
     lookup_field = "slug"
 
     def get_queryset(self):
-        return loras_visible_to(self.request.user)
+        return loras_visible_to(user=self.request.user)

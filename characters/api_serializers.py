@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -15,14 +14,10 @@ from core.parsers import JSONTypedMixin
 from core.serializers import StrictSerializer, acting_user_field
 
 from .models import BaseModelFamily, Character, Lora, LoraType, ReferenceImage
+from .selectors import loras_visible_to
 
 MAX_TRIGGER_WORDS = 50
 MAX_SCENE_PRESETS = 50
-
-
-def loras_visible_to(user):
-    """Enabled platform LoRAs that are public, and the user's own private ones."""
-    return Lora.objects.filter(enabled=True).filter(Q(is_public=True) | Q(owner=user))
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -137,6 +132,11 @@ class CharacterWriteSerializer(JSONTypedMixin, StrictSerializer):
     )
     user_id = acting_user_field()
 
+    def validate(self, attrs):
+        # user_id names whom to act for (core.acting reads it); it is no field of a character.
+        attrs.pop("user_id", None)
+        return attrs
+
     def validate_name(self, name: str) -> str:
         others = Character.objects.filter(owner=self.context["owner"], name=name)
         if self.context.get("character") is not None:
@@ -161,7 +161,7 @@ class CharacterWriteSerializer(JSONTypedMixin, StrictSerializer):
         slugs = [item["lora"] for item in items]
         visible = {
             lora.slug: lora
-            for lora in loras_visible_to(self.context["owner"]).filter(slug__in=slugs)
+            for lora in loras_visible_to(user=self.context["owner"]).filter(slug__in=slugs)
         }
         errors, seen = {}, set()
         for position, item in enumerate(items):
@@ -235,6 +235,8 @@ class LoraRegisterSerializer(StrictSerializer):
     user_id = acting_user_field()
 
     def validate(self, attrs):
+        # user_id names whom to act for (core.acting reads it); it is no field of a LoRA.
+        attrs.pop("user_id", None)
         low, default, high = attrs["min_weight"], attrs["default_weight"], attrs["max_weight"]
         if not low <= default <= high:
             raise serializers.ValidationError(

@@ -11,9 +11,8 @@ from django.views.decorators.http import require_POST
 
 from core.media import media_url
 
-from .api import characters_of
 from .forms import CharacterForm
-from .models import ReferenceImage
+from .selectors import characters_of, references_of
 from .services import character_delete, reference_remove
 
 
@@ -27,7 +26,7 @@ def character_list(request):
             return redirect("character", character_id=character.id)
     characters = [
         {"character": c, "cover": _cover(c), "references": len(c.references.all())}
-        for c in characters_of(request.user)
+        for c in characters_of(user=request.user)
     ]
     return render(request, "pages/characters.html", {"form": form, "characters": characters})
 
@@ -40,7 +39,7 @@ def _cover(character) -> str:
 @login_required
 @require_POST
 def reference_remove_page(request, character_id, reference_id):
-    references = ReferenceImage.objects.filter(character__owner=request.user)
+    references = references_of(user=request.user)
     reference = get_object_or_404(references, pk=reference_id, character_id=character_id)
     reference_remove(reference=reference)
     messages.success(request, "The reference is removed.")
@@ -50,7 +49,7 @@ def reference_remove_page(request, character_id, reference_id):
 @login_required
 @require_POST
 def character_delete_page(request, character_id):
-    character = get_object_or_404(characters_of(request.user), pk=character_id)
+    character = get_object_or_404(characters_of(user=request.user), pk=character_id)
     character_delete(character=character)
     messages.success(request, f"{character.name} is deleted.")
     return redirect("characters")

@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from accounts.models import User
 from core.errors import DomainError, InvalidParams
@@ -22,6 +21,7 @@ from gpu_worker.engine.errors import UnsafeWeights
 from gpu_worker.engine.weights import read_safetensors_header
 
 from .models import Character, CharacterLora, Lora, ReferenceImage
+from .selectors import loras_visible_to
 
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}\.safetensors$")
 
@@ -138,7 +138,7 @@ def lora_set_enabled(*, lora: Lora, enabled: bool) -> Lora:
 def _validate_lora_weights(owner: User, loras: list[dict[str, Any]]) -> list[tuple[Lora, float]]:
     resolved = []
     # Public LoRAs and the owner's own: another user's private LoRA does not exist here.
-    visible = Lora.objects.filter(Q(is_public=True) | Q(owner=owner), enabled=True)
+    visible = loras_visible_to(user=owner)
     for position, item in enumerate(loras):
         lora = visible.filter(slug=item["lora"]).first()
         if lora is None:

@@ -7,29 +7,25 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
-from characters.api import characters_of
 from characters.forms import ReferenceForm
+from characters.selectors import characters_of
 from core.media import media_url
 
-from .api.images import images_visible_to
 from .pages import image_card
+from .selectors import image_list
 
 CHARACTER_IMAGES_SHOWN = 24
 
 
 @login_required
 def character_detail(request, character_id):
-    character = get_object_or_404(characters_of(request.user), pk=character_id)
+    character = get_object_or_404(characters_of(user=request.user), pk=character_id)
     form = ReferenceForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.save(character) is not None:
         messages.success(request, "The reference is added.")
         return redirect("character", character_id=character.id)
-    images = (
-        images_visible_to(request.user)
-        .filter(job__character=character)
-        .select_related("job")
-        .order_by("-created_at")[:CHARACTER_IMAGES_SHOWN]
-    )
+    images = image_list(user=request.user, filters={"character": character.id})
+    images = images[:CHARACTER_IMAGES_SHOWN]
     references = [
         {"reference": ref, "url": media_url(ref.image.name)} for ref in character.references.all()
     ]

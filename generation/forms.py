@@ -8,17 +8,17 @@ import uuid
 from django import forms
 
 from accounts.models import Avatar, User
-from characters.api_serializers import loras_visible_to
 from characters.models import Character
+from characters.selectors import loras_visible_to
 from core.errors import DomainError
 from core.forms import ACCEPTED_IMAGES, add_domain_error, add_field_errors, flatten_errors
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
-from .api.images import filter_images
 from .api.serializers import CONTROL_TYPES, JobCreateSerializer
-from .models import GenerationJob, JobKind, ReviewStatus, StylePreset, Upload
+from .models import GenerationJob, JobKind, ReviewStatus, Upload
 from .presets import QUALITY_PRESETS
-from .services import job_create
+from .selectors import enabled_styles
+from .services import job_create_from_request
 from .uploads import upload_create
 
 IDENTITY_KINDS = ("memory", "subject", "character")
@@ -101,7 +101,7 @@ class JobForm(forms.Form):
     def __init__(self, owner: User, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner = owner
-        styles = StylePreset.objects.filter(enabled=True).order_by("name")
+        styles = enabled_styles().order_by("name")
         self.fields["style"].choices = [("", "Default")] + [(s.slug, s.name) for s in styles]
         avatars = Avatar.objects.filter(owner=owner)
         self.fields["avatar"].choices = [("", "My primary photo")] + [
@@ -111,7 +111,7 @@ class JobForm(forms.Form):
         self.fields["character"].choices = [("", "Choose a character")] + [
             (str(c.id), c.name) for c in characters
         ]
-        self.loras = list(loras_visible_to(owner).order_by("type", "name"))
+        self.loras = list(loras_visible_to(user=owner).order_by("type", "name"))
         for lora in self.loras:
             self.fields[f"lora_{lora.slug}"] = forms.BooleanField(required=False, label=lora.name)
             self.fields[f"lora_{lora.slug}_weight"] = forms.FloatField(
@@ -202,12 +202,7 @@ class JobForm(forms.Form):
             if control_file:
                 upload = upload_create(owner=self.owner, upload=control_file)
                 request["control"] = {**request["control"], "image": upload.id}
-            job, _ = job_create(
-                owner=self.owner,
-                kind=request.pop("kind"),
-                priority=request.pop("priority", "normal"),
-                params=request,
-            )
+            job, _ = job_create_from_request(owner=self.owner, data=request)
         except DomainError as exc:
             _discard(upload)
             add_domain_error(self, exc, {"image": "control_image", **self._aliases()})
@@ -241,17 +236,16 @@ class GalleryFilterForm(forms.Form):
             (str(c.id), c.name) for c in characters
         ]
 
-    def apply(self, images):
-        """Filter an image queryset the way GET /api/v1/images/ does, plus the job's kind;
-        newest first."""
+    def image_filters(self) -> dict:
+        """The image_list filters this form chose (those of GET /api/v1/images/ plus the
+        job's kind), newest first; an invalid form chooses none."""
         if not self.is_valid():
-            return filter_images(images, {"ordering": "-created_at"})
+            return {"ordering": "-created_at"}
         data = self.cleaned_data
-        query = {
+        return {
+            "kind": data["kind"] or None,
             "character": data["character"] or None,
             "accepted": {"true": True, "false": False}.get(data["accepted"]),
             "review_status": data["review_status"] or None,
             "ordering": "-created_at",
         }
-        images = filter_images(images, query)
-        return images.filter(job__kind=data["kind"]) if data["kind"] else images

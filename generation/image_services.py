@@ -8,7 +8,7 @@ from django.db import transaction
 
 from . import image_review
 from .models import GeneratedImage, GenerationJob
-from .services import job_retry
+from .services import job_rerun
 
 
 @transaction.atomic
@@ -20,15 +20,15 @@ def image_delete(*, image: GeneratedImage) -> None:
 def image_generate_again(*, image: GeneratedImage, same_seed: bool) -> GenerationJob:
     """A new job with the image's parameters: with ``same_seed`` exactly this image again
     (its seed fixed, one image), otherwise the whole job again with new seeds (unless the
-    job's seed was fixed, as job_retry does)."""
+    job's seed was fixed, as job_rerun does)."""
     job = image.job
     if not same_seed:
-        return job_retry(job=job)
-    # job_retry rebuilds the request from a job's resolved params and keeps a fixed seed:
+        return job_rerun(job=job)
+    # job_rerun rebuilds the request from a job's resolved params and keeps a fixed seed:
     # hand it an unsaved copy whose request asks for this one image with this seed.
     template = copy.copy(job)
     params = {**job.params, "seed": image.seed, "num_images": 1}
     if isinstance(params.get("consistency"), dict):
         params["consistency"] = {**params["consistency"], "min_accepted": 1}
     template.params = params
-    return job_retry(job=template)
+    return job_rerun(job=template)

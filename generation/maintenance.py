@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob
+from .models import GeneratedImage, GenerationJob
+from .selectors import jobs_finished_before
 
 _AGE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -33,12 +33,6 @@ class CleanupResult:
     deleted: bool = False
 
 
-def _old_finished_jobs(cutoff: datetime):
-    # A job ends when it finishes; one without finished_at (legacy rows) counts from creation.
-    ended_before = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
-    return GenerationJob.objects.filter(ended_before, status__in=FINISHED_STATUSES)
-
-
 def cleanup_finished_jobs(
     *, older_than: timedelta, dry_run: bool = True, now: datetime | None = None
 ) -> CleanupResult:
@@ -48,7 +42,7 @@ def cleanup_finished_jobs(
     result = CleanupResult(cutoff=(now or timezone.now()) - older_than)
     with transaction.atomic():
         # Lock the rows, so a job requeued meanwhile is either deleted finished or kept queued.
-        jobs = _old_finished_jobs(result.cutoff).select_for_update().order_by("created_at")
+        jobs = jobs_finished_before(cutoff=result.cutoff).select_for_update().order_by("created_at")
         for pk, conditioning in jobs.values_list("pk", "conditioning"):
             result.job_ids.append(str(pk))
             # The control images the worker stored for the job ([{"type", "key"}]).

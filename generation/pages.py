@@ -18,11 +18,10 @@ from django.views.decorators.http import require_POST
 from core.errors import Conflict, DomainError
 from core.media import media_url
 
-from .api.images import images_visible_to
 from .forms import GalleryFilterForm, JobForm
 from .image_services import image_delete, image_generate_again
 from .models import GeneratedImage, GenerationJob, JobStatus
-from .selectors import jobs_visible_to
+from .selectors import image_list, images_visible_to, jobs_visible_to
 from .services import job_cancel
 from .signals_redis import read_progress
 
@@ -89,13 +88,13 @@ def create(request):
         # Links such as "create with this character" preselect fields.
         wanted = {key: request.GET[key] for key in PRESELECTABLE if key in request.GET}
         form = JobForm(request.user, initial=wanted)
-    recent = jobs_visible_to(request.user)[:5]
+    recent = jobs_visible_to(user=request.user)[:5]
     return render(request, "pages/create.html", {"form": form, "recent_jobs": recent})
 
 
 @login_required
 def job_detail(request, job_id):
-    job = get_object_or_404(jobs_visible_to(request.user), pk=job_id)
+    job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
     context = {
         "job": job,
         "progress": job_progress(job),
@@ -114,7 +113,7 @@ def job_detail(request, job_id):
 @login_required
 @require_POST
 def job_cancel_page(request, job_id):
-    job = get_object_or_404(jobs_visible_to(request.user), pk=job_id)
+    job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
     try:
         job = job_cancel(job=job)
     except Conflict as exc:
@@ -127,14 +126,14 @@ def job_cancel_page(request, job_id):
 @login_required
 def gallery(request):
     filters = GalleryFilterForm(request.user, request.GET or None)
-    images = filters.apply(images_visible_to(request.user).select_related("job"))
+    images = image_list(user=request.user, filters=filters.image_filters())
     page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     cards = [image_card(image) for image in page.object_list]
     return render(request, "pages/gallery.html", {"filters": filters, "page": page, "cards": cards})
 
 
 def _own_image(request, image_id) -> GeneratedImage:
-    images = images_visible_to(request.user).select_related("job")
+    images = images_visible_to(user=request.user).select_related("job")
     return get_object_or_404(images, pk=image_id)
 
 

@@ -7,10 +7,10 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 
 from accounts.models import Avatar, User
-from characters.models import Character, Lora
+from characters.models import Character
+from characters.selectors import loras_visible_to
 from core.errors import InvalidParams
 
 from .models import StylePreset, Upload
@@ -157,7 +157,7 @@ def _character_params(character: Character) -> dict[str, Any]:
 
 
 def _loras(owner: User, requested: list[dict]) -> list[dict[str, Any]]:
-    visible = Lora.objects.filter(Q(is_public=True) | Q(owner=owner), enabled=True)
+    visible = loras_visible_to(user=owner)
     resolved = []
     for position, item in enumerate(requested):
         lora = visible.filter(slug=item["lora"]).first()

@@ -15,7 +15,7 @@ from rq.serializers import JSONSerializer
 
 from .models import GenerationJob, JobStatus
 from .queueing import enqueue_generation_job, get_redis
-from .services import job_cancel, job_retry_later
+from .services import job_cancel, job_schedule_retry
 from .worker_registry import live_workers
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
         if dry_run:
             report.requeued_lost.append(str(job.id))
             continue
-        status = job_retry_later(
+        status = job_schedule_retry(
             job_id=str(job.id),
             code="worker_lost",
             message="The worker running this job stopped before finishing it.",

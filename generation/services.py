@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -25,6 +26,7 @@ from .signals_redis import cancel_key, publish_event, request_cancel
 from .webhooks import webhook_emit
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+IDEMPOTENCY_KEY_MAX_LENGTH = GenerationJob._meta.get_field("idempotency_key").max_length
 
 
 class QuotaExceeded(DomainError):
@@ -81,6 +83,27 @@ def job_create(
             return existing, False
         raise
     return job, True
+
+
+def job_create_from_request(
+    *, owner: User, data: dict[str, Any], idempotency_key: str | None = None
+) -> tuple[GenerationJob, bool]:
+    """Create a job from a validated create request (JobCreateSerializer's data, from the API
+    or the /create/ page): its job-level fields go to ``job_create``, the rest are the params.
+    ``idempotency_key`` is the raw Idempotency-Key header: trimmed, cut to what the row keeps,
+    and blank means none."""
+    params = dict(data)
+    key = (idempotency_key or "").strip()[:IDEMPOTENCY_KEY_MAX_LENGTH] or None
+    return job_create(
+        owner=owner,
+        kind=params.pop("kind"),
+        priority=params.pop("priority", JobPriority.NORMAL),
+        idempotency_key=key,
+        cancel_after=params.pop("cancel_after", None),
+        webhook=params.pop("webhook", ""),
+        webhook_events=params.pop("webhook_events", None),
+        params=params,
+    )
 
 
 def _idempotency_window_start() -> datetime:
@@ -177,9 +200,15 @@ def _finish(
     return updated == 1
 
 
-def job_retry_later(*, job_id: str, code: str, message: str) -> str:
-    """After a transient failure: back to queued with back-off, or failed after the limit.
-    The reconciler enqueues it once retry_at has passed. Returns the new status."""
+def job_schedule_retry(*, job_id: str, code: str, message: str) -> str:
+    """Back-off after a transient failure of the same job (storage down, its worker gone).
+
+    Used by the worker (a storage error) and the reconciler (a running job whose worker died).
+    Changes the row: back to ``queued`` with ``retry_at`` = now + ILLU_RETRY_BACKOFF_SECONDS
+    doubled per attempt so far, the error kept as the reason; once ILLU_JOB_MAX_ATTEMPTS is
+    reached, ``failed`` instead. It never enqueues (the reconciler does once ``retry_at`` has
+    passed), never creates a job and never touches a job that changed status meanwhile.
+    Returns the status the job has afterwards ("missing" when there is no such row)."""
     job = GenerationJob.objects.filter(pk=job_id).first()
     if job is None:
         return "missing"
@@ -229,7 +258,13 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
 
 @transaction.atomic
 def job_requeue(*, job: GenerationJob) -> GenerationJob:
-    """Put a failed, cancelled or stuck job back on its queue as the same row."""
+    """Staff put a failed, cancelled or stuck job back on its queue as the same job.
+
+    Used by the admin's "requeue" action. Changes the row: ``queued`` again, with its error,
+    start, finish and back-off cleared and its cancel flag dropped, then enqueued once that
+    commits; params, seeds and the attempt count stay. It never creates a job, never requeues
+    a succeeded one (that is ``job_rerun``) and never overwrites a status that changed
+    meanwhile (Conflict)."""
     if job.status == JobStatus.SUCCEEDED:
         raise Conflict(f"Job {job.id} succeeded; retry it to make a new job instead.")
     updated = GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
@@ -246,8 +281,13 @@ def job_requeue(*, job: GenerationJob) -> GenerationJob:
 _NOT_RETRIED_PARAMS = {"seeds", "model", "trigger_words", "style_template", "reference_images"}
 
 
-def job_retry(*, job: GenerationJob) -> GenerationJob:
-    """A new job with the same request; new seeds unless the seed was fixed."""
+def job_rerun(*, job: GenerationJob) -> GenerationJob:
+    """A new job with the same request as ``job``: new seeds unless the seed was fixed.
+
+    Used by POST /api/v1/jobs/{id}/retry/ and the image page's "generate again". Creates a
+    job (checked and counted by ``job_create`` like any other: quota, LoRAs still enabled)
+    from the request the user gave, rebuilt from the resolved params. It never changes
+    ``job``, whatever its status, and never reuses its id or images."""
     params = {
         key: value
         for key, value in job.params.items()
@@ -292,12 +332,14 @@ def job_delete(*, job: GenerationJob) -> None:
 def jobs_bulk_delete(
     *,
     owner: User,
-    ids: list[str] | None = None,
+    ids: list[str | UUID] | None = None,
     status: str | None = None,
     before: datetime | None = None,
 ) -> int:
+    """Delete the owner's jobs that match every criterion given (``ids``, ``status``,
+    created ``before``); an empty or missing criterion does not narrow. Returns the count."""
     jobs = GenerationJob.objects.filter(owner=owner)
-    if ids is not None:
+    if ids:
         jobs = jobs.filter(pk__in=ids)
     if status:
         jobs = jobs.filter(status=status)

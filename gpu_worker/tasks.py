@@ -3,14 +3,12 @@ images, record the outcome. RQ calls ``run_generation_job`` with nothing but the
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import socket
 import time
 from dataclasses import dataclass, field, replace
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image
 from rq.timeouts import JobTimeoutException
@@ -22,7 +20,7 @@ from generation.services import (
     job_mark_failed,
     job_mark_running,
     job_mark_succeeded,
-    job_retry_later,
+    job_schedule_retry,
 )
 from generation.signals_redis import publish_event
 
@@ -31,14 +29,9 @@ from .job_specs import build_spec, fresh_seeds
 from .progress import StepReporter
 from .runtime import get_engine
 from .scoring import IdentityScorer, scorer_for_job
+from .storing import StorageError, delete_stored_files, store_images
 
 logger = logging.getLogger(__name__)
-
-THUMBNAIL_SIZE = (384, 384)
-
-
-class StorageError(Exception):
-    code = "storage_error"
 
 
 def worker_identity() -> str:
@@ -99,7 +92,7 @@ def _run_generation_job(job_id: str) -> dict:
         return _after_out_of_memory(job, exc, outcome)
     except StorageError as exc:
         logger.warning("job %s: storage failed: %s", job_id, exc)
-        return {"status": job_retry_later(job_id=job_id, code=exc.code, message=str(exc))}
+        return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
     except JobTimeoutException:
         from django.conf import settings
 
@@ -126,7 +119,7 @@ def _run_generation_job(job_id: str) -> dict:
         )
         return {"status": JobStatus.FAILED}
     if not _commit(job, outcome):
-        _delete_files(outcome.images)
+        delete_stored_files(outcome.images)
         return {"status": "discarded"}
     return {"status": JobStatus.SUCCEEDED, "images": len(outcome.images)}
 
@@ -196,22 +189,7 @@ def _upload(job: GenerationJob, outcome: Outcome) -> None:
     for index, image in enumerate(kept):
         image.index = index
     outcome.images = kept
-    try:
-        for image in kept:
-            image.file.save("image.png", ContentFile(_png(image._pil)), save=False)
-            image.thumbnail.save("thumb.webp", ContentFile(_thumbnail(image._pil)), save=False)
-        conditioning = []
-        for kind, control_image in outcome.conditioning:
-            from django.core.files.storage import default_storage
-
-            key = default_storage.save(
-                f"generated/{job.id}/conditioning/{kind}.png", ContentFile(_png(control_image))
-            )
-            conditioning.append({"type": kind, "key": key})
-        outcome.conditioning_records = conditioning
-    except Exception as exc:
-        _delete_files(kept)
-        raise StorageError(f"Could not store the generated images: {exc}") from exc
+    outcome.conditioning_records = store_images(job, kept, outcome.conditioning)
 
 
 def _commit(job: GenerationJob, outcome: Outcome) -> bool:
@@ -249,27 +227,6 @@ def _after_out_of_memory(job: GenerationJob, exc: OutOfMemory, outcome: Outcome)
         enqueue_generation_job(job)
         logger.warning("job %s ran out of memory; retrying with the low-memory profile", job.id)
     return {"status": JobStatus.QUEUED}
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _thumbnail(image: Image.Image) -> bytes:
-    thumb = image.copy()
-    thumb.thumbnail(THUMBNAIL_SIZE)
-    buffer = io.BytesIO()
-    thumb.save(buffer, format="WEBP", quality=82)
-    return buffer.getvalue()
-
-
-def _delete_files(images: list[GeneratedImage]) -> None:
-    for image in images:
-        for stored in (image.file, image.thumbnail):
-            if stored.name:
-                stored.storage.delete(stored.name)
 
 
 def _ms(delta) -> int:

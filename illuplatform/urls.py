@@ -4,10 +4,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts import api as accounts_api
-from characters import api as characters_api
 from core import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
-from generation.api import images, styles, uploads
 from ops import health as health_views
 
 
@@ -16,53 +13,12 @@ def serve_media(request, path):
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
+# Each app's API routes; the names (``api:job-list``, ...) are the apps' own.
 api_v1 = (
     [
-        path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
-        path("auth/tokens/", accounts_api.TokenListView.as_view(), name="token-list"),
-        path(
-            "auth/tokens/<uuid:token_id>/",
-            accounts_api.TokenRevokeView.as_view(),
-            name="token-detail",
-        ),
+        path("", include("accounts.urls")),
+        path("", include("characters.urls")),
         path("", include("generation.api.urls")),
-        path("uploads/", uploads.UploadCreateView.as_view(), name="upload-list"),
-        path("uploads/<uuid:upload_id>/", uploads.UploadDetailView.as_view(), name="upload-detail"),
-        path("avatars/", accounts_api.AvatarListCreateView.as_view(), name="avatar-list"),
-        path(
-            "avatars/<uuid:avatar_id>/",
-            accounts_api.AvatarDetailView.as_view(),
-            name="avatar-detail",
-        ),
-        path(
-            "avatars/<uuid:avatar_id>/primary/",
-            accounts_api.AvatarPrimaryView.as_view(),
-            name="avatar-primary",
-        ),
-        path(
-            "characters/", characters_api.CharacterListCreateView.as_view(), name="character-list"
-        ),
-        path(
-            "characters/<uuid:character_id>/",
-            characters_api.CharacterDetailView.as_view(),
-            name="character-detail",
-        ),
-        path(
-            "characters/<uuid:character_id>/references/",
-            characters_api.ReferenceCreateView.as_view(),
-            name="reference-list",
-        ),
-        path(
-            "characters/<uuid:character_id>/references/<uuid:reference_id>/",
-            characters_api.ReferenceDetailView.as_view(),
-            name="reference-detail",
-        ),
-        path("loras/", characters_api.LoraListCreateView.as_view(), name="lora-list"),
-        path("loras/<slug:slug>/", characters_api.LoraDetailView.as_view(), name="lora-detail"),
-        path("styles/", styles.StyleListView.as_view(), name="style-list"),
-        path("styles/<slug:slug>/", styles.StyleDetailView.as_view(), name="style-detail"),
-        path("images/", images.ImageListView.as_view(), name="image-list"),
-        path("images/<uuid:image_id>/", images.ImageDetailView.as_view(), name="image-detail"),
     ],
     "api",
 )

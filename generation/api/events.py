@@ -36,12 +36,11 @@ def _authenticated_user(request):
 
 
 def _visible_job(user, job_id) -> GenerationJob | None:
-    return jobs_visible_to(user).filter(pk=job_id).first()
+    return jobs_visible_to(user=user).filter(pk=job_id).first()
 
 
 def _final_payload(job_id: str, request) -> tuple[list, dict]:
-    from .images import GeneratedImageSerializer
-    from .serializers import JobSerializer
+    from .serializers import GeneratedImageSerializer, JobSerializer
 
     job = GenerationJob.objects.prefetch_related("images").get(pk=job_id)
     images = [

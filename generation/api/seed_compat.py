@@ -37,10 +37,8 @@ def _seed_view(kind: str):
         def post(self, request):
             serializer = SeedRequestSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            payload = serializer.platform_payload()
-            # acting_user reads user_id from request.data; keep it there, out of the payload.
-            payload.pop("user_id", None)
-            return create_job_from(request, payload, kind=kind)
+            # user_id stays in request.data for acting_user; the job request leaves it out.
+            return create_job_from(request, serializer.platform_payload(), kind=kind)
 
     SeedView.__name__ = f"Seed{kind.title()}View"
     return SeedView.as_view()

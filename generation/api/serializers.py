@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -7,12 +9,21 @@ from core.media import storage_url
 from core.serializers import StrictSerializer
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
-from ..models import GenerationJob, JobKind, JobPriority
+from ..models import (
+    GeneratedImage,
+    GenerationJob,
+    JobKind,
+    JobPriority,
+    JobStatus,
+    ReviewStatus,
+    StylePreset,
+    Upload,
+)
 from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
+from ..selectors import IMAGE_ORDERINGS, JOB_ORDERINGS
 from ..signals_redis import read_progress
 from ..webhooks import webhook_url_allowed
-from .images import GeneratedImageSerializer
 
 __all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
 
@@ -83,6 +94,16 @@ class JobCreateSerializer(StrictSerializer):
     )
     user_id = serializers.CharField(required=False)
 
+    @classmethod
+    def for_body(cls, data, *, kind: str | None = None) -> JobCreateSerializer:
+        """The serializer of a create request's body. Its ``user_id`` names the user to act
+        for (core.acting reads it), no job parameter, so it is left out; a ``kind`` fixed by
+        the endpoint (the seed-compatible ones) wins over the body's."""
+        body = {key: value for key, value in data.items() if key != "user_id"}
+        if kind is not None:
+            body["kind"] = kind
+        return cls(data=body)
+
     def validate_prompt(self, value: str) -> str:
         if len(value) > settings.ILLU_MAX_PROMPT_LENGTH:
             raise serializers.ValidationError(
@@ -112,6 +133,87 @@ class JobCreateSerializer(StrictSerializer):
         if attrs.get("webhook_events") and not attrs.get("webhook"):
             raise serializers.ValidationError({"webhook": ["Required with webhook_events."]})
         return attrs
+
+
+class GeneratedImageSerializer(serializers.ModelSerializer):
+    """The image resource of API.md; the job resource can embed it as ``images``."""
+
+    job = serializers.UUIDField(source="job_id", read_only=True)
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    manifest = serializers.DictField(
+        read_only=True, help_text="Everything needed to reproduce the image."
+    )
+
+    class Meta:
+        model = GeneratedImage
+        fields = [
+            "id",
+            "job",
+            "index",
+            "url",
+            "thumbnail_url",
+            "width",
+            "height",
+            "seed",
+            "consistency_score",
+            "accepted",
+            "review_status",
+            "created_at",
+            "manifest",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "format": "uri"})
+    def get_url(self, image: GeneratedImage) -> str | None:
+        return storage_url(image.file.name, self.context.get("request"))
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_thumbnail_url(self, image: GeneratedImage) -> str | None:
+        return storage_url(image.thumbnail.name, self.context.get("request"))
+
+
+class ImageQuerySerializer(serializers.Serializer):
+    job = serializers.UUIDField(required=False, help_text="Only images of this job.")
+    character = serializers.UUIDField(required=False, help_text="Only images of this character.")
+    accepted = serializers.BooleanField(required=False, help_text="Only (not) accepted images.")
+    review_status = serializers.ChoiceField(choices=ReviewStatus.choices, required=False)
+    ordering = serializers.ChoiceField(choices=list(IMAGE_ORDERINGS), default="-created_at")
+
+
+class StylePresetSerializer(serializers.ModelSerializer):
+    controlnet_weights = serializers.DictField(
+        child=serializers.FloatField(), help_text="Control type -> conditioning scale."
+    )
+
+    class Meta:
+        model = StylePreset
+        fields = [
+            "slug",
+            "name",
+            "prompt_template",
+            "negative_prompt",
+            "quality",
+            "steps",
+            "scheduler",
+            "ip_adapter_scale",
+            "controlnet_weights",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = ["id", "url", "width", "height", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "format": "uri"})
+    def get_url(self, upload: Upload) -> str:
+        return storage_url(upload.image.name, self.context.get("request"))
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -177,3 +279,23 @@ class JobSerializer(serializers.ModelSerializer):
             "events": link("job-events"),
             "cancel": link("job-cancel"),
         }
+
+
+class JobQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    kind = serializers.ChoiceField(choices=JobKind.choices, required=False)
+    character = serializers.UUIDField(required=False)
+    ordering = serializers.ChoiceField(choices=list(JOB_ORDERINGS), required=False)
+
+
+class BulkDeleteSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    before = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        if not attrs.get("ids") and not attrs.get("status") and not attrs.get("before"):
+            raise serializers.ValidationError(
+                {"ids": ["Give ids, or a status and/or before time, to choose what to delete."]}
+            )
+        return attrs

@@ -3,35 +3,10 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics
 
-from ..models import StylePreset
-
-
-class StylePresetSerializer(serializers.ModelSerializer):
-    controlnet_weights = serializers.DictField(
-        child=serializers.FloatField(), help_text="Control type -> conditioning scale."
-    )
-
-    class Meta:
-        model = StylePreset
-        fields = [
-            "slug",
-            "name",
-            "prompt_template",
-            "negative_prompt",
-            "quality",
-            "steps",
-            "scheduler",
-            "ip_adapter_scale",
-            "controlnet_weights",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
-def enabled_styles():
-    return StylePreset.objects.filter(enabled=True)
+from ..selectors import enabled_styles
+from .serializers import StylePresetSerializer
 
 
 @extend_schema(tags=["styles"])

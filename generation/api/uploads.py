@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.acting import acting_user
-from core.media import storage_url
 from core.parsers import MultiPartParser
 from core.schema import USER_ID_PARAMETER
 from core.serializers import ImageUploadRequestSerializer
+from core.upload_views import image_upload_created
 
-from ..models import Upload
+from ..selectors import uploads_visible_to
 from ..uploads import upload_create
-
-
-class UploadSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Upload
-        fields = ["id", "url", "width", "height", "created_at"]
-        read_only_fields = fields
-
-    @extend_schema_field({"type": "string", "format": "uri"})
-    def get_url(self, upload: Upload) -> str:
-        return storage_url(upload.image.name, self.context.get("request"))
-
-
-def uploads_visible_to(user):
-    return Upload.objects.filter(owner=user)
+from .serializers import UploadSerializer
 
 
 class UploadCreateView(APIView):
@@ -46,15 +29,15 @@ class UploadCreateView(APIView):
     def post(self, request):
         """Store an image (re-encoded as PNG, metadata dropped) for use in later jobs."""
         owner = acting_user(request)
-        serializer = ImageUploadRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        upload = upload_create(owner=owner, upload=serializer.validated_data["image"])
-        body = UploadSerializer(upload, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return image_upload_created(
+            request,
+            store=lambda body: upload_create(owner=owner, upload=body["image"]),
+            answer_with=UploadSerializer,
+        )
 
 
 class UploadDetailView(APIView):
     @extend_schema(parameters=[USER_ID_PARAMETER], responses=UploadSerializer, tags=["uploads"])
     def get(self, request, upload_id):
-        upload = get_object_or_404(uploads_visible_to(acting_user(request)), pk=upload_id)
+        upload = get_object_or_404(uploads_visible_to(user=acting_user(request)), pk=upload_id)
         return Response(UploadSerializer(upload, context={"request": request}).data)

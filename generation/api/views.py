@@ -10,10 +10,21 @@ from rest_framework.views import APIView
 from core.acting import acting_user
 from core.serializers import validated_query
 
-from ..models import JobKind, JobStatus
-from ..selectors import jobs_visible_to
-from ..services import job_cancel, job_create, job_delete, job_retry, jobs_bulk_delete
-from .serializers import JobCreateSerializer, JobSerializer
+from ..models import JobStatus
+from ..selectors import job_list, jobs_visible_to
+from ..services import (
+    job_cancel,
+    job_create_from_request,
+    job_delete,
+    job_rerun,
+    jobs_bulk_delete,
+)
+from .serializers import (
+    BulkDeleteSerializer,
+    JobCreateSerializer,
+    JobQuerySerializer,
+    JobSerializer,
+)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 CREATE_HEADERS = [
@@ -39,33 +50,14 @@ def render_job(job, request, status_code=status.HTTP_200_OK) -> Response:
 def create_job_from(request, data: dict, *, kind: str | None = None) -> Response:
     """Shared by /api/v1/jobs/ and the seed-compatible endpoints."""
     owner = acting_user(request)
-    data = {key: value for key, value in data.items() if key != "user_id"}
-    if kind is not None:
-        data["kind"] = kind
-    serializer = JobCreateSerializer(data=data)
+    serializer = JobCreateSerializer.for_body(data, kind=kind)
     serializer.is_valid(raise_exception=True)
-    validated = dict(serializer.validated_data)
-    kind = validated.pop("kind")
-    job, created = job_create(
+    job, created = job_create_from_request(
         owner=owner,
-        kind=kind,
-        priority=validated.pop("priority", "normal"),
-        idempotency_key=(request.headers.get(IDEMPOTENCY_HEADER) or "").strip()[:200] or None,
-        cancel_after=validated.pop("cancel_after", None),
-        webhook=validated.pop("webhook", ""),
-        webhook_events=validated.pop("webhook_events", None),
-        params=validated,
+        data=serializer.validated_data,
+        idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
     )
     return render_job(job, request, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-class JobQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
-    kind = serializers.ChoiceField(choices=JobKind.choices, required=False)
-    character = serializers.UUIDField(required=False)
-    ordering = serializers.ChoiceField(
-        choices=["created_at", "-created_at", "finished_at", "-finished_at"], required=False
-    )
 
 
 @extend_schema(parameters=[JobQuerySerializer], methods=["GET"])
@@ -74,10 +66,7 @@ class JobListCreateView(generics.ListAPIView):
 
     def get_queryset(self):
         filters = validated_query(JobQuerySerializer, self.request)
-        ordering = filters.pop("ordering", "-created_at")
-        if "character" in filters:
-            filters["character_id"] = filters.pop("character")
-        return jobs_visible_to(self.request.user).filter(**filters).order_by(ordering)
+        return job_list(user=self.request.user, filters=filters)
 
     @extend_schema(
         request=JobCreateSerializer,
@@ -91,39 +80,26 @@ class JobListCreateView(generics.ListAPIView):
 class JobDetailView(APIView):
     @extend_schema(responses=JobSerializer)
     def get(self, request, job_id):
-        return render_job(get_object_or_404(jobs_visible_to(request.user), pk=job_id), request)
+        return render_job(get_object_or_404(jobs_visible_to(user=request.user), pk=job_id), request)
 
     @extend_schema(responses={204: None})
     def delete(self, request, job_id):
-        job_delete(job=get_object_or_404(jobs_visible_to(request.user), pk=job_id))
+        job_delete(job=get_object_or_404(jobs_visible_to(user=request.user), pk=job_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class JobCancelView(APIView):
     @extend_schema(request=None, responses={200: JobSerializer})
     def post(self, request, job_id):
-        job = get_object_or_404(jobs_visible_to(request.user), pk=job_id)
+        job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
         return render_job(job_cancel(job=job), request)
 
 
 class JobRetryView(APIView):
     @extend_schema(request=None, responses={201: JobSerializer})
     def post(self, request, job_id):
-        job = get_object_or_404(jobs_visible_to(request.user), pk=job_id)
-        return render_job(job_retry(job=job), request, status.HTTP_201_CREATED)
-
-
-class BulkDeleteSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
-    before = serializers.DateTimeField(required=False)
-
-    def validate(self, attrs):
-        if not attrs.get("ids") and not attrs.get("status") and not attrs.get("before"):
-            raise serializers.ValidationError(
-                {"ids": ["Give ids, or a status and/or before time, to choose what to delete."]}
-            )
-        return attrs
+        job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
+        return render_job(job_rerun(job=job), request, status.HTTP_201_CREATED)
 
 
 class JobBulkDeleteView(APIView):
@@ -151,11 +127,5 @@ class JobBulkDeleteView(APIView):
     def post(self, request):
         serializer = BulkDeleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        deleted = jobs_bulk_delete(
-            owner=request.user,
-            ids=[str(i) for i in data["ids"]] if data.get("ids") else None,
-            status=data.get("status"),
-            before=data.get("before"),
-        )
+        deleted = jobs_bulk_delete(owner=request.user, **serializer.validated_data)
         return Response({"deleted": deleted})

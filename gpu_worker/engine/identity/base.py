@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +65,22 @@ class FaceEmbedder(ABC):
     @abstractmethod
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         """Similarity of two embeddings in 0..1 (1: identical)."""
+
+
+def faces_best_first(
+    detections: Iterable[tuple[Sequence[float], float, np.ndarray]],
+) -> list[DetectedFace]:
+    """A backend's detections, each (box x0, y0, x1, y1; detector score; raw embedding), as
+    DetectedFace (plain floats, unit embedding), the best detection first."""
+    faces = [
+        DetectedFace(
+            bbox=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+            det_score=float(score),
+            embedding=unit_vector(embedding),
+        )
+        for box, score, embedding in detections
+    ]
+    return sorted(faces, key=lambda face: face.det_score, reverse=True)
 
 
 def unit_vector(vector: np.ndarray) -> np.ndarray:

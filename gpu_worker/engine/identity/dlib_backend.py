@@ -30,6 +30,7 @@ from .base import (
     FaceEmbedder,
     IdentityModelUnavailable,
     check_same_shape,
+    faces_best_first,
     to_rgb_array,
     unit_vector,
 )
@@ -123,15 +124,10 @@ class DlibFaceEmbedder(FaceEmbedder):
             shapes.append(self._landmarks(pixels, box))
         # One batched call embeds every face of the image.
         descriptors = self._recognizer.compute_face_descriptor(pixels, shapes)
-        faces = [
-            DetectedFace(
-                bbox=(float(box.left()), float(box.top()), float(box.right()), float(box.bottom())),
-                det_score=float(score),
-                embedding=unit_vector(np.array(descriptor)),
-            )
+        return faces_best_first(
+            ((box.left(), box.top(), box.right(), box.bottom()), score, np.array(descriptor))
             for box, score, descriptor in zip(boxes, scores, descriptors, strict=True)
-        ]
-        return sorted(faces, key=lambda face: face.det_score, reverse=True)
+        )
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         return dlib_similarity(a, b)

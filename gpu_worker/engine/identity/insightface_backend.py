@@ -25,6 +25,7 @@ from .base import (
     FaceEmbedder,
     IdentityModelUnavailable,
     check_same_shape,
+    faces_best_first,
     to_rgb_array,
     unit_vector,
 )
@@ -111,21 +112,11 @@ class InsightFaceEmbedder(FaceEmbedder):
     def detect(self, image: Image.Image) -> list[DetectedFace]:
         # insightface works on OpenCV's BGR channel order.
         bgr = np.ascontiguousarray(to_rgb_array(image)[:, :, ::-1])
-        faces = [
-            DetectedFace(
-                bbox=(
-                    float(face.bbox[0]),
-                    float(face.bbox[1]),
-                    float(face.bbox[2]),
-                    float(face.bbox[3]),
-                ),
-                det_score=float(face.det_score),
-                embedding=unit_vector(face.embedding),
-            )
+        return faces_best_first(
+            (face.bbox, face.det_score, face.embedding)
             for face in self._app.get(bgr)
             if face.embedding is not None
-        ]
-        return sorted(faces, key=lambda face: face.det_score, reverse=True)
+        )
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         return cosine_similarity(a, b)
