@@ -34,8 +34,9 @@ def as_mask(image: Image.Image) -> Image.Image:
 
 
 def prepare_mask(mask: Image.Image, *, padding: int, blur: int) -> Image.Image:
-    """Grow the mask by ``padding`` px, then soften its edge by ``blur`` px (outward only,
-    so the whole requested region is repainted at full strength)."""
+    """Grow the mask by ``padding`` px, then soften its edge over ``blur`` more px (outward
+    only, so the whole requested region is repainted at full strength). Pixels farther than
+    ``padding + blur`` from the mask stay 0."""
     array = np.asarray(as_mask(mask))
     if padding > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * padding + 1, 2 * padding + 1))
@@ -45,7 +46,8 @@ def prepare_mask(mask: Image.Image, *, padding: int, blur: int) -> Image.Image:
             array, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * blur + 1, 2 * blur + 1))
         )
         softened = np.asarray(Image.fromarray(grown).filter(ImageFilter.GaussianBlur(blur / 2)))
-        array = np.maximum(array, softened)
+        # Cut the Gaussian's tail at the grown edge: the mask reaches exactly padding + blur.
+        array = np.maximum(array, np.where(grown > 0, softened, 0))
     return Image.fromarray(array.astype(np.uint8), mode="L")
 
 
