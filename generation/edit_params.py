@@ -110,9 +110,17 @@ def _mask(owner: User, requested: dict, width: int, height: int) -> dict[str, An
             )
         mask["mask_upload"] = str(upload.pk)
         return mask
+    polygon = requested.get("mask_polygon")
+    if polygon is not None:
+        if not all(0 <= x <= width and 0 <= y <= height for x, y in polygon):
+            raise _invalid(
+                "mask_polygon", f"Every point must lie inside the {width}x{height} source."
+            )
+        mask["mask_polygon"] = [[x, y] for x, y in polygon]
+        return mask
     rect = requested.get("mask_rect")
     if rect is None:
-        raise _invalid("mask_upload", "Inpaint jobs need mask_upload or mask_rect.")
+        raise _invalid("mask_upload", "Inpaint jobs need mask_upload, mask_rect or mask_polygon.")
     x, y, w, h = rect
     if w < 1 or h < 1 or x < 0 or y < 0 or x + w > width or y + h > height:
         raise _invalid(

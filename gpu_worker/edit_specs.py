@@ -9,7 +9,7 @@ from generation.models import GeneratedImage, Upload
 
 from .assets import AssetMissing, storage_image
 from .engine.face_loop import detect_face_boxes
-from .engine.masks import as_mask, rect_mask
+from .engine.masks import as_mask, polygon_mask, rect_mask
 from .engine.spec import GenerationSpec
 
 
@@ -37,6 +37,8 @@ def mask_image(params: dict, size: tuple[int, int]):
             mask = Image.open(handle)
             mask.load()
         return as_mask(mask)
+    if params.get("mask_polygon"):
+        return polygon_mask(size, [tuple(point) for point in params["mask_polygon"]])
     return rect_mask(size, tuple(params["mask_rect"]))
 
 

@@ -24,6 +24,7 @@ PROMPTED_KINDS = (
     JobKind.IMG2IMG,
     JobKind.INPAINT,
 )
+MASK_FIELDS = ("mask_upload", "mask_rect", "mask_polygon")
 # Request fields that only an editing kind (or only one of them) accepts.
 EDIT_ONLY_FIELDS = {
     "source_image": EDIT_KINDS,
@@ -31,6 +32,7 @@ EDIT_ONLY_FIELDS = {
     "strength": EDIT_KINDS,
     "mask_upload": (JobKind.INPAINT,),
     "mask_rect": (JobKind.INPAINT,),
+    "mask_polygon": (JobKind.INPAINT,),
     "mask_blur": (JobKind.INPAINT,),
     "mask_padding": (JobKind.INPAINT,),
     "scale": (JobKind.UPSCALE,),
@@ -127,6 +129,13 @@ class JobCreateSerializer(StrictSerializer):
         required=False,
         help_text="inpaint: [x, y, w, h] in source pixels.",
     )
+    mask_polygon = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        min_length=3,
+        max_length=256,
+        required=False,
+        help_text="inpaint: [[x, y], ...] in source pixels, at least 3 points.",
+    )
     mask_blur = serializers.IntegerField(required=False, min_value=0, max_value=128)
     mask_padding = serializers.IntegerField(required=False, min_value=0, max_value=256)
     scale = serializers.IntegerField(required=False, help_text="upscale: 2 or 4.")
@@ -189,10 +198,13 @@ class JobCreateSerializer(StrictSerializer):
                 if name in attrs:
                     errors[name] = ["The output size follows the source (times scale)."]
         if kind == JobKind.INPAINT:
-            if "mask_upload" in attrs and "mask_rect" in attrs:
-                errors["mask_rect"] = ["Give mask_upload or mask_rect, not both."]
-            elif "mask_upload" not in attrs and "mask_rect" not in attrs:
-                errors["mask_upload"] = ["inpaint jobs need mask_upload or mask_rect."]
+            given = [name for name in MASK_FIELDS if name in attrs]
+            if len(given) > 1:
+                errors[given[-1]] = [f"Give one of {', '.join(MASK_FIELDS)}, not several."]
+            elif not given:
+                errors["mask_upload"] = [
+                    "inpaint jobs need mask_upload, mask_rect or mask_polygon."
+                ]
         if "control" in attrs and kind in (JobKind.UPSCALE, JobKind.FACE_REPAIR):
             errors["control"] = [f"Not used by {kind} jobs."]
         if errors:

@@ -102,6 +102,9 @@ def test_another_users_source_or_mask_is_not_found(api, user, bob, empty_queues)
         ({"mask_rect": [0, 0, 8, 8], "strength": 1.5}, "strength"),
         ({"mask_rect": [0, 0, 8, 8], "width": 512}, "width"),
         ({"mask_rect": [0, 0, 8, 8], "scale": 2}, "scale"),
+        ({"mask_polygon": [[0, 0], [300, 0], [0, 10]]}, "mask_polygon"),  # outside
+        ({"mask_polygon": [[0, 0], [10, 0]]}, "mask_polygon"),  # two points
+        ({"mask_rect": [0, 0, 8, 8], "mask_polygon": [[0, 0], [9, 0], [0, 9]]}, "mask_polygon"),
     ],
 )
 def test_bad_inpaint_input_is_400_naming_the_field(api, user, extra, field, empty_queues):
@@ -112,6 +115,16 @@ def test_bad_inpaint_input_is_400_naming_the_field(api, user, extra, field, empt
     assert response.json()["error"]["code"] == "invalid"
     assert (GenerationJob.objects.count(), Upload.objects.count()) == before
     assert get_queue("gpu").count == 0
+
+
+def test_a_polygon_mask_is_resolved(api, user, empty_queues):
+    source = upload(user)
+    points = [[10, 10], [200, 20], [50.5, 240]]
+    response = post(
+        api, kind="inpaint", prompt="x", source_upload=str(source.id), mask_polygon=points
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["params"]["mask_polygon"] == points
 
 
 def test_a_mask_of_another_size_is_400(api, user, empty_queues):

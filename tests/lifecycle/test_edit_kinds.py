@@ -49,6 +49,10 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
             api, kind="inpaint", prompt="a hat", source_upload=str(source.id), mask_rect=rect,
             mask_blur=4, mask_padding=4,
         ),
+        "polygon": create(
+            api, kind="inpaint", prompt="a hat", source_upload=str(source.id), mask_blur=0,
+            mask_padding=0, mask_polygon=[[128, 150], [200, 240], [56, 240]],
+        ),
         "upscale": create(api, kind="upscale", source_upload=str(source.id), scale=2),
         "lanczos": create(
             api, kind="upscale", source_upload=str(source.id), scale=4, upscale_method="lanczos"
@@ -66,6 +70,7 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
     assert sizes == {
         "img2img": (256, 256),
         "inpaint": (256, 256),
+        "polygon": (256, 256),
         "upscale": (512, 512),
         "lanczos": (1024, 1024),
         "face_repair": (256, 256),
@@ -81,6 +86,10 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
     outside[y - margin : y + h + margin, x - margin : x + w + margin] = False
     assert np.abs(inpainted - original)[outside].max() <= 1
     assert np.abs(inpainted - original)[y : y + h, x : x + w].mean() > 10
+
+    triangle = stored_pixels(results["polygon"]["images"][0])
+    assert np.array_equal(triangle[:140], original[:140])  # above the triangle: untouched
+    assert np.abs(triangle - original)[200:235, 110:146].mean() > 10  # inside: repainted
 
     upscale_manifest = results["upscale"]["images"][0]["manifest"]["edit"]
     assert upscale_manifest["tiles"] == 9 and upscale_manifest["method"] == "tiled"
