@@ -202,3 +202,42 @@ def test_repair_loop_records_every_pass_and_keeps_an_accepted_one(engine, make_s
     ]
     assert score == 0.9 and image.size == (512, 512)
     assert not np.array_equal(as_array(image), as_array(photos.astronaut()))
+
+
+@pytest.mark.parametrize("controlnet", ["controlnet", "controlnet_union"])
+def test_img2img_and_inpaint_take_controlnets(engine, make_spec, tiny_models, controlnet):
+    from gpu_worker.engine.spec import ControlSpec
+
+    source = pattern_image(10)
+    control = ControlSpec(
+        image=pattern_image(11), model=str(tiny_models[controlnet]), kind="canny", scale=1.0
+    )
+    for mode, extra in (
+        ("img2img", {}),
+        ("inpaint", {"mask": rect_mask(source.size, (8, 8, 32, 32))}),
+    ):
+        plain = engine.generate(make_spec(mode=mode, source=source, strength=0.8, **extra))
+        controlled = engine.generate(
+            make_spec(mode=mode, source=source, strength=0.8, controls=(control,), **extra)
+        )
+        assert len(controlled.conditioning_images) == 1
+        assert controlled.images[0].manifest["controls"][0]["kind"] == "canny"
+        difference = np.abs(as_array(plain.images[0].image) - as_array(controlled.images[0].image))
+        assert difference.max() > 0, mode
+
+
+def test_img2img_uses_ip_adapter_references(engine, make_spec):
+    source = pattern_image(12)
+    plain = engine.generate(make_spec(mode="img2img", source=source, strength=0.8))
+    referenced = engine.generate(
+        make_spec(
+            mode="img2img",
+            source=source,
+            strength=0.8,
+            ip_adapter_images=(pattern_image(13),),
+            ip_adapter_scale=1.0,
+        )
+    )
+    assert "ip_adapter" in referenced.images[0].manifest
+    difference = np.abs(as_array(plain.images[0].image) - as_array(referenced.images[0].image))
+    assert difference.max() > 0
