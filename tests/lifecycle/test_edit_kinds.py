@@ -43,6 +43,8 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
     source = upload_create(owner=user, upload=photos.upload_of(face))
     original = np.asarray(face, dtype=np.int16)
     rect = [96, 96, 64, 64]
+    character = character_create(owner=user, name="Astro")
+    reference_add(character=character, upload=photos.upload_of(photos.astronaut()))
     jobs = {
         "img2img": create(api, kind="img2img", prompt="at night", source_upload=str(source.id)),
         "inpaint": create(
@@ -58,6 +60,9 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
             api, kind="upscale", source_upload=str(source.id), scale=4, upscale_method="lanczos"
         ),
         "face_repair": create(api, kind="face_repair", source_upload=str(source.id)),
+        "character_repair": create(
+            api, kind="face_repair", source_upload=str(source.id), character=str(character.id)
+        ),
         "strength0": create(
             api, kind="img2img", prompt="same", source_upload=str(source.id), strength=0
         ),
@@ -74,6 +79,7 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
         "upscale": (512, 512),
         "lanczos": (1024, 1024),
         "face_repair": (256, 256),
+        "character_repair": (256, 256),
         "strength0": (256, 256),
     }
     assert np.array_equal(stored_pixels(results["strength0"]["images"][0]), original)
@@ -103,6 +109,14 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
     far[y0:y1, x0:x1] = False
     assert np.array_equal(repaired[far], original[far])
     assert np.abs(repaired - original)[y0:y1, x0:x1].mean() > 1
+
+    # With a character: its references steer the repair (IP-Adapter) and the result is scored.
+    with_character = results["character_repair"]
+    assert with_character["params"]["reference_images"]
+    manifest = with_character["images"][0]["manifest"]
+    assert manifest["ip_adapter"]["reference_images_sha256"]
+    assert manifest["identity"]["backend"] == "dlib"
+    assert manifest["identity"]["threshold"] == with_character["params"]["consistency_threshold"]
 
 
 def test_a_generated_image_is_a_source_and_a_faceless_one_fails_face_repair(
