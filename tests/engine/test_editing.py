@@ -241,3 +241,24 @@ def test_img2img_uses_ip_adapter_references(engine, make_spec):
     assert "ip_adapter" in referenced.images[0].manifest
     difference = np.abs(as_array(plain.images[0].image) - as_array(referenced.images[0].image))
     assert difference.max() > 0
+
+
+def test_a_cancel_stops_a_tiled_upscale_between_tiles(engine, make_spec):
+    from gpu_worker.engine.errors import GenerationCancelled
+
+    seen = []
+
+    def cancel_at_third_step(step: int, total: int) -> None:
+        seen.append(step)
+        if step == 3:
+            raise GenerationCancelled("cancelled")
+
+    with pytest.raises(GenerationCancelled):
+        engine.generate(
+            make_spec(
+                mode="upscale", source=pattern_image(14), width=128, height=128, strength=0.5,
+                steps=2, tile_size=64, tile_overlap=16,
+            ),
+            on_step=cancel_at_third_step,
+        )  # fmt: skip
+    assert seen == [1, 2, 3]  # 9 tiles were due; the fourth never started
