@@ -308,43 +308,44 @@ def _upscale(run: _Run):
 
 
 def _face_repair(run: _Run):
+    """Each face: a square crop with context, enlarged to ``repair_size``, inpainted inside an
+    ellipse around the face, shrunk back and pasted through a feathered ellipse."""
     spec = run.spec
     source = spec.source.convert("RGB")
-    records = []
+    crops = [face_crop_box(face, source.size, spec.face_context) for face in spec.face_boxes]
     images = []
     for seed in spec.seeds:
         image = source.copy()
-        for index, face in enumerate(spec.face_boxes):
-            crop_box = face_crop_box(face, image.size, spec.face_context)
-            crop = image.crop(crop_box)
-            scale = spec.repair_size / crop.width
-            upscaled = crop.resize((spec.repair_size, spec.repair_size), Image.Resampling.LANCZOS)
-            fx0, fy0, fx1, fy1 = face
-            face_in_crop = (
-                (fx0 - crop_box[0]) * scale,
-                (fy0 - crop_box[1]) * scale,
-                (fx1 - crop_box[0]) * scale,
-                (fy1 - crop_box[1]) * scale,
-            )
-            mask = ellipse_mask(upscaled.size, _grow(face_in_crop, 0.15))
-            size_px = spec.repair_size
-            blur = max(1, size_px // 32)
-            [painted] = run.denoise(
-                "inpaint", upscaled, (tile_seed(seed, index),), mask=mask.resize(upscaled.size)
-            )
-            painted = composite(upscaled, painted, prepare_mask(mask, padding=0, blur=blur))
-            back = painted.resize(crop.size, Image.Resampling.LANCZOS)
-            # Paste back through a feathered ellipse: outside it the image is untouched.
-            feather = prepare_mask(
-                ellipse_mask(crop.size, _grow(_scaled(face_in_crop, 1 / scale), 0.15)),
-                padding=0,
-                blur=max(1, crop.width // 32),
-            )
-            image.paste(back, crop_box[:2], feather)
-            if len(records) < len(spec.face_boxes):
-                records.append({"face": list(face), "crop": list(crop_box)})
+        for index, (face, crop_box) in enumerate(zip(spec.face_boxes, crops, strict=True)):
+            image = _repair_one_face(run, image, face, crop_box, tile_seed(seed, index))
         images.append(image)
+    records = [
+        {"face": list(face), "crop": list(crop)}
+        for face, crop in zip(spec.face_boxes, crops, strict=True)
+    ]
     return images, {"faces": records, "repair_size": spec.repair_size}
+
+
+def _repair_one_face(run: _Run, image: Image.Image, face: Box, crop_box: Box, seed: int):
+    size = run.spec.repair_size
+    crop = image.crop(crop_box)
+    scale = size / crop.width
+    enlarged = crop.resize((size, size), Image.Resampling.LANCZOS)
+    left, top = crop_box[:2]
+    face_in_crop = _scaled((face[0] - left, face[1] - top, face[2] - left, face[3] - top), scale)
+    mask = ellipse_mask(enlarged.size, _grow(face_in_crop, 0.15))
+    [painted] = run.denoise("inpaint", enlarged, (seed,), mask=mask)
+    painted = composite(enlarged, painted, prepare_mask(mask, padding=0, blur=max(1, size // 32)))
+    back = painted.resize(crop.size, Image.Resampling.LANCZOS)
+    # Paste back through a feathered ellipse: outside it the image is untouched.
+    feather = prepare_mask(
+        ellipse_mask(crop.size, _grow(_scaled(face_in_crop, 1 / scale), 0.15)),
+        padding=0,
+        blur=max(1, crop.width // 32),
+    )
+    repaired = image.copy()
+    repaired.paste(back, (left, top), feather)
+    return repaired
 
 
 def _grow(box, fraction: float):
