@@ -18,3 +18,10 @@ class InvalidParams(DomainError):
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"
+
+
+class NotFound(DomainError):
+    """Another user's object named in a request: never reveal that it exists."""
+
+    status_code = 404
+    code = "not_found"

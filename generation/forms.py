@@ -15,7 +15,7 @@ from core.forms import ACCEPTED_IMAGES, add_domain_error, add_field_errors, flat
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
 from .api.serializers import CONTROL_TYPES, JobCreateSerializer
-from .models import GenerationJob, JobKind, ReviewStatus, Upload
+from .models import EDIT_KINDS, GenerationJob, JobKind, ReviewStatus, Upload
 from .presets import QUALITY_PRESETS
 from .selectors import enabled_styles
 from .services import job_create_from_request
@@ -45,8 +45,12 @@ def _number(minimum, maximum, step) -> forms.NumberInput:
     return forms.NumberInput(attrs={"min": minimum, "max": maximum, "step": step})
 
 
+# Editing kinds start from an image: their form is on the image page (edit_forms.py).
+CREATE_KINDS = [(value, label) for value, label in JobKind.choices if value not in EDIT_KINDS]
+
+
 class JobForm(forms.Form):
-    kind = forms.ChoiceField(choices=JobKind.choices, initial="text", widget=forms.RadioSelect)
+    kind = forms.ChoiceField(choices=CREATE_KINDS, initial="text", widget=forms.RadioSelect)
     prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     negative_prompt = forms.CharField(required=False, label="Negative prompt")
     style = forms.ChoiceField(required=False)

@@ -10,6 +10,14 @@ class JobKind(models.TextChoices):
     SUBJECT = "subject"
     CHARACTER = "character"
     CONTROL = "control"
+    IMG2IMG = "img2img"
+    INPAINT = "inpaint"
+    UPSCALE = "upscale"
+    FACE_REPAIR = "face_repair"
+
+
+# Kinds that start from an existing image (``source_image`` or ``source_upload``).
+EDIT_KINDS = (JobKind.IMG2IMG, JobKind.INPAINT, JobKind.UPSCALE, JobKind.FACE_REPAIR)
 
 
 class JobStatus(models.TextChoices):

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from core.errors import Conflict, DomainError
 from core.media import media_url
 
+from .edit_forms import ImageEditForm
 from .forms import GalleryFilterForm, JobForm
 from .image_services import image_delete, image_generate_again
 from .models import GeneratedImage, GenerationJob, JobStatus
@@ -145,8 +146,25 @@ def image_detail(request, image_id):
         "job": image.job,
         "params": [(key, _shown(value)) for key, value in image.job.params.items()],
         "manifest": json.dumps(image.manifest, indent=2, sort_keys=True),
+        "edit_prompt": image.job.params.get("prompt") or "",
     }
     return render(request, "pages/image.html", context)
+
+
+@login_required
+@require_POST
+def image_edit(request, image_id):
+    """Vary, inpaint, upscale or repair this image: a new job, then its page."""
+    image = _own_image(request, image_id)
+    form = ImageEditForm(image, request.POST)
+    job = form.save()
+    if job is None:
+        for field, errors in form.errors.items():
+            label = "" if field == "__all__" else f"{field}: "
+            messages.error(request, label + " ".join(errors))
+        return redirect("image", image_id=image.id)
+    messages.success(request, f"Your {job.get_kind_display().lower()} job is queued.")
+    return redirect("job", job_id=job.id)
 
 
 @login_required

@@ -13,7 +13,8 @@ from characters.models import Character
 from characters.selectors import loras_visible_to
 from core.errors import InvalidParams
 
-from .models import StylePreset, Upload
+from .edit_params import resolve_edit_params
+from .models import EDIT_KINDS, JobKind, StylePreset, Upload
 from .presets import DEFAULT_QUALITY, QUALITY_PRESETS
 
 MAX_SEED = 2**63 - 1
@@ -34,7 +35,9 @@ def _invalid(field: str, message: str) -> InvalidParams:
 
 def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[str, Any]:
     """Return the complete parameter set, or raise InvalidParams naming the field."""
-    character = _character(owner, requested) if kind == "character" else None
+    # Editing kinds may name a character (or an avatar) for its LoRAs, references and score.
+    wants_character = kind == "character" or (kind in EDIT_KINDS and requested.get("character"))
+    character = _character(owner, requested) if wants_character else None
     style = _style(requested, kind, character)
     quality = requested.get("quality") or (style.quality if style else DEFAULT_QUALITY)
     preset = QUALITY_PRESETS[quality]
@@ -63,9 +66,12 @@ def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[st
         "trigger_words": [],
     }
     loras = list(requested.get("loras", []))
-    if kind in ("memory", "subject"):
+    if kind in EDIT_KINDS:
+        params.update(resolve_edit_params(owner, kind, requested))
+    if kind in ("memory", "subject") or (kind in EDIT_KINDS and requested.get("avatar")):
         params["avatar"] = str(_avatar(owner, requested).id)
-    if kind in IDENTITY_KINDS or "ip_adapter_scale" in requested:
+    identity = kind in IDENTITY_KINDS or "avatar" in params or character is not None
+    if identity or "ip_adapter_scale" in requested:
         fallback = style.ip_adapter_scale if style and style.ip_adapter_scale is not None else None
         params["ip_adapter_scale"] = requested.get(
             "ip_adapter_scale", DEFAULT_IP_ADAPTER_SCALE if fallback is None else fallback
@@ -86,7 +92,7 @@ def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[st
             + [word for lora in params["loras"] for word in lora["trigger_words"]]
         )
     )
-    if kind == "control":
+    if kind == "control" or (kind in (JobKind.IMG2IMG, JobKind.INPAINT) and "control" in requested):
         params["control"] = _control(owner, requested, style)
     if requested.get("consistency") is not None or kind in IDENTITY_KINDS:
         params["consistency"] = _consistency(requested, character, num_images)
@@ -214,4 +220,6 @@ def _consistency(requested: dict, character: Character | None, num_images: int) 
         "min_accepted": min_accepted,
         "max_attempts": max_attempts,
         "filter": "consistency" in requested,
+        # Repair rejected images' faces (ILLU_FACE_REPAIR_MAX_PASSES passes) before re-rolling.
+        "repair": bool(asked.get("repair", False)),
     }

@@ -19,7 +19,15 @@ from accounts.models import User
 from accounts.selectors import quota_for
 from core.errors import Conflict, DomainError
 
-from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob, JobPriority, JobStatus
+from .edit_params import DERIVED_PARAMS as EDIT_DERIVED_PARAMS
+from .models import (
+    EDIT_KINDS,
+    FINISHED_STATUSES,
+    GeneratedImage,
+    GenerationJob,
+    JobPriority,
+    JobStatus,
+)
 from .params import resolve_params
 from .queueing import QUEUE_BY_PRIORITY, enqueue_generation_job, get_queue, get_redis
 from .signals_redis import cancel_key, publish_event, request_cancel
@@ -294,7 +302,10 @@ def job_rerun(*, job: GenerationJob) -> GenerationJob:
         if key not in _NOT_RETRIED_PARAMS and value is not None
     }
     params["loras"] = [{"lora": item["slug"], "weight": item["weight"]} for item in params["loras"]]
-    if job.kind == "character":
+    if job.kind in EDIT_KINDS:
+        for key in EDIT_DERIVED_PARAMS | {"repair_size"}:
+            params.pop(key, None)
+    if job.kind == "character" or (job.kind in EDIT_KINDS and "character" in params):
         # The character's own LoRAs are added back by resolution; keep only explicit ones.
         params["loras"] = []
     if "control" in params:
@@ -305,7 +316,9 @@ def job_rerun(*, job: GenerationJob) -> GenerationJob:
         consistency = params.pop("consistency")
         if consistency.get("filter"):
             params["consistency"] = {
-                k: consistency[k] for k in ("threshold", "min_accepted", "max_attempts")
+                k: consistency[k]
+                for k in ("threshold", "min_accepted", "max_attempts", "repair")
+                if k in consistency
             }
     params.pop("consistency_threshold", None)
     new_job, _ = job_create(

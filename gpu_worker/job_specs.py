@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from generation.models import GenerationJob
+from generation.models import EDIT_KINDS, GenerationJob
 
 from .assets import AssetMissing, local_lora_file, storage_image
 from .engine.spec import ControlSpec, GenerationSpec, LoraSpec
@@ -13,7 +13,7 @@ from .runtime import model_set, resolve_model_source
 
 def build_spec(job: GenerationJob) -> GenerationSpec:
     params = job.params
-    return GenerationSpec(
+    spec = GenerationSpec(
         model=resolve_model_source(params["model"]),
         prompt=_prompt(params),
         negative_prompt=params.get("negative_prompt", ""),
@@ -32,6 +32,11 @@ def build_spec(job: GenerationJob) -> GenerationSpec:
         ip_adapter_scale=params.get("ip_adapter_scale", 0.6),
         controls=_controls(params),
     )
+    if job.kind in EDIT_KINDS:
+        from .edit_specs import with_edit
+
+        spec = with_edit(spec, job.kind, params)
+    return spec
 
 
 def _prompt(params: dict) -> str:

@@ -27,6 +27,7 @@ from generation.signals_redis import publish_event
 from .engine.errors import EngineError, GenerationCancelled, OutOfMemory
 from .job_specs import build_spec, fresh_seeds
 from .progress import StepReporter
+from .repair_loop import repair_enabled, repair_rejected
 from .runtime import get_engine
 from .scoring import IdentityScorer, scorer_for_job
 from .storing import StorageError, delete_stored_files, store_images
@@ -174,6 +175,8 @@ def _run_batch(job, spec, reporter, scorer: IdentityScorer | None, outcome: Outc
             image.consistency_score = score
             image.accepted = score is not None and score >= scorer.threshold
             image.manifest = {**image.manifest, "identity": scorer.manifest(score)}
+            if not image.accepted and repair_enabled(job):
+                repair_rejected(job, spec, image, scorer, reporter)
         outcome.images.append(image)
     if scorer is not None:
         outcome.add_time("scoring_ms", int((time.perf_counter() - started) * 1000))

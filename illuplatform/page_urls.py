@@ -20,6 +20,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/download/", pages.image_download, name="image-download"),
     path("images/<uuid:image_id>/again/", pages.image_again, name="image-again"),
     path("images/<uuid:image_id>/delete/", pages.image_delete_page, name="image-delete"),
+    path("images/<uuid:image_id>/edit/", pages.image_edit, name="image-edit"),
     path("characters/", character_pages.character_list, name="characters"),
     path("characters/<uuid:character_id>/", character_page.character_detail, name="character"),
     path(

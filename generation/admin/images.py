@@ -48,6 +48,7 @@ class GeneratedImageAdmin(admin.ModelAdmin):
     list_display_links = ("thumb", "index")
     list_filter = (
         "review_status",
+        "job__kind",  # e.g. only upscales or face repairs
         ("job__character", admin.RelatedOnlyFieldListFilter),
         "accepted",
         "featured",

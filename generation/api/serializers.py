@@ -10,6 +10,7 @@ from core.serializers import StrictSerializer
 from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
 from ..models import (
+    EDIT_KINDS,
     GeneratedImage,
     GenerationJob,
     JobKind,
@@ -28,7 +29,28 @@ from ..webhooks import webhook_url_allowed
 __all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
 
 
-PROMPTED_KINDS = (JobKind.TEXT, JobKind.MEMORY, JobKind.CHARACTER, JobKind.CONTROL)
+PROMPTED_KINDS = (
+    JobKind.TEXT,
+    JobKind.MEMORY,
+    JobKind.CHARACTER,
+    JobKind.CONTROL,
+    JobKind.IMG2IMG,
+    JobKind.INPAINT,
+)
+MASK_FIELDS = ("mask_upload", "mask_rect", "mask_polygon")
+# Request fields that only an editing kind (or only one of them) accepts.
+EDIT_ONLY_FIELDS = {
+    "source_image": EDIT_KINDS,
+    "source_upload": EDIT_KINDS,
+    "strength": EDIT_KINDS,
+    "mask_upload": (JobKind.INPAINT,),
+    "mask_rect": (JobKind.INPAINT,),
+    "mask_polygon": (JobKind.INPAINT,),
+    "mask_blur": (JobKind.INPAINT,),
+    "mask_padding": (JobKind.INPAINT,),
+    "scale": (JobKind.UPSCALE,),
+    "upscale_method": (JobKind.UPSCALE,),
+}
 
 
 def _multiple_of_8(value: int) -> None:
@@ -56,6 +78,11 @@ class ConsistencySerializer(StrictSerializer):
     threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
     min_accepted = serializers.IntegerField(required=False, min_value=1, max_value=8)
     max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=32)
+    repair = serializers.BooleanField(
+        required=False,
+        help_text="Repair the faces of images under the threshold (up to "
+        "ILLU_FACE_REPAIR_MAX_PASSES passes) before generating new ones.",
+    )
 
 
 class JobCreateSerializer(StrictSerializer):
@@ -93,6 +120,48 @@ class JobCreateSerializer(StrictSerializer):
         child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), required=False, allow_empty=False
     )
     user_id = serializers.CharField(required=False)
+    source_image = serializers.UUIDField(
+        required=False, help_text="Editing kinds: one of your generated images, by id."
+    )
+    source_upload = serializers.UUIDField(
+        required=False, help_text="Editing kinds: one of your uploads, by id."
+    )
+    strength = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="How far to move from the source: 0 returns it, 1 repaints fully.",
+    )
+    mask_upload = serializers.UUIDField(
+        required=False, help_text="inpaint: an upload the source's size; white = repaint."
+    )
+    mask_rect = serializers.ListField(
+        child=serializers.IntegerField(),
+        min_length=4,
+        max_length=4,
+        required=False,
+        help_text="inpaint: [x, y, w, h] in source pixels.",
+    )
+    mask_polygon = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        min_length=3,
+        max_length=256,
+        required=False,
+        help_text="inpaint: [[x, y], ...] in source pixels, at least 3 points.",
+    )
+    mask_blur = serializers.IntegerField(required=False, min_value=0, max_value=128)
+    mask_padding = serializers.IntegerField(required=False, min_value=0, max_value=256)
+    scale = serializers.IntegerField(required=False, help_text="upscale: 2 or 4.")
+    upscale_method = serializers.ChoiceField(
+        choices=["tiled", "lanczos"],
+        required=False,
+        help_text="upscale: tiled SDXL img2img (default) or Lanczos alone.",
+    )
+
+    def validate_scale(self, value: int) -> int:
+        if value not in (2, 4):
+            raise serializers.ValidationError(f"Must be 2 or 4 (got {value}).")
+        return value
 
     @classmethod
     def for_body(cls, data, *, kind: str | None = None) -> JobCreateSerializer:
@@ -130,9 +199,39 @@ class JobCreateSerializer(StrictSerializer):
             raise serializers.ValidationError({"character": ["Required for character jobs."]})
         if attrs["kind"] == JobKind.CONTROL and not attrs.get("control"):
             raise serializers.ValidationError({"control": ["Required for control jobs."]})
+        self._validate_edit_fields(attrs)
         if attrs.get("webhook_events") and not attrs.get("webhook"):
             raise serializers.ValidationError({"webhook": ["Required with webhook_events."]})
         return attrs
+
+    @staticmethod
+    def _validate_edit_fields(attrs) -> None:
+        kind = attrs["kind"]
+        errors = {
+            name: [f"Only for {', '.join(kinds)} jobs."]
+            for name, kinds in EDIT_ONLY_FIELDS.items()
+            if name in attrs and kind not in kinds
+        }
+        if kind in EDIT_KINDS:
+            if "source_image" in attrs and "source_upload" in attrs:
+                errors["source_upload"] = ["Give source_image or source_upload, not both."]
+            elif "source_image" not in attrs and "source_upload" not in attrs:
+                errors["source_image"] = [f"{kind} jobs need source_image or source_upload."]
+            for name in ("width", "height"):
+                if name in attrs:
+                    errors[name] = ["The output size follows the source (times scale)."]
+        if kind == JobKind.INPAINT:
+            given = [name for name in MASK_FIELDS if name in attrs]
+            if len(given) > 1:
+                errors[given[-1]] = [f"Give one of {', '.join(MASK_FIELDS)}, not several."]
+            elif not given:
+                errors["mask_upload"] = [
+                    "inpaint jobs need mask_upload, mask_rect or mask_polygon."
+                ]
+        if "control" in attrs and kind in (JobKind.UPSCALE, JobKind.FACE_REPAIR):
+            errors["control"] = [f"Not used by {kind} jobs."]
+        if errors:
+            raise serializers.ValidationError(errors)
 
 
 class GeneratedImageSerializer(serializers.ModelSerializer):

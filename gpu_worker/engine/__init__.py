@@ -54,4 +54,16 @@ ControlNet (single-type or SDXL Union; several controls, each with its scale)::
         ControlSpec(image=edges, model="/models/controlnet-union", kind="canny", scale=0.7),
         ControlSpec(image=photo, model="/models/controlnet-union", kind="depth", scale=0.4,
                     preprocess=True)))   # preprocess: run preprocessors.preprocess first
+
+Editing modes (same spec, same warm pipeline; output = the source's size, times ``scale``)::
+
+    GenerationSpec(model=..., prompt="at night", seeds=(6,), mode="img2img", source=photo,
+                   width=photo.width, height=photo.height, strength=0.6)
+    GenerationSpec(..., mode="inpaint", source=photo, mask=masks.rect_mask(photo.size,
+                   (x, y, w, h)), mask_blur=8, mask_padding=32)     # outside: the source's pixels
+    GenerationSpec(..., mode="upscale", source=photo, scale=4, width=4 * photo.width,
+                   height=4 * photo.height, strength=0.3, tile_size=1024, tile_overlap=128)
+    GenerationSpec(..., mode="face_repair", source=photo, strength=0.5,
+                   face_boxes=face_loop.detect_face_boxes(embedder, photo))
+    # strength=0 returns the source; upscale_method="lanczos" enlarges without a model.
 """

@@ -27,6 +27,7 @@ from .manifest import (
 from .schedulers import build_scheduler
 from .sources import resolve_source
 from .spec import (
+    EDIT_MODES,
     GenerationResult,
     GenerationSpec,
     ImageOutput,
@@ -70,6 +71,10 @@ class Engine:
 
     def generate(self, spec: GenerationSpec, on_step: StepCallback | None = None):
         validate_spec(spec, self.config.limits)
+        if spec.mode in EDIT_MODES:
+            from .editing import run_edit
+
+            return run_edit(self, spec, on_step)
         started = time.perf_counter()
         warm, _ = self.pipelines.get(spec.model)
         spec = self._with_local_attachments(spec)

@@ -194,6 +194,14 @@ ILLU_LORA_MAX_BYTES = env_int("ILLU_LORA_MAX_BYTES", 1024 * 1024 * 1024)
 # Image uploads (avatars, references, control images).
 ILLU_UPLOAD_MAX_BYTES = env_int("ILLU_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 
+# Editing kinds (img2img, inpaint, upscale, face_repair) and the identity repair loop.
+ILLU_EDIT_MAX_SIDE = env_int("ILLU_EDIT_MAX_SIDE", 2048)  # largest source side
+ILLU_UPSCALE_MAX_SIDE = env_int("ILLU_UPSCALE_MAX_SIDE", 4096)  # largest upscale output side
+ILLU_UPSCALE_TILE_SIZE = env_int("ILLU_UPSCALE_TILE_SIZE", 1024)  # tiled upscale: tile side
+ILLU_UPSCALE_TILE_OVERLAP = env_int("ILLU_UPSCALE_TILE_OVERLAP", 128)  # blended overlap, px
+ILLU_FACE_REPAIR_SIZE = env_int("ILLU_FACE_REPAIR_SIZE", 1024)  # a face crop is repainted at
+ILLU_FACE_REPAIR_MAX_PASSES = env_int("ILLU_FACE_REPAIR_MAX_PASSES", 2)  # consistency.repair
+
 # Operations: metrics, heartbeats, warm-up, benchmarks.
 # /metrics accepts "Authorization: Bearer <ILLU_METRICS_TOKEN>" (empty: staff API tokens only).
 ILLU_METRICS_TOKEN = os.environ.get("ILLU_METRICS_TOKEN", "")

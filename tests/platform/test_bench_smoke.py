@@ -84,3 +84,17 @@ def test_engine_bench(tmp_path):
     assert positive(results["load"]["first_load_ms"], results["load"]["reload_ms"])
     if results["lora"]["status"] == "ok":
         assert positive(results["lora"]["load_ms"], results["lora"]["switch_ms"])
+
+
+def test_upscale_bench(tmp_path):
+    run_bench(
+        "upscale", tmp_path, "--device", "cpu", "--source", "128", "--tile", "256",
+        "--overlap", "32", "--steps", "4",
+        "--models-dir", str(REPO_ROOT / "var" / "bench-models" / "cpu"),
+    )  # fmt: skip
+    results = load(tmp_path, "upscale-cpu")
+    rows = {row["method"]: row for row in results["rows"]}
+    assert set(rows) == {"lanczos", "tiled"}
+    assert rows["tiled"]["output"] == "512x512" and rows["tiled"]["tiles"] == 9
+    assert rows["tiled"]["steps_run"] == 9  # int(4 * 0.3) = 1 step per tile
+    assert positive(rows["tiled"]["seconds"], rows["tiled"]["peak_rss_mib"])
