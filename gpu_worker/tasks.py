@@ -95,22 +95,15 @@ def _run_generation_job(job_id: str) -> dict:
         logger.warning("job %s: storage failed: %s", job_id, exc)
         return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
     except JobTimeoutException:
-        from django.conf import settings
-
-        logger.warning("job %s hit its time limit", job_id)
-        job_mark_failed(
-            job_id=job_id,
-            code="timeout",
-            message=f"The job ran longer than the {settings.ILLU_JOB_TIMEOUT} s limit; "
-            "ask for fewer steps, images or pixels.",
-            timings=outcome.timings,
-        )
-        return {"status": JobStatus.FAILED}
+        return _after_time_limit(job_id, outcome)
     except EngineError as exc:
         logger.warning("job %s failed: %s", job_id, exc)
         job_mark_failed(job_id=job_id, code=exc.code, message=str(exc), timings=outcome.timings)
         return {"status": JobStatus.FAILED}
-    except Exception:
+    except Exception as exc:
+        if _raised_by(exc, JobTimeoutException):
+            # The limit fired inside a library that wrapped it (model loading re-raises).
+            return _after_time_limit(job_id, outcome)
         logger.exception("job %s failed unexpectedly", job_id)
         job_mark_failed(
             job_id=job_id,
@@ -123,6 +116,31 @@ def _run_generation_job(job_id: str) -> dict:
         delete_stored_files(outcome.images)
         return {"status": "discarded"}
     return {"status": JobStatus.SUCCEEDED, "images": len(outcome.images)}
+
+
+def _after_time_limit(job_id: str, outcome: Outcome) -> dict:
+    from django.conf import settings
+
+    logger.warning("job %s hit its time limit", job_id)
+    job_mark_failed(
+        job_id=job_id,
+        code="timeout",
+        message=f"The job ran longer than the {settings.ILLU_JOB_TIMEOUT} s limit; "
+        "ask for fewer steps, images or pixels.",
+        timings=outcome.timings,
+    )
+    return {"status": JobStatus.FAILED}
+
+
+def _raised_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is ``exc`` or anywhere in the chain of causes behind it."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _generate(job: GenerationJob, outcome: Outcome) -> None:
