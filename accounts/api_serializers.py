@@ -7,13 +7,12 @@ from rest_framework import serializers
 
 from generation.api.images import storage_url
 from generation.api.uploads import acting_user_field, image_file_field
-from illuplatform.parsers import JSONTypedMixin
 from illuplatform.serializers import StrictSerializer
 
 from .models import ApiToken, Avatar
 
 
-class TokenRequestSerializer(JSONTypedMixin, StrictSerializer):
+class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField()
     password = serializers.CharField(trim_whitespace=False)
 

@@ -13,7 +13,6 @@ from accounts.api_serializers import FaceSerializer, face_block
 from generation.api.images import storage_url
 from generation.api.uploads import acting_user_field
 from generation.models import StylePreset
-from illuplatform.parsers import JSONTypedMixin
 from illuplatform.serializers import StrictSerializer
 
 from .models import BaseModelFamily, Character, Lora, LoraType, ReferenceImage
@@ -71,7 +70,7 @@ class ReferenceSerializer(serializers.ModelSerializer):
 # --- characters -------------------------------------------------------------------------
 
 
-class CharacterLoraSerializer(JSONTypedMixin, StrictSerializer):
+class CharacterLoraSerializer(StrictSerializer):
     lora = serializers.SlugField(max_length=80, help_text="A registry LoRA's slug.")
     weight = serializers.FloatField(
         required=False, help_text="Default: the LoRA's default weight; within its range."
@@ -111,7 +110,7 @@ class CharacterSerializer(serializers.ModelSerializer):
         ]
 
 
-class CharacterWriteSerializer(JSONTypedMixin, StrictSerializer):
+class CharacterWriteSerializer(StrictSerializer):
     """The body of POST (all but ``name`` optional) and PATCH (everything optional).
     Context: ``owner`` (the acting user) and, for PATCH, ``character``."""
 

@@ -29,7 +29,7 @@ from gpu_worker.heartbeat import live_workers
 from illuplatform.serializers import StrictSerializer
 
 from .api_errors import error_body
-from .parsers import JSONParser, JSONTypedMixin
+from .parsers import JSONParser
 from .schema import ErrorDetailSerializer
 
 # Probes must answer quickly even when Redis hangs rather than refuses.
@@ -209,7 +209,7 @@ class DetailedView(APIView):
         return Response(DetailedSerializer(body).data)
 
 
-class WarmupRequestSerializer(JSONTypedMixin, StrictSerializer):
+class WarmupRequestSerializer(StrictSerializer):
     count = serializers.IntegerField(
         min_value=1, max_value=16, default=1, help_text="Warm-up jobs to queue."
     )

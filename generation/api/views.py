@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from illuplatform.acting import acting_user
-from illuplatform.serializers import validated_query
+from illuplatform.serializers import StrictSerializer, validated_query
 
 from ..models import JobKind, JobStatus
 from ..selectors import jobs_visible_to
@@ -39,7 +39,9 @@ def render_job(job, request, status_code=status.HTTP_200_OK) -> Response:
 def create_job_from(request, data: dict, *, kind: str | None = None) -> Response:
     """Shared by /api/v1/jobs/ and the seed-compatible endpoints."""
     owner = acting_user(request)
-    data = {key: value for key, value in data.items() if key != "user_id"}
+    # A form body stays a QueryDict: only JSON bodies are held to JSON types.
+    data = data.copy()
+    data.pop("user_id", None)
     if kind is not None:
         data["kind"] = kind
     serializer = JobCreateSerializer(data=data)
@@ -113,7 +115,7 @@ class JobRetryView(APIView):
         return render_job(job_retry(job=job), request, status.HTTP_201_CREATED)
 
 
-class BulkDeleteSerializer(serializers.Serializer):
+class BulkDeleteSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     before = serializers.DateTimeField(required=False)
