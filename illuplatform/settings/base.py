@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "illuplatform.middleware.RejectNulCharactersMiddleware",
+    "illuplatform.middleware.JsonNotFoundUnderApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -218,8 +219,11 @@ ILLU_CONSISTENCY_THRESHOLD = float(os.environ.get("ILLU_CONSISTENCY_THRESHOLD", 
 ILLU_KEEP_REJECTED_IMAGES = env_bool("ILLU_KEEP_REJECTED_IMAGES", True)
 ILLU_WEBHOOK_SECRET = os.environ.get("ILLU_WEBHOOK_SECRET", SECRET_KEY)
 ILLU_WEBHOOK_MAX_ATTEMPTS = env_int("ILLU_WEBHOOK_MAX_ATTEMPTS", 5)
-ILLU_WEBHOOK_TIMEOUT = float(os.environ.get("ILLU_WEBHOOK_TIMEOUT", "10"))
-ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP = env_bool("ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP", DEBUG)
+ILLU_WEBHOOK_TIMEOUT = float(os.environ.get("ILLU_WEBHOOK_TIMEOUT", "5"))
+# Webhook targets must resolve to public addresses; this lets loopback (and plain http to it)
+# through, for tests and a receiver on the same machine. Off by default, DEBUG included.
+ILLU_WEBHOOK_ALLOW_LOOPBACK = env_bool("ILLU_WEBHOOK_ALLOW_LOOPBACK", False)
+ILLU_WEBHOOK_MAX_RESPONSE_BYTES = env_int("ILLU_WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024)
 # Model sources beyond the base SDXL (hub id, local dir or s3://bucket/key); empty with an
 # empty ILLU_SDXL_MODEL means the tiny demo models.
 ILLU_IP_ADAPTER_MODEL = os.environ.get("ILLU_IP_ADAPTER_MODEL", "")
