@@ -48,7 +48,11 @@ BAD_IMAGES = {
     # name: (bytes, status, code)
     "not_an_image": (b"this is plain text, not a picture" * 10, 415, "unsupported_media"),
     "gif": (image_bytes(fmt="GIF"), 415, "unsupported_media"),
-    "truncated": (image_bytes((256, 256), "JPEG")[:600], 400, "invalid"),
+    "truncated": (image_bytes((256, 256), "JPEG")[:600], 400, "invalid_image"),
+    # Declares 40000 x 40000 pixels but ends early: broken, not a bomb (was 413 too_large).
+    "truncated_huge_png": (bomb_png()[:-12], 400, "invalid_image"),
+    "truncated_png": (image_bytes((256, 256))[:-30], 400, "invalid_image"),
+    "truncated_webp": (image_bytes((256, 256), "WEBP")[:-40], 400, "invalid_image"),
     "bomb": (bomb_png(), 413, "too_large"),
 }
 
