@@ -10,7 +10,7 @@ from ..models import GenerationJob, JobKind, JobPriority
 from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
 from ..signals_redis import read_progress
-from ..webhooks import webhook_url_allowed
+from ..webhook_targets import WebhookTargetRefused, resolve_webhook_target
 from .images import GeneratedImageSerializer, storage_url
 
 __all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
@@ -93,10 +93,10 @@ class JobCreateSerializer(StrictSerializer):
         return self.validate_prompt(value)
 
     def validate_webhook(self, value: str) -> str:
-        if not webhook_url_allowed(value):
-            raise serializers.ValidationError(
-                "Webhooks must use https (plain http only to loopback in DEBUG)."
-            )
+        try:
+            resolve_webhook_target(value)
+        except WebhookTargetRefused as exc:
+            raise serializers.ValidationError(str(exc))
         return value
 
     def validate(self, attrs):
