@@ -13,6 +13,7 @@ from illuplatform.acting import acting_user
 from illuplatform.api_errors import error_body
 from illuplatform.parsers import MultiPartParser
 from illuplatform.schema import USER_ID_PARAMETER, ErrorSerializer
+from illuplatform.throttles import UploadThrottle, client_ip
 
 from .api_serializers import (
     ApiTokenSerializer,
@@ -45,6 +46,9 @@ class TokenView(APIView):
         responses={
             200: TokenResponseSerializer,
             400: OpenApiResponse(ErrorSerializer, "`invalid` input or `invalid_credentials`."),
+            429: OpenApiResponse(
+                ErrorSerializer, "`throttled`: too many failed attempts (`Retry-After`)."
+            ),
         },
         tags=["auth"],
     )
@@ -52,7 +56,9 @@ class TokenView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            raw_key = api_token_for_credentials(**serializer.validated_data)
+            raw_key = api_token_for_credentials(
+                **serializer.validated_data, client=client_ip(request)
+            )
         except InvalidCredentials as exc:
             return Response(error_body("invalid_credentials", str(exc)), status=400)
         return Response({"token": raw_key})
@@ -84,6 +90,7 @@ def avatars_of(user):
 class AvatarListCreateView(generics.ListAPIView):
     serializer_class = AvatarSerializer
     parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     def get_queryset(self):
         return avatars_of(acting_user(self.request))

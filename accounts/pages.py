@@ -9,16 +9,43 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from generation.pages import media_url
+from illuplatform.throttles import client_ip
 
 from .forms import AvatarForm
+from .login_lockout import (
+    LoginLockedOut,
+    login_failure_record,
+    login_lockout_check,
+    login_success_record,
+)
 from .models import Avatar
 from .services import avatar_delete, avatar_set_primary
 
 
 class LoginView(auth_views.LoginView):
+    """Django's sign-in, under the same lock-out as the token exchange: once a username or an
+    address has too many failures, the page answers 429 with Retry-After and says so."""
+
     template_name = "pages/login.html"
     redirect_authenticated_user = True
     next_page = "gallery"
+
+    def post(self, request, *args, **kwargs):
+        username = str(request.POST.get("username", ""))[:150]
+        client = client_ip(request)
+        try:
+            login_lockout_check(username=username, client=client)
+        except LoginLockedOut as exc:
+            context = self.get_context_data(form=self.get_form_class()(request), locked_out=exc)
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            login_success_record(username=username, client=client)
+        else:
+            login_failure_record(username=username, client=client)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

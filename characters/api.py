@@ -13,6 +13,7 @@ from generation.api.uploads import ImageUploadRequestSerializer
 from illuplatform.acting import acting_user
 from illuplatform.parsers import JSONParser, LoraMultiPartParser, MultiPartParser
 from illuplatform.schema import USER_ID_PARAMETER
+from illuplatform.throttles import UploadThrottle
 
 from .api_serializers import (
     CharacterSerializer,
@@ -110,6 +111,7 @@ class CharacterDetailView(APIView):
 
 class ReferenceCreateView(APIView):
     parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(
         request={"multipart/form-data": ImageUploadRequestSerializer},
@@ -151,6 +153,7 @@ class LoraListCreateView(generics.ListAPIView):
     serializer_class = LoraSerializer
     permission_classes = [ReadOrStaffWrite]
     parser_classes = [LoraMultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     def get_queryset(self):
         query = LoraQuerySerializer(data=self.request.query_params.dict())

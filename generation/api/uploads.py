@@ -12,6 +12,7 @@ from illuplatform.acting import acting_user
 from illuplatform.parsers import MultiPartParser
 from illuplatform.schema import USER_ID_PARAMETER
 from illuplatform.serializers import StrictSerializer
+from illuplatform.throttles import UploadThrottle
 
 from ..models import Upload
 from ..uploads import upload_create
@@ -53,6 +54,7 @@ def uploads_visible_to(user):
 
 class UploadCreateView(APIView):
     parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(
         request={"multipart/form-data": ImageUploadRequestSerializer},

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from illuplatform.acting import acting_user
 from illuplatform.serializers import StrictSerializer, validated_query
+from illuplatform.throttles import JobCreateThrottle
 
 from ..models import JobKind, JobStatus
 from ..selectors import jobs_visible_to
@@ -73,6 +74,7 @@ class JobQuerySerializer(serializers.Serializer):
 @extend_schema(parameters=[JobQuerySerializer], methods=["GET"])
 class JobListCreateView(generics.ListAPIView):
     serializer_class = JobSerializer
+    throttle_classes = [JobCreateThrottle]
 
     def get_queryset(self):
         filters = validated_query(JobQuerySerializer, self.request)
@@ -109,6 +111,8 @@ class JobCancelView(APIView):
 
 
 class JobRetryView(APIView):
+    throttle_classes = [JobCreateThrottle]
+
     @extend_schema(request=None, responses={201: JobSerializer})
     def post(self, request, job_id):
         job = get_object_or_404(jobs_visible_to(request.user), pk=job_id)
