@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
@@ -10,12 +9,7 @@ from generation.api import images, styles, uploads
 
 from . import health as health_views
 from . import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
-
-
-def serve_media(request, path):
-    # MEDIA_ROOT is read per request, not when the URLs load, so it can change (tests do).
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
-
+from .signed_media import serve_signed_media
 
 api_v1 = (
     [
@@ -95,9 +89,9 @@ if settings.DEBUG:
 
     urlpatterns += staticfiles_urlpatterns()
 
-if settings.STORAGE_BACKEND == "local":
-    # Embedded default only: media keys are random uuids. Production serves from S3.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_media)]
+# Local storage (the embedded default) only, and only through the signed, expiring URLs its
+# storage mints; with S3 the view answers 404 (files are served by presigned S3 URLs).
+urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_signed_media, name="media")]
 
 if settings.ILLU_BENCH_BARE_VIEW:
     # bench/api.py's baseline only: a bare view that inserts one row; never on in production.
