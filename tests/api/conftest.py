@@ -168,5 +168,7 @@ def live_worker(no_workers):
         "models": ["stabilityai/stable-diffusion-xl-base-1.0"], "current_job": "",
         "pid": 4242, "host": "node-a", "time": time.time(),
     }  # fmt: skip
-    write_heartbeat(get_redis(), state, ttl=30)
+    # Alive for the whole test however long a loaded machine makes it (a 30 s TTL expired
+    # mid-fuzz); no_workers removes it afterwards.
+    write_heartbeat(get_redis(), state, ttl=3600)
     return state
