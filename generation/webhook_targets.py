@@ -47,10 +47,18 @@ def _refusal(address: IPAddress) -> str | None:
     return None
 
 
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _address(raw: str) -> IPAddress:
+    """The address a connection really reaches: IPv6 forms that carry an IPv4 address
+    (::ffff:127.0.0.1, 6to4 2002:7f00:1::, NAT64 64:ff9b::7f00:1) are that IPv4 address."""
     address = ipaddress.ip_address(raw.split("%", 1)[0])  # drop an IPv6 zone id
-    mapped = getattr(address, "ipv4_mapped", None)
-    return mapped or address  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_PREFIX:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        return address.ipv4_mapped or address.sixtofour or address
+    return address
 
 
 def resolve_webhook_target(url: str) -> WebhookTarget:

@@ -24,6 +24,8 @@ INTERNAL_TARGETS = [
     "https://127.0.0.1/hook",
     "https://[::1]/hook",
     "https://[::ffff:127.0.0.1]/hook",  # loopback dressed as IPv6
+    "https://[2002:7f00:1::]/hook",  # 6to4 around 127.0.0.1
+    "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 around 169.254.169.254
     "https://10.1.2.3/hook",
     "https://192.168.0.10/hook",
     "https://[fd00::1]/hook",  # unique local
