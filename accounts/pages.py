@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from generation.pages import media_url
@@ -22,30 +26,39 @@ from .models import Avatar
 from .services import avatar_delete, avatar_set_primary
 
 
-class LoginView(auth_views.LoginView):
-    """Django's sign-in, under the same lock-out as the token exchange: once a username or an
-    address has too many failures, the page answers 429 with Retry-After and says so."""
+def under_login_lockout(view):
+    """Wrap a sign-in view (ours, the admin's) in the lock-out of the token exchange: once a
+    username or an address has too many failures, a POST answers 429 with Retry-After and a
+    page that says so, the right password included."""
 
-    template_name = "pages/login.html"
-    redirect_authenticated_user = True
-    next_page = "gallery"
-
-    def post(self, request, *args, **kwargs):
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
         username = str(request.POST.get("username", ""))[:150]
         client = client_ip(request)
         try:
             login_lockout_check(username=username, client=client)
         except LoginLockedOut as exc:
-            context = self.get_context_data(form=self.get_form_class()(request), locked_out=exc)
-            response = self.render_to_response(context, status=429)
+            context = {"form": AuthenticationForm(request), "locked_out": exc}
+            response = render(request, "pages/login.html", context, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
-        response = super().post(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
         if request.user.is_authenticated:
             login_success_record(username=username, client=client)
         else:
             login_failure_record(username=username, client=client)
         return response
+
+    return guarded
+
+
+@method_decorator(under_login_lockout, name="post")
+class LoginView(auth_views.LoginView):
+    template_name = "pages/login.html"
+    redirect_authenticated_user = True
+    next_page = "gallery"
 
 
 class LogoutView(auth_views.LogoutView):

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from accounts.pages import under_login_lockout
 from characters import api as characters_api
 from generation.api import images, styles, uploads
 
@@ -63,6 +64,8 @@ api_v1 = (
 )
 
 urlpatterns = [
+    # The admin's sign-in is a password door too: the same lock-out as /login/ and the API.
+    path("admin/login/", under_login_lockout(admin.site.login)),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("api/v1/", include(api_v1)),

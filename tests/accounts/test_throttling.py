@@ -123,6 +123,19 @@ def test_token_guesses_lock_the_sign_in_page_too(user, settings):
     assert page.status_code == 429
 
 
+def test_the_admin_sign_in_shares_the_lock(make_user, settings):
+    settings.ILLU_LOGIN_MAX_FAILURES_PER_USERNAME = 2
+    ops = make_user("ops", staff=True)
+    browser = Client()
+    for _ in range(2):
+        assert (
+            browser.post("/admin/login/", {"username": "ops", "password": "x"}).status_code == 200
+        )
+    page = browser.post("/admin/login/", {"username": "ops", "password": password_of(ops)})
+    assert page.status_code == 429 and "Too many failed sign-ins" in page.content.decode()
+    assert "_auth_user_id" not in browser.session
+
+
 def test_job_creation_bursts_are_throttled_per_user(api, make_user, settings, empty_queues):
     settings.ILLU_THROTTLE_JOB_CREATE = "2/min"
     body = {"kind": "text", "prompt": "burst", "width": 256, "height": 256}
