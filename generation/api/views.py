@@ -1,5 +1,6 @@
 """Job endpoints. Thin: validate, call a service, serialize."""
 
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -37,12 +38,22 @@ def render_job(job, request, status_code=status.HTTP_200_OK) -> Response:
     return Response(JobSerializer(job, context={"request": request}).data, status=status_code)
 
 
+def _without_user_id(data):
+    """A copy without ``user_id``. A form body stays a QueryDict, as only JSON bodies are held
+    to JSON types; built anew rather than deep-copied, which uploaded files do not survive."""
+    if not isinstance(data, QueryDict):
+        return {key: value for key, value in data.items() if key != "user_id"}
+    form = QueryDict(mutable=True)
+    for key, values in data.lists():
+        if key != "user_id":
+            form.setlist(key, values)
+    return form
+
+
 def create_job_from(request, data: dict, *, kind: str | None = None) -> Response:
     """Shared by /api/v1/jobs/ and the seed-compatible endpoints."""
     owner = acting_user(request)
-    # A form body stays a QueryDict: only JSON bodies are held to JSON types.
-    data = data.copy()
-    data.pop("user_id", None)
+    data = _without_user_id(data)
     if kind is not None:
         data["kind"] = kind
     serializer = JobCreateSerializer(data=data)

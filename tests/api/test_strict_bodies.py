@@ -210,6 +210,13 @@ def test_a_json_array_to_jobs_is_a_400_not_a_500(api):
     assert not GenerationJob.objects.exists()
 
 
+def test_a_multipart_job_body_with_a_file_is_a_400_not_a_crash(api):
+    api.raise_request_exception = False
+    body = {"kind": "text", "prompt": "x", "image": image_file()}
+    response = api.post("/api/v1/jobs/", body, format="multipart")
+    assert response.status_code == 400 and "image" in response.json()["error"]["fields"]
+
+
 def test_form_bodies_keep_form_coercion(api, empty_queues):
     # Forms carry only strings: the JSON rule must not refuse them.
     response = api.post("/api/v1/jobs/", {"kind": "text", "prompt": "x", "steps": "5"})
