@@ -13,6 +13,7 @@ from core.acting import acting_user
 from core.api_errors import error_body
 from core.parsers import MultiPartParser
 from core.schema import USER_ID_PARAMETER, ErrorSerializer
+from core.throttles import UploadThrottle, client_ip
 from core.upload_views import image_upload_created
 
 from .api_serializers import (
@@ -47,6 +48,9 @@ class TokenView(APIView):
         responses={
             200: TokenResponseSerializer,
             400: OpenApiResponse(ErrorSerializer, "`invalid` input or `invalid_credentials`."),
+            429: OpenApiResponse(
+                ErrorSerializer, "`throttled`: too many failed attempts (`Retry-After`)."
+            ),
         },
         tags=["auth"],
     )
@@ -54,7 +58,9 @@ class TokenView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            raw_key = api_token_for_credentials(**serializer.validated_data)
+            raw_key = api_token_for_credentials(
+                **serializer.validated_data, client=client_ip(request)
+            )
         except InvalidCredentials as exc:
             return Response(error_body("invalid_credentials", str(exc)), status=400)
         return Response({"token": raw_key})
@@ -82,6 +88,7 @@ class TokenRevokeView(APIView):
 class AvatarListCreateView(generics.ListAPIView):
     serializer_class = AvatarSerializer
     parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     def get_queryset(self):
         return avatars_of(user=acting_user(self.request))

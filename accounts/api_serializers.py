@@ -6,13 +6,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.media import storage_url
-from core.parsers import JSONTypedMixin
 from core.serializers import StrictSerializer, acting_user_field, image_file_field
 
 from .models import ApiToken, Avatar
 
 
-class TokenRequestSerializer(JSONTypedMixin, StrictSerializer):
+class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField()
     password = serializers.CharField(trim_whitespace=False)
 

@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from core.media import media_url
+from core.throttles import client_ip
 
 from .forms import AvatarForm
+from .login_lockout import (
+    LoginLockedOut,
+    login_failure_record,
+    login_lockout_check,
+    login_success_record,
+)
 from .selectors import avatars_of
 from .services import avatar_delete, avatar_set_primary
 
 
+def under_login_lockout(view):
+    """Wrap a sign-in view (ours, the admin's) in the lock-out of the token exchange: once a
+    username or an address has too many failures, a POST answers 429 with Retry-After and a
+    page that says so, the right password included."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        username = str(request.POST.get("username", ""))[:150]
+        client = client_ip(request)
+        try:
+            login_lockout_check(username=username, client=client)
+        except LoginLockedOut as exc:
+            context = {"form": AuthenticationForm(request), "locked_out": exc}
+            response = render(request, "pages/login.html", context, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        response = view(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            login_success_record(username=username, client=client)
+        else:
+            login_failure_record(username=username, client=client)
+        return response
+
+    return guarded
+
+
+@method_decorator(under_login_lockout, name="post")
 class LoginView(auth_views.LoginView):
     template_name = "pages/login.html"
     redirect_authenticated_user = True

@@ -4,6 +4,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
+from .login_lockout import login_failure_record, login_lockout_check, login_success_record
 from .models import ApiToken, Avatar, User, hash_token
 
 
@@ -29,10 +30,15 @@ def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     return token, raw_key
 
 
-def api_token_for_credentials(*, username: str, password: str) -> str:
+def api_token_for_credentials(*, username: str, password: str, client: str = "") -> str:
+    """A new token for the right password, unless this username or client address is locked
+    out after too many failures (LoginLockedOut, a 429, even for the right password)."""
+    login_lockout_check(username=username, client=client)
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
+        login_failure_record(username=username, client=client)
         raise InvalidCredentials("Unknown username or wrong password.")
+    login_success_record(username=username, client=client)
     _, raw_key = api_token_create(user=user, name="password login")
     return raw_key
 

@@ -95,6 +95,8 @@ class Stack(contextlib.ExitStack):
             OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
             ILLU_DEFAULT_MAX_CONCURRENT_JOBS=_UNLIMITED,
             ILLU_DEFAULT_IMAGES_PER_DAY=_UNLIMITED,
+            ILLU_THROTTLE_JOB_CREATE=f"{_UNLIMITED}/s",
+            ILLU_THROTTLE_UPLOADS=f"{_UNLIMITED}/s",
         )
         env.pop("ILLU_TEST_SERVICES_READY", None)
         env["DATABASE_URL"] = self._database()

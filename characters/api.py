@@ -13,6 +13,7 @@ from core.acting import acting_user
 from core.parsers import JSONParser, LoraMultiPartParser, MultiPartParser
 from core.schema import USER_ID_PARAMETER
 from core.serializers import ImageUploadRequestSerializer
+from core.throttles import UploadThrottle
 from core.upload_views import image_upload_created
 
 from .api_serializers import (
@@ -98,6 +99,7 @@ class CharacterDetailView(APIView):
 
 class ReferenceCreateView(APIView):
     parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(
         request={"multipart/form-data": ImageUploadRequestSerializer},
@@ -139,6 +141,7 @@ class LoraListCreateView(generics.ListAPIView):
     serializer_class = LoraSerializer
     permission_classes = [ReadOrStaffWrite]
     parser_classes = [LoraMultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     def get_queryset(self):
         query = LoraQuerySerializer(data=self.request.query_params.dict())

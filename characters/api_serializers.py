@@ -10,7 +10,6 @@ from rest_framework import serializers
 
 from accounts.api_serializers import FaceSerializer, face_block
 from core.media import storage_url
-from core.parsers import JSONTypedMixin
 from core.serializers import StrictSerializer, acting_user_field
 
 from .models import BaseModelFamily, Character, Lora, LoraType, ReferenceImage
@@ -64,7 +63,7 @@ class ReferenceSerializer(serializers.ModelSerializer):
 # --- characters -------------------------------------------------------------------------
 
 
-class CharacterLoraSerializer(JSONTypedMixin, StrictSerializer):
+class CharacterLoraSerializer(StrictSerializer):
     lora = serializers.SlugField(max_length=80, help_text="A registry LoRA's slug.")
     weight = serializers.FloatField(
         required=False, help_text="Default: the LoRA's default weight; within its range."
@@ -104,7 +103,7 @@ class CharacterSerializer(serializers.ModelSerializer):
         ]
 
 
-class CharacterWriteSerializer(JSONTypedMixin, StrictSerializer):
+class CharacterWriteSerializer(StrictSerializer):
     """The body of POST (all but ``name`` optional) and PATCH (everything optional).
     Context: ``owner`` (the acting user) and, for PATCH, ``character``."""
 

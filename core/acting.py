@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from core.errors import DomainError
 
@@ -23,6 +23,8 @@ def requested_username(request) -> str | None:
     name = request.query_params.get(FIELD)
     if not name and request.method in _BODY_METHODS and isinstance(request.data, dict):
         name = request.data.get(FIELD)
+    if name is not None and not isinstance(name, str):
+        raise ValidationError({FIELD: [f"Must be a string, not {type(name).__name__}."]})
     return name or None
 
 

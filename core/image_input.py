@@ -12,6 +12,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import DomainError
 
+from .image_truncation import truncation_of
+
 ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP"}
 
 
@@ -29,6 +31,12 @@ class InvalidImage(DomainError):
     code = "invalid"
 
 
+class CorruptImage(InvalidImage):
+    """Truncated or undecodable: the file's own fault, whatever size it declares."""
+
+    code = "invalid_image"
+
+
 def read_uploaded_image(upload, *, field: str = "image") -> Image.Image:
     """Decode an upload fully or raise a DomainError that names ``field``."""
     if upload is None:
@@ -42,6 +50,12 @@ def read_uploaded_image(upload, *, field: str = "image") -> Image.Image:
     data = upload.read(limit + 1)
     if len(data) > limit:
         raise ImageTooLarge(f"{field}: the file exceeds {limit} bytes.", {field: ["Too large."]})
+    truncation = truncation_of(data)
+    if truncation:
+        raise CorruptImage(
+            f"{field}: the image is truncated ({truncation}).",
+            {field: ["Corrupt or truncated image."]},
+        )
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its pixel limit; treat that as a bomb too.
@@ -64,7 +78,7 @@ def read_uploaded_image(upload, *, field: str = "image") -> Image.Image:
             {field: ["Not an image."]},
         )
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidImage(
+        raise CorruptImage(
             f"{field}: the image could not be decoded ({exc}); it may be truncated.",
             {field: ["Corrupt or truncated image."]},
         )

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import QueryDict
 from rest_framework import parsers, serializers
+from rest_framework.exceptions import ParseError
 
 
 def _check_length(parser_context: dict | None, limit: int) -> None:
@@ -26,9 +27,16 @@ def _check_length(parser_context: dict | None, limit: int) -> None:
 
 
 class JSONParser(parsers.JSONParser):
+    """Every JSON request body of this API is an object: an array, a string, a number or null
+    at the top is a 400 here, before any view reads it as a mapping."""
+
     def parse(self, stream, media_type=None, parser_context=None):
         _check_length(parser_context, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        return super().parse(stream, media_type, parser_context)
+        data = super().parse(stream, media_type, parser_context)
+        if not isinstance(data, dict):
+            kind = "null" if data is None else type(data).__name__
+            raise ParseError(f"The request body must be a JSON object, not {kind}.")
+        return data
 
 
 class FormParser(parsers.FormParser):
@@ -63,9 +71,13 @@ _JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
     (serializers.FloatField, (int, float), "a number"),
     (serializers.CharField, (str,), "a string"),
     (serializers.ChoiceField, (str,), "a string"),
+    (serializers.UUIDField, (str,), "a string"),
+    (serializers.DateTimeField, (str,), "a string"),
+    (serializers.DateField, (str,), "a string"),
     (serializers.RelatedField, (str,), "a string"),
     (serializers.ListField, (list,), "a list"),
     (serializers.DictField, (dict,), "an object"),
+    (serializers.ListSerializer, (list,), "a list"),  # many=True
     (serializers.BaseSerializer, (dict,), "an object"),
 ]
 

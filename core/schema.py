@@ -55,6 +55,7 @@ _ERROR_DESCRIPTIONS = {
     "404": "No such object, or another user's (`not_found`).",
     "413": "Request or file too large (`too_large`).",
     "415": "Not an accepted image or media type (`unsupported_media`).",
+    "429": "Too many requests (`throttled`); `Retry-After` says when to try again.",
 }
 _WRITE_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -82,6 +83,8 @@ class AutoSchema(SpectacularAutoSchema):
         if self.method in _WRITE_METHODS:
             codes.append("413")
             codes.append("415")  # a media type the parsers do not accept, or a non-image file
+        if self.method == "POST" and getattr(self.view, "throttle_classes", None):
+            codes.append("429")  # core.throttles: per-user bursts of writes
         return codes
 
     def _takes_user_id(self, parameters: set[str]) -> bool:

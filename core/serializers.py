@@ -3,9 +3,13 @@
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from .parsers import JSONTypedMixin
 
-class StrictSerializer(serializers.Serializer):
-    """Rejects fields it does not know, naming them, instead of silently dropping them."""
+
+class StrictSerializer(JSONTypedMixin, serializers.Serializer):
+    """The one parsing rule of every request body: fields it does not know are refused by
+    name instead of silently dropped, and in a JSON body each field must have its JSON type
+    (``"5"`` is not a number). Every request serializer builds on it."""
 
     def to_internal_value(self, data):
         unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -19,6 +17,12 @@ from rq import Retry
 
 from .models import DeliveryStatus, GenerationJob, WebhookDelivery
 from .queueing import get_queue
+from .webhook_targets import (
+    WebhookHostUnresolved,
+    WebhookTarget,
+    WebhookTargetRefused,
+    resolve_webhook_target,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,24 +32,6 @@ DELIVERY_HEADER = "X-Illu-Delivery"
 EVENT_HEADER = "X-Illu-Event"
 DEFAULT_EVENTS = ("completed",)
 RETRY_INTERVALS = [2, 10, 60, 300, 900]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def webhook_url_allowed(url: str) -> bool:
-    """https anywhere; plain http only to loopback, and only when allowed (DEBUG, tests)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    allow_loopback = getattr(settings, "ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP", settings.DEBUG)
-    return parts.scheme == "http" and allow_loopback and _is_loopback(parts.hostname or "")
 
 
 def sign(body: bytes, secret: str | None = None) -> str:
@@ -104,9 +90,16 @@ def deliver_webhook(delivery_id: str) -> int:
     }
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
     try:
-        response = httpx.post(
-            delivery.url, content=body, headers=headers, timeout=settings.ILLU_WEBHOOK_TIMEOUT
-        )
+        # Checked again now, not only at creation: the host's DNS may have changed since.
+        target = resolve_webhook_target(delivery.url)
+    except WebhookHostUnresolved as exc:
+        _record_failure(delivery, None, str(exc))
+        raise DeliveryFailed(str(exc)) from exc
+    except WebhookTargetRefused as exc:
+        _record_failure(delivery, None, f"refused: {exc}", final=True)
+        return 0  # never retried: the address is refused, not unreachable
+    try:
+        response = _post_to(target, delivery.url, body, headers)
     except httpx.HTTPError as exc:
         _record_failure(delivery, None, f"{type(exc).__name__}: {exc}")
         raise DeliveryFailed(str(exc)) from exc
@@ -122,9 +115,38 @@ def deliver_webhook(delivery_id: str) -> int:
     raise DeliveryFailed(f"receiver answered {response.status_code}")
 
 
-def _record_failure(delivery: WebhookDelivery, status: int | None, error: str) -> None:
+def _post_to(target: WebhookTarget, url: str, body: bytes, headers: dict) -> httpx.Response:
+    """POST to the address that was checked (the URL's host stays in Host and in TLS SNI and
+    certificate checks), following no redirect and reading at most
+    ILLU_WEBHOOK_MAX_RESPONSE_BYTES of the answer, which only its status matters for."""
+    original = httpx.URL(url)
+    pinned = original.copy_with(host=str(target.address))
+    limit = settings.ILLU_WEBHOOK_MAX_RESPONSE_BYTES
+    with httpx.Client(timeout=settings.ILLU_WEBHOOK_TIMEOUT, follow_redirects=False) as client:
+        request = client.build_request(
+            "POST",
+            pinned,
+            content=body,
+            headers={**headers, "Host": original.netloc.decode("ascii")},
+            extensions={"sni_hostname": target.hostname},
+        )
+        response = client.send(request, stream=True)
+        try:
+            received = 0
+            for chunk in response.iter_raw():
+                received += len(chunk)
+                if received >= limit:
+                    break
+        finally:
+            response.close()
+    return response
+
+
+def _record_failure(
+    delivery: WebhookDelivery, status: int | None, error: str, *, final: bool = False
+) -> None:
     delivery.refresh_from_db()
-    final = delivery.attempts >= settings.ILLU_WEBHOOK_MAX_ATTEMPTS
+    final = final or delivery.attempts >= settings.ILLU_WEBHOOK_MAX_ATTEMPTS
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         response_status=status,
         last_error=error[:1000],

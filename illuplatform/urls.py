@@ -1,17 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.pages import under_login_lockout
 from core import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
+from core.signed_media import serve_signed_media
 from ops import health as health_views
-
-
-def serve_media(request, path):
-    # MEDIA_ROOT is read per request, not when the URLs load, so it can change (tests do).
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
-
 
 # Each app's API routes; the names (``api:job-list``, ...) are the apps' own.
 api_v1 = (
@@ -24,6 +19,8 @@ api_v1 = (
 )
 
 urlpatterns = [
+    # The admin's sign-in is a password door too: the same lock-out as /login/ and the API.
+    path("admin/login/", under_login_lockout(admin.site.login)),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("api/v1/", include(api_v1)),
@@ -50,9 +47,9 @@ if settings.DEBUG:
 
     urlpatterns += staticfiles_urlpatterns()
 
-if settings.STORAGE_BACKEND == "local":
-    # Embedded default only: media keys are random uuids. Production serves from S3.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_media)]
+# Local storage (the embedded default) only, and only through the signed, expiring URLs its
+# storage mints; with S3 the view answers 404 (files are served by presigned S3 URLs).
+urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_signed_media, name="media")]
 
 if settings.ILLU_BENCH_BARE_VIEW:
     # bench/api.py's baseline only: a bare view that inserts one row; never on in production.

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from core.api_errors import error_body
 from core.errors import DomainError
-from core.parsers import JSONParser, JSONTypedMixin
+from core.parsers import JSONParser
 from core.schema import ErrorDetailSerializer
 from core.serializers import StrictSerializer
 from generation.queueing import QUEUE_NAMES, get_queue
@@ -208,7 +208,7 @@ class DetailedView(APIView):
         return Response(DetailedSerializer(body).data)
 
 
-class WarmupRequestSerializer(JSONTypedMixin, StrictSerializer):
+class WarmupRequestSerializer(StrictSerializer):
     count = serializers.IntegerField(
         min_value=1, max_value=16, default=1, help_text="Warm-up jobs to queue."
     )

@@ -5,6 +5,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
+from core.throttles import JobCreateThrottle
+
 from .serializers import JobSerializer, StrictSerializer
 from .views import create_job_from
 
@@ -29,6 +31,8 @@ class SeedRequestSerializer(StrictSerializer):
 
 def _seed_view(kind: str):
     class SeedView(APIView):
+        throttle_classes = [JobCreateThrottle]
+
         @extend_schema(
             request=SeedRequestSerializer,
             responses={201: JobSerializer, 200: JobSerializer},

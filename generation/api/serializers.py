@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -24,7 +25,7 @@ from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
 from ..selectors import IMAGE_ORDERINGS, JOB_ORDERINGS
 from ..signals_redis import read_progress
-from ..webhooks import webhook_url_allowed
+from ..webhook_targets import WebhookTargetRefused, resolve_webhook_target
 
 __all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
 
@@ -168,7 +169,7 @@ class JobCreateSerializer(StrictSerializer):
         """The serializer of a create request's body. Its ``user_id`` names the user to act
         for (core.acting reads it), no job parameter, so it is left out; a ``kind`` fixed by
         the endpoint (the seed-compatible ones) wins over the body's."""
-        body = {key: value for key, value in data.items() if key != "user_id"}
+        body = _without_user_id(data)
         if kind is not None:
             body["kind"] = kind
         return cls(data=body)
@@ -184,10 +185,10 @@ class JobCreateSerializer(StrictSerializer):
         return self.validate_prompt(value)
 
     def validate_webhook(self, value: str) -> str:
-        if not webhook_url_allowed(value):
-            raise serializers.ValidationError(
-                "Webhooks must use https (plain http only to loopback in DEBUG)."
-            )
+        try:
+            resolve_webhook_target(value)
+        except WebhookTargetRefused as exc:
+            raise serializers.ValidationError(str(exc))
         return value
 
     def validate(self, attrs):
@@ -387,7 +388,7 @@ class JobQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=list(JOB_ORDERINGS), required=False)
 
 
-class BulkDeleteSerializer(serializers.Serializer):
+class BulkDeleteSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     before = serializers.DateTimeField(required=False)
@@ -398,3 +399,15 @@ class BulkDeleteSerializer(serializers.Serializer):
                 {"ids": ["Give ids, or a status and/or before time, to choose what to delete."]}
             )
         return attrs
+
+
+def _without_user_id(data):
+    """A copy without ``user_id``. A form body stays a QueryDict, as only JSON bodies are held
+    to JSON types; built anew rather than deep-copied, which uploaded files do not survive."""
+    if not isinstance(data, QueryDict):
+        return {key: value for key, value in data.items() if key != "user_id"}
+    form = QueryDict(mutable=True)
+    for key, values in data.lists():
+        if key != "user_id":
+            form.setlist(key, values)
+    return form

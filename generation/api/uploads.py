@@ -11,6 +11,7 @@ from core.acting import acting_user
 from core.parsers import MultiPartParser
 from core.schema import USER_ID_PARAMETER
 from core.serializers import ImageUploadRequestSerializer
+from core.throttles import UploadThrottle
 from core.upload_views import image_upload_created
 
 from ..selectors import uploads_visible_to
@@ -20,6 +21,7 @@ from .serializers import UploadSerializer
 
 class UploadCreateView(APIView):
     parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(
         request={"multipart/form-data": ImageUploadRequestSerializer},

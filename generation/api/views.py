@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.acting import acting_user
 from core.serializers import validated_query
+from core.throttles import JobCreateThrottle
 
 from ..models import JobStatus
 from ..selectors import job_list, jobs_visible_to
@@ -63,6 +64,7 @@ def create_job_from(request, data: dict, *, kind: str | None = None) -> Response
 @extend_schema(parameters=[JobQuerySerializer], methods=["GET"])
 class JobListCreateView(generics.ListAPIView):
     serializer_class = JobSerializer
+    throttle_classes = [JobCreateThrottle]
 
     def get_queryset(self):
         filters = validated_query(JobQuerySerializer, self.request)
@@ -96,6 +98,8 @@ class JobCancelView(APIView):
 
 
 class JobRetryView(APIView):
+    throttle_classes = [JobCreateThrottle]
+
     @extend_schema(request=None, responses={201: JobSerializer})
     def post(self, request, job_id):
         job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RejectNulCharactersMiddleware",
+    "core.middleware.JsonNotFoundUnderApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,6 +121,8 @@ AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
 AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME", "us-east-1")
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
 AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # key prefix inside the bucket
+# Lifetime of the signed /media/ URLs of local storage, like AWS_QUERYSTRING_EXPIRE on S3.
+ILLU_MEDIA_URL_EXPIRE = env_int("ILLU_MEDIA_URL_EXPIRE", AWS_QUERYSTRING_EXPIRE)
 
 
 def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
@@ -142,7 +145,8 @@ def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
             },
         }
     elif backend == "local":
-        default = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+        # Served only through signed URLs that expire (illuplatform/signed_media.py).
+        default = {"BACKEND": "core.signed_media.SignedFileSystemStorage"}
     else:
         raise ValueError(f"STORAGE_BACKEND must be 'local' or 's3', not {backend!r}")
     return {
@@ -224,10 +228,23 @@ ILLU_IDEMPOTENCY_WINDOW_HOURS = env_int("ILLU_IDEMPOTENCY_WINDOW_HOURS", 24)
 ILLU_MAX_WAIT_SECONDS = env_int("ILLU_MAX_WAIT_SECONDS", 60)
 ILLU_CONSISTENCY_THRESHOLD = float(os.environ.get("ILLU_CONSISTENCY_THRESHOLD", "0.5"))
 ILLU_KEEP_REJECTED_IMAGES = env_bool("ILLU_KEEP_REJECTED_IMAGES", True)
+# Throttling (DRF throttles; counters in Django's default cache). Failed sign-ins (token
+# exchange and /login/) per username and per client address within the lock-out window; at the
+# limit every attempt, the right password included, is a 429 until the oldest failure expires.
+ILLU_LOGIN_MAX_FAILURES_PER_USERNAME = env_int("ILLU_LOGIN_MAX_FAILURES_PER_USERNAME", 5)
+ILLU_LOGIN_MAX_FAILURES_PER_IP = env_int("ILLU_LOGIN_MAX_FAILURES_PER_IP", 50)
+ILLU_LOGIN_LOCKOUT_SECONDS = env_int("ILLU_LOGIN_LOCKOUT_SECONDS", 900)
+# Bursts per user, DRF rate strings "N/s|m|h|d": job creation (jobs, retries, seed endpoints)
+# and image/LoRA uploads (uploads, avatars, references, LoRAs).
+ILLU_THROTTLE_JOB_CREATE = os.environ.get("ILLU_THROTTLE_JOB_CREATE", "60/min")
+ILLU_THROTTLE_UPLOADS = os.environ.get("ILLU_THROTTLE_UPLOADS", "30/min")
 ILLU_WEBHOOK_SECRET = os.environ.get("ILLU_WEBHOOK_SECRET", SECRET_KEY)
 ILLU_WEBHOOK_MAX_ATTEMPTS = env_int("ILLU_WEBHOOK_MAX_ATTEMPTS", 5)
-ILLU_WEBHOOK_TIMEOUT = float(os.environ.get("ILLU_WEBHOOK_TIMEOUT", "10"))
-ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP = env_bool("ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP", DEBUG)
+ILLU_WEBHOOK_TIMEOUT = float(os.environ.get("ILLU_WEBHOOK_TIMEOUT", "5"))
+# Webhook targets must resolve to public addresses; this lets loopback (and plain http to it)
+# through, for tests and a receiver on the same machine. Off by default, DEBUG included.
+ILLU_WEBHOOK_ALLOW_LOOPBACK = env_bool("ILLU_WEBHOOK_ALLOW_LOOPBACK", False)
+ILLU_WEBHOOK_MAX_RESPONSE_BYTES = env_int("ILLU_WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024)
 # Model sources beyond the base SDXL (hub id, local dir or s3://bucket/key); empty with an
 # empty ILLU_SDXL_MODEL means the tiny demo models.
 ILLU_IP_ADAPTER_MODEL = os.environ.get("ILLU_IP_ADAPTER_MODEL", "")
@@ -276,6 +293,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "core.pagination.PageNumberPagination"
+# Reverse proxies in front that append to X-Forwarded-For; 0 uses the socket's address, so a
+# client cannot pick the address that throttles count it under.
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("ILLU_NUM_PROXIES", 0)
 
 # --- Server-rendered pages (templates/pages, illuplatform/page_urls.py) -----------------------
 # Their CSS and JS; page_urls.py serves /static/ through the staticfiles finders.

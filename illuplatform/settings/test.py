@@ -20,6 +20,14 @@ from .base import DATABASES, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
+# The webhook tests deliver to a receiver on loopback; tests of the refusal turn this off.
+ILLU_WEBHOOK_ALLOW_LOOPBACK = True
+# Loose enough that no test is throttled by accident (counters live for the whole session);
+# the throttling tests tighten them with override_settings.
+ILLU_LOGIN_MAX_FAILURES_PER_USERNAME = 100_000
+ILLU_LOGIN_MAX_FAILURES_PER_IP = 100_000
+ILLU_THROTTLE_JOB_CREATE = "100000/s"
+ILLU_THROTTLE_UPLOADS = "100000/s"
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so worker processes started by tests share the database.

@@ -20,6 +20,17 @@ def test_unknown_api_urls_are_json_404(api):
         assert response.json()["error"]["code"] == "not_found"
 
 
+def test_unknown_api_urls_are_json_404_under_debug_too(api, settings):
+    # make run runs DEBUG, where Django renders its HTML technical 404 instead of handler404.
+    settings.DEBUG = True
+    for client in (api, APIClient()):
+        response = client.get("/api/v1/trainings/")
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "not_found"
+    assert "json" not in APIClient().get("/no-such-page/")["Content-Type"]
+
+
 def test_unknown_urls_elsewhere_keep_django_pages():
     response = APIClient().get("/no-such-page/")
     assert response.status_code == 404 and "json" not in response["Content-Type"]

@@ -106,7 +106,6 @@ def receiver():
 def test_webhook_is_signed_and_retried_after_a_500(
     api, empty_queues, run_worker_burst, receiver, settings
 ):
-    settings.ILLU_WEBHOOK_ALLOW_LOOPBACK_HTTP = True
     url, received = receiver
     job = api.post(
         "/api/v1/jobs/",
