@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Retry
 
 from .models import DeliveryStatus, GenerationJob, WebhookDelivery
@@ -75,6 +76,14 @@ def webhook_emit(job: GenerationJob, event: str, data: dict) -> WebhookDelivery 
 
 def _enqueue(delivery: WebhookDelivery) -> None:
     retries = max(0, settings.ILLU_WEBHOOK_MAX_ATTEMPTS - 1)
+    try:
+        _enqueue_delivery(delivery, retries)
+    except RedisError as exc:
+        # Runs after commit, often inside the GPU worker: a Redis outage must not raise there.
+        logger.warning("webhook delivery %s recorded but not queued (Redis: %s)", delivery.id, exc)
+
+
+def _enqueue_delivery(delivery: WebhookDelivery, retries: int) -> None:
     get_queue(WEBHOOK_QUEUE).enqueue(
         "generation.webhooks.deliver_webhook",
         str(delivery.id),

@@ -1,0 +1,57 @@
+"""Keeping the GPU worker alive through a Redis outage.
+
+RQ already retries its blocking dequeue while Redis is down, but an outage during a job ends
+its work loop (the job's bookkeeping cannot be written) and its teardown then fails to register
+the worker's death. ``serve_through_outages`` waits for Redis with back-off and serves again as
+the same worker, warm pipelines kept; the interrupted job itself was put back by the job layer
+as a transient failure (``queue_unavailable``) and the reconciler re-enqueues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.exceptions import StopRequested
+
+logger = logging.getLogger(__name__)
+
+
+def wait_for_redis(connection: Redis, *, max_delay: float, first_delay: float = 0.5) -> float:
+    """Block until Redis answers PING, retrying with doubling delays up to ``max_delay``.
+    Returns the seconds spent waiting."""
+    started = time.monotonic()
+    delay = first_delay
+    while True:
+        try:
+            connection.ping()
+            return time.monotonic() - started
+        except RedisError as exc:
+            logger.warning("Redis is not answering (%s); trying again in %.1f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+def serve_through_outages(worker, *, burst: bool, max_delay: float) -> None:
+    """Run ``worker.work()`` until it is asked to stop; whenever the loop ends because Redis
+    went away, wait for Redis and serve again."""
+    lives = 0
+    while True:
+        try:
+            waited = wait_for_redis(worker.connection, max_delay=max_delay)
+            if lives:
+                logger.warning(
+                    "Redis is back after %.1f s; worker %s serves again", waited, worker.name
+                )
+                # The last life could not register its death (Redis was gone); register_birth
+                # refuses a name whose previous life looks alive.
+                worker.register_death()
+            lives += 1
+            worker.work(burst=burst, with_scheduler=False)
+        except StopRequested:  # a SIGTERM while waiting for Redis
+            return
+        if burst or worker._stop_requested:
+            return
+        logger.warning("worker %s stopped serving (Redis lost?); reconnecting", worker.name)
