@@ -253,7 +253,7 @@ def _duplicated(job: dict) -> bool:
 
 
 DRILL_JOB = {"kind": "text", "prompt": "a lighthouse at dusk", "width": 256, "height": 256,
-             "steps": 30, "num_images": 1}  # fmt: skip
+             "steps": 8, "num_images": 1}  # fmt: skip
 
 
 def submit_jobs(stack: SupervisedStack, count: int, webhook: str = "") -> list[str]:

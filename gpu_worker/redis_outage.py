@@ -9,8 +9,10 @@ as a transient failure (``queue_unavailable``) and the reconciler re-enqueues it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -19,19 +21,28 @@ from rq.exceptions import StopRequested
 logger = logging.getLogger(__name__)
 
 
-def wait_for_redis(connection: Redis, *, max_delay: float, first_delay: float = 0.5) -> float:
+def wait_for_redis(
+    connection: Redis,
+    *,
+    max_delay: float,
+    first_delay: float = 0.5,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> float | None:
     """Block until Redis answers PING, retrying with doubling delays up to ``max_delay``.
-    Returns the seconds spent waiting."""
+    Returns the seconds spent waiting, or None when ``should_stop()`` turned true first."""
     started = time.monotonic()
     delay = first_delay
-    while True:
+    while not should_stop():
         try:
             connection.ping()
             return time.monotonic() - started
         except RedisError as exc:
             logger.warning("Redis is not answering (%s); trying again in %.1f s", exc, delay)
+        # RQ's SIGTERM handler may fail to record the shutdown in Redis; should_stop says it.
+        with contextlib.suppress(RedisError):
             time.sleep(delay)
-            delay = min(delay * 2, max_delay)
+        delay = min(delay * 2, max_delay)
+    return None
 
 
 def serve_through_outages(worker, *, burst: bool, max_delay: float) -> None:
@@ -40,7 +51,13 @@ def serve_through_outages(worker, *, burst: bool, max_delay: float) -> None:
     lives = 0
     while True:
         try:
-            waited = wait_for_redis(worker.connection, max_delay=max_delay)
+            waited = wait_for_redis(
+                worker.connection,
+                max_delay=max_delay,
+                should_stop=lambda: worker.shutdown_requested,
+            )
+            if waited is None:
+                return
             if lives:
                 logger.warning(
                     "Redis is back after %.1f s; worker %s serves again", waited, worker.name
@@ -52,6 +69,6 @@ def serve_through_outages(worker, *, burst: bool, max_delay: float) -> None:
             worker.work(burst=burst, with_scheduler=False)
         except StopRequested:  # a SIGTERM while waiting for Redis
             return
-        if burst or worker._stop_requested:
+        if burst or worker.shutdown_requested:
             return
         logger.warning("worker %s stopped serving (Redis lost?); reconnecting", worker.name)

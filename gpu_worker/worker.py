@@ -20,6 +20,12 @@ logger = logging.getLogger(__name__)
 class GpuWorker(SimpleWorker):
     # RQ's wait between reconnection attempts while idle doubles up to this (RQ's default: 60 s).
     max_connection_wait_time = 5.0
+    # Set by SIGTERM/SIGINT: RQ's own flag stays False when the signal finds the worker idle.
+    shutdown_requested = False
+
+    def request_stop(self, signum, frame):
+        self.shutdown_requested = True
+        super().request_stop(signum, frame)
 
     def execute_job(self, job, queue):
         # One process serves many jobs: drop database connections that went stale in between.
