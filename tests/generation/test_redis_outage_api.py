@@ -4,6 +4,7 @@ stored and answered 201, and the reconciler enqueues it once Redis is back; noth
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.utils import timezone
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -62,3 +63,26 @@ def test_ready_is_503_naming_redis(client, redis_down):
     assert response.status_code == 503
     body = response.json()
     assert not body["checks"]["redis"]["ok"] and "redis" in body["error"]["message"]
+
+
+def test_prefer_wait_falls_back_to_the_database_during_an_outage(api, redis_down):
+    response = api.post("/api/v1/jobs/", JOB, format="json", HTTP_PREFER="wait=1")
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "queued"
+    assert GenerationJob.objects.filter(pk=response.json()["id"]).exists()
+
+
+def test_event_stream_of_a_finished_job_works_during_an_outage(api, redis_down):
+    created = api.post("/api/v1/jobs/", JOB, format="json").json()
+    GenerationJob.objects.filter(pk=created["id"]).update(status="cancelled")
+
+    response = api.get(f"/api/v1/jobs/{created['id']}/events/")
+
+    async def read() -> str:
+        return b"".join([chunk async for chunk in response.streaming_content]).decode()
+
+    stream = async_to_sync(read)()
+
+    assert response.status_code == 200
+    assert "event: status" in stream and "event: completed" in stream
