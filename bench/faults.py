@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import REPO_ROOT
+from bench.common import REPO_ROOT, add_output_argument, machine, write_results
 from illuplatform.embedded import free_port
 from illuplatform.supervision import StackPaths, rpc
 
@@ -213,6 +213,27 @@ class DrillResult:
     def duplicated(self) -> list[str]:
         return [job_id for job_id, job in self.jobs.items() if _duplicated(job)]
 
+    def as_dict(self) -> dict:
+        return {
+            "kills": [
+                {
+                    "process": kill.process,
+                    "jobs_in_flight": len(kill.in_flight),
+                    "jobs_lost": kill.jobs_lost,
+                    "jobs_duplicated": kill.jobs_duplicated,
+                    "api_answered_s": kill.api_answered_s,
+                    "serving_again_s": kill.serving_again_s,
+                }
+                for kill in self.kills
+            ],
+            "jobs": len(self.jobs),
+            "succeeded": len(self.jobs) - len(self.lost()),
+            "duplicated": len(self.duplicated()),
+            "attempts": sorted(job["attempts"] for job in self.jobs.values()),
+            "webhooks_completed_jobs": len(self.webhooks_completed),
+            "total_s": round(self.total_s, 1),
+        }
+
     def table(self) -> str:
         rows = [("process killed", "jobs in flight", "jobs lost", "jobs duplicated",
                  "API answered (s)", "serving again (s)")]  # fmt: skip
@@ -331,6 +352,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder and logs")
+    add_output_argument(parser)
     args = parser.parse_args()
     # The demo models of this checkout (built by `make run` or the tests), not rebuilt per drill.
     stack = SupervisedStack(models_dir=REPO_ROOT / "var" / "models")
@@ -338,6 +360,18 @@ def main() -> None:
         stack.start()
         result = run_drill(stack, jobs=args.jobs)
         print(result.table())
+        definitions = {
+            "jobs_in_flight": "jobs not finished when the process was killed",
+            "jobs_lost": "of those, jobs that did not end succeeded",
+            "jobs_duplicated": "of those, jobs with more than one set of images",
+            "api_answered_s": "kill -> first 200 from GET /api/v1/jobs/ (polled, 2 s timeout)",
+            "serving_again_s": "kill -> program RUNNING again under a new pid and "
+            "/health/ready/ 200",
+        }
+        results = {"drill": result.as_dict(), "job": DRILL_JOB, "env": DRILL_ENV}
+        results |= {"definitions": definitions, "machine": machine()}
+        results["command"] = f"python -m bench.faults --jobs {args.jobs}"
+        print(f"results: {write_results(args.out, 'faults', results)}")
     finally:
         print(f"stopped (exit code {stack.stop()}); logs in {stack.paths.log_dir}")
         if not args.keep:

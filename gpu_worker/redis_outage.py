@@ -65,6 +65,8 @@ def serve_through_outages(worker, *, burst: bool, max_delay: float) -> None:
                 # The last life could not register its death (Redis was gone); register_birth
                 # refuses a name whose previous life looks alive.
                 worker.register_death()
+                # Reconcile at once: jobs stored during the outage are waiting for their enqueue.
+                worker.last_cleaned_at = None
             lives += 1
             worker.work(burst=burst, with_scheduler=False)
         except StopRequested:  # a SIGTERM while waiting for Redis

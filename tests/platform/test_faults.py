@@ -13,6 +13,7 @@ import httpx
 import psutil
 import pytest
 from django.conf import settings
+from redis import Redis
 
 from bench.faults import KILL_ORDER, SupervisedStack, run_drill, wait_until
 from illuplatform.supervision import rpc
@@ -107,6 +108,9 @@ def test_redis_killed_mid_job_the_job_is_retried_and_the_api_keeps_answering(sta
         # Long enough to be mid-job when Redis goes.
         created = client.post("/api/v1/jobs/", json=text_job("outage", steps=60))
     job_id = created.json()["id"]
+    redis = Redis(unix_socket_path=str(stack.paths.redis_socket))
+    redis.set("illu:test:aof-sentinel", "kept")
+    assert wait_until(lambda: b"aof-sentinel" in _append_only_files(stack), timeout=30)
     wait_for_job(stack, job_id, lambda job: job["status"] == "running" and job["progress"]["step"])
 
     stack.kill("redis")
@@ -130,6 +134,11 @@ def test_redis_killed_mid_job_the_job_is_retried_and_the_api_keeps_answering(sta
     later = wait_for_job(stack, during.json()["id"], lambda job: job["status"] == "succeeded")
     assert len(later["images"]) == 1
     assert stack.pid("gpu_worker") == worker_pid  # waited for Redis instead of crashing
+    assert redis.get("illu:test:aof-sentinel") == b"kept"  # Redis's data survived kill -9
+
+
+def _append_only_files(stack: SupervisedStack) -> bytes:
+    return b"".join(path.read_bytes() for path in stack.paths.redis_dir.rglob("*.aof"))
 
 
 @pytest.mark.slow
