@@ -1,6 +1,9 @@
 """Redis transport: queues, the JSON serializer, and enqueueing a job row by id."""
 
+import contextlib
 import logging
+import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
@@ -66,3 +69,27 @@ def enqueue_or_leave_to_reconciler(job: GenerationJob) -> bool:
         logger.warning("job %s stored but not queued (Redis: %s); the reconciler will", job.id, exc)
         return False
     return True
+
+
+def wait_for_redis(
+    connection: Redis,
+    *,
+    max_delay: float,
+    first_delay: float = 0.5,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> float | None:
+    """Block until Redis answers PING, retrying with doubling delays up to ``max_delay``.
+    Returns the seconds spent waiting, or None when ``should_stop()`` turned true first."""
+    started = time.monotonic()
+    delay = first_delay
+    while not should_stop():
+        try:
+            connection.ping()
+            return time.monotonic() - started
+        except RedisError as exc:
+            logger.warning("Redis is not answering (%s); trying again in %.1f s", exc, delay)
+        # RQ's SIGTERM handler may fail to record the shutdown in Redis; should_stop says it.
+        with contextlib.suppress(RedisError):
+            time.sleep(delay)
+        delay = min(delay * 2, max_delay)
+    return None

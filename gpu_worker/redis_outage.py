@@ -9,40 +9,13 @@ as a transient failure (``queue_unavailable``) and the reconciler re-enqueues it
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-from collections.abc import Callable
 
-from redis import Redis
-from redis.exceptions import RedisError
 from rq.exceptions import StopRequested
 
+from generation.queueing import wait_for_redis
+
 logger = logging.getLogger(__name__)
-
-
-def wait_for_redis(
-    connection: Redis,
-    *,
-    max_delay: float,
-    first_delay: float = 0.5,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> float | None:
-    """Block until Redis answers PING, retrying with doubling delays up to ``max_delay``.
-    Returns the seconds spent waiting, or None when ``should_stop()`` turned true first."""
-    started = time.monotonic()
-    delay = first_delay
-    while not should_stop():
-        try:
-            connection.ping()
-            return time.monotonic() - started
-        except RedisError as exc:
-            logger.warning("Redis is not answering (%s); trying again in %.1f s", exc, delay)
-        # RQ's SIGTERM handler may fail to record the shutdown in Redis; should_stop says it.
-        with contextlib.suppress(RedisError):
-            time.sleep(delay)
-        delay = min(delay * 2, max_delay)
-    return None
 
 
 def serve_through_outages(worker, *, burst: bool, max_delay: float) -> None:

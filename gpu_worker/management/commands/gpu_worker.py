@@ -4,9 +4,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from generation.queueing import QUEUE_NAMES
+from generation.queueing import QUEUE_NAMES, wait_for_redis
 from gpu_worker.heartbeat import memory_snapshot, start_heartbeat
-from gpu_worker.redis_outage import serve_through_outages, wait_for_redis
+from gpu_worker.redis_outage import serve_through_outages
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
 from gpu_worker.warmup import run_warmup
 from gpu_worker.worker import build_worker
