@@ -106,7 +106,7 @@ def test_redis_killed_mid_job_the_job_is_retried_and_the_api_keeps_answering(sta
     worker_pid = stack.pid("gpu_worker")
     with stack.client() as client:
         # Long enough to be mid-job when Redis goes.
-        created = client.post("/api/v1/jobs/", json=text_job("outage", steps=60))
+        created = client.post("/api/v1/jobs/", json=text_job("outage", steps=100))
     job_id = created.json()["id"]
     redis = Redis(unix_socket_path=str(stack.paths.redis_socket))
     redis.set("illu:test:aof-sentinel", "kept")
