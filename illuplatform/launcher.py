@@ -77,8 +77,8 @@ def main() -> None:
     try:
         print("Logs:", flush=True)
         for program in program_commands(paths, port=port, embedded_redis=embedded_redis):
-            print(f"  {program:<15} {paths.log_file(program)}", flush=True)
-        print(f"  {'supervisord':<15} {paths.log_file('supervisord')}", flush=True)
+            print(f"  {program:<18} {paths.log_file(program)}", flush=True)
+        print(f"  {'supervisord':<18} {paths.log_file('supervisord')}", flush=True)
         if not wait_until_healthy(f"{base_url}/health/", supervisor):
             raise SystemExit(f"supervisord stopped (exit code {supervisor.returncode})")
         print(
