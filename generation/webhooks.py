@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import json
 import logging
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,9 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Retry
+from rq.job import Job
 
 from .models import DeliveryStatus, GenerationJob, WebhookDelivery
-from .queueing import get_queue
+from .queueing import get_queue, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,23 @@ def _enqueue_delivery(delivery: WebhookDelivery, retries: int) -> None:
         job_timeout=int(settings.ILLU_WEBHOOK_TIMEOUT) + 30,
         failure_ttl=7 * 24 * 3600,
     )
+
+
+def webhook_deliveries_enqueue_lost(*, older_than: datetime, dry_run: bool = False) -> list[str]:
+    """Pending deliveries (of the last day) that Redis does not hold: their enqueue failed
+    during an outage, or Redis lost them. Enqueue them again; receivers de-duplicate by the
+    delivery id, so at-least-once stays safe."""
+    pending = WebhookDelivery.objects.filter(
+        status=DeliveryStatus.PENDING,
+        created_at__lt=older_than,
+        created_at__gte=timezone.now() - timedelta(days=1),
+    )
+    redis = get_redis()
+    lost = [d for d in pending if not Job.exists(f"webhook-{d.id}", connection=redis)]
+    if not dry_run:
+        for delivery in lost:
+            _enqueue(delivery)
+    return [str(delivery.id) for delivery in lost]
 
 
 class DeliveryFailed(Exception):

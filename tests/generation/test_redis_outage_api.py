@@ -10,7 +10,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from generation.models import GenerationJob
-from generation.queueing import get_redis
+from generation.queueing import get_queue, get_redis
 from generation.reconcile import reconcile_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,3 +86,25 @@ def test_event_stream_of_a_finished_job_works_during_an_outage(api, redis_down):
 
     assert response.status_code == 200
     assert "event: status" in stream and "event: completed" in stream
+
+
+def test_webhook_delivery_recorded_during_an_outage_is_enqueued_by_the_reconciler(
+    api, user, empty_queues, redis_down, settings
+):
+    from generation.models import WebhookDelivery
+    from generation.webhooks import WEBHOOK_QUEUE, webhook_emit
+
+    created = api.post("/api/v1/jobs/", JOB, format="json")
+    GenerationJob.objects.filter(pk=created.json()["id"]).update(webhook_url="https://example.com/")
+    job = GenerationJob.objects.get(pk=created.json()["id"])
+    delivery = webhook_emit(job, "completed", {"status": "succeeded"})  # enqueue fails: logged
+
+    redis_down()
+    get_queue(WEBHOOK_QUEUE).empty()
+    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        created_at=timezone.now() - timedelta(seconds=5)
+    )
+    assert reconcile_jobs().reenqueued_webhooks == [str(delivery.id)]
+    assert f"webhook-{delivery.id}" in get_queue(WEBHOOK_QUEUE).job_ids
+    assert reconcile_jobs().reenqueued_webhooks == []  # once is enough
