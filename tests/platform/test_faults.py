@@ -18,7 +18,8 @@ from redis import Redis
 from bench.faults import KILL_ORDER, SupervisedStack, run_drill, wait_until
 from illuplatform.supervision import rpc
 
-pytestmark = [pytest.mark.e2e]
+# All slow: they share one real stack, which takes most of a minute to start.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,15 @@ def wait_for_job(stack, job_id, predicate, timeout=180) -> dict:
     body = wait_until(check, timeout=timeout, interval=0.2)
     assert body is not None, f"job {job_id}: condition not met; last {job_body(stack, job_id)}"
     return body
+
+
+def test_make_run_prints_where_each_process_logs(stack):
+    for program in (*KILL_ORDER, "webhook_scheduler", "supervisord"):
+        log = stack.paths.log_file(program)
+        assert f"{program} " in stack.output() and str(log) in stack.output()
+        assert log.exists()
+    # The web answers first; the worker logs its ready line once its pipeline is loaded.
+    assert wait_until(lambda: "gpu_worker ready" in stack.log("gpu_worker"), timeout=180)
 
 
 def test_a_second_make_run_in_the_same_folder_says_one_is_running(stack):
@@ -141,7 +151,6 @@ def _append_only_files(stack: SupervisedStack) -> bytes:
     return b"".join(path.read_bytes() for path in stack.paths.redis_dir.rglob("*.aof"))
 
 
-@pytest.mark.slow
 def test_kill_each_supervised_process_while_20_jobs_run(stack):
     result = run_drill(stack, jobs=20)
     print("\n" + result.table())
