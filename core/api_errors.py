@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from django.views import defaults
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -71,6 +73,13 @@ def _django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        # Redis is transport, not the source of truth: what needs it now is refused, clearly.
+        return Response(
+            error_body("unavailable", "The job queue (Redis) is not answering; try again shortly."),
+            503,
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, DataError):
         # Values the database cannot store (NUL characters in PostgreSQL text and jsonb).
         return Response(

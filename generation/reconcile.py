@@ -16,6 +16,7 @@ from rq.serializers import JSONSerializer
 from .models import GenerationJob, JobStatus
 from .queueing import enqueue_generation_job, get_redis
 from .services import job_cancel, job_schedule_retry
+from .webhooks import webhook_deliveries_enqueue_lost
 from .worker_registry import live_workers
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class ReconcileReport:
     failed_lost: list[str] = field(default_factory=list)
     reenqueued: list[str] = field(default_factory=list)
     cancelled_deadline: list[str] = field(default_factory=list)
+    reenqueued_webhooks: list[str] = field(default_factory=list)
 
     def total(self) -> int:
         return sum(len(ids) for ids in vars(self).values())
@@ -85,6 +87,7 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
         report.reenqueued.append(str(job.id))
         if not dry_run:
             enqueue_generation_job(job)
+    report.reenqueued_webhooks = webhook_deliveries_enqueue_lost(older_than=grace, dry_run=dry_run)
     if report.total():
         logger.info("reconciled jobs: %s", report)
     return report

@@ -29,7 +29,13 @@ from .models import (
     JobStatus,
 )
 from .params import resolve_params
-from .queueing import QUEUE_BY_PRIORITY, enqueue_generation_job, get_queue, get_redis
+from .queueing import (
+    QUEUE_BY_PRIORITY,
+    enqueue_generation_job,
+    enqueue_or_leave_to_reconciler,
+    get_queue,
+    get_redis,
+)
 from .signals_redis import cancel_key, publish_event, request_cancel
 from .webhooks import webhook_emit
 
@@ -83,7 +89,7 @@ def job_create(
                 webhook_events=list(webhook_events or []),
             )
             # Only a committed row is enqueued: a worker must never see an id it cannot load.
-            transaction.on_commit(lambda: enqueue_generation_job(job))
+            transaction.on_commit(lambda: enqueue_or_leave_to_reconciler(job))
     except IntegrityError:
         # A concurrent request with the same key won the race: return its job.
         existing = idempotency_key and _job_for_idempotency_key(owner, idempotency_key)

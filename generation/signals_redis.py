@@ -4,9 +4,14 @@ Postgres stays the source of truth; these keys only carry what changes every ste
 from __future__ import annotations
 
 import json
+import logging
 import time
 
+from redis.exceptions import RedisError
+
 from .queueing import get_redis
+
+logger = logging.getLogger(__name__)
 
 CANCEL_TTL_SECONDS = 24 * 3600
 PROGRESS_TTL_SECONDS = 24 * 3600
@@ -33,7 +38,8 @@ def cancel_requested(job_id: str) -> bool:
 
 
 def publish_event(job_id: str, event: str, data: dict) -> None:
-    """Publish one event; progress is also kept in a hash so late readers see the latest."""
+    """Publish one event; progress is also kept in a hash so late readers see the latest.
+    Best effort: while Redis is down the event is dropped (the row keeps the truth)."""
     redis = get_redis()
     payload = json.dumps({"event": event, "data": data, "time": time.time()})
     pipe = redis.pipeline()
@@ -41,11 +47,19 @@ def publish_event(job_id: str, event: str, data: dict) -> None:
         pipe.hset(progress_key(job_id), mapping={k: json.dumps(v) for k, v in data.items()})
         pipe.expire(progress_key(job_id), PROGRESS_TTL_SECONDS)
     pipe.publish(events_channel(job_id), payload)
-    pipe.execute()
+    try:
+        pipe.execute()
+    except RedisError as exc:
+        logger.warning("job %s: %s event not published (Redis: %s)", job_id, event, exc)
 
 
 def read_progress(job_id: str) -> dict | None:
-    raw = get_redis().hgetall(progress_key(job_id))
+    """The live progress, or None when there is none or Redis does not answer (reads of a job
+    keep working from the database during an outage)."""
+    try:
+        raw = get_redis().hgetall(progress_key(job_id))
+    except RedisError:
+        return None
     if not raw:
         return None
     return {k.decode(): json.loads(v) for k, v in raw.items()}

@@ -7,16 +7,19 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Retry
+from rq.job import Job
 
 from .models import DeliveryStatus, GenerationJob, WebhookDelivery
-from .queueing import get_queue
+from .queueing import get_queue, get_redis
 from .webhook_targets import (
     WebhookHostUnresolved,
     WebhookTarget,
@@ -61,6 +64,14 @@ def webhook_emit(job: GenerationJob, event: str, data: dict) -> WebhookDelivery 
 
 def _enqueue(delivery: WebhookDelivery) -> None:
     retries = max(0, settings.ILLU_WEBHOOK_MAX_ATTEMPTS - 1)
+    try:
+        _enqueue_delivery(delivery, retries)
+    except RedisError as exc:
+        # Runs after commit, often inside the GPU worker: a Redis outage must not raise there.
+        logger.warning("webhook delivery %s recorded but not queued (Redis: %s)", delivery.id, exc)
+
+
+def _enqueue_delivery(delivery: WebhookDelivery, retries: int) -> None:
     get_queue(WEBHOOK_QUEUE).enqueue(
         "generation.webhooks.deliver_webhook",
         str(delivery.id),
@@ -69,6 +80,23 @@ def _enqueue(delivery: WebhookDelivery) -> None:
         job_timeout=int(settings.ILLU_WEBHOOK_TIMEOUT) + 30,
         failure_ttl=7 * 24 * 3600,
     )
+
+
+def webhook_deliveries_enqueue_lost(*, older_than: datetime, dry_run: bool = False) -> list[str]:
+    """Pending deliveries (of the last day) that Redis does not hold: their enqueue failed
+    during an outage, or Redis lost them. Enqueue them again; receivers de-duplicate by the
+    delivery id, so at-least-once stays safe."""
+    pending = WebhookDelivery.objects.filter(
+        status=DeliveryStatus.PENDING,
+        created_at__lt=older_than,
+        created_at__gte=timezone.now() - timedelta(days=1),
+    )
+    redis = get_redis()
+    lost = [d for d in pending if not Job.exists(f"webhook-{d.id}", connection=redis)]
+    if not dry_run:
+        for delivery in lost:
+            _enqueue(delivery)
+    return [str(delivery.id) for delivery in lost]
 
 
 class DeliveryFailed(Exception):

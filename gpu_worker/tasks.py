@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 from PIL import Image
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.timeouts import JobTimeoutException
 
 from core.log_context import job_log_context
@@ -94,6 +96,16 @@ def _run_generation_job(job_id: str) -> dict:
     except StorageError as exc:
         logger.warning("job %s: storage failed: %s", job_id, exc)
         return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # A Redis blip is transient: the row goes back to queued (the attempt counted) and the
+        # reconciler enqueues it again once Redis answers. Never failed for it.
+        logger.warning("job %s: Redis stopped answering mid-job: %s", job_id, exc)
+        status = job_schedule_retry(
+            job_id=job_id,
+            code="queue_unavailable",
+            message="The job queue (Redis) stopped answering while the job ran.",
+        )
+        return {"status": status}
     except JobTimeoutException:
         return _after_time_limit(job_id, outcome)
     except EngineError as exc:

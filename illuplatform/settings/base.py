@@ -158,6 +158,11 @@ def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
 STORAGES = build_storages(STORAGE_BACKEND)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Seconds; requests never hang on a Redis that is gone (RQ workers raise their own read timeout).
+ILLU_REDIS_CONNECT_TIMEOUT = float(os.environ.get("ILLU_REDIS_CONNECT_TIMEOUT", "2"))
+ILLU_REDIS_SOCKET_TIMEOUT = float(os.environ.get("ILLU_REDIS_SOCKET_TIMEOUT", "5"))
+# The GPU worker's longest wait between reconnection attempts while Redis is down.
+ILLU_REDIS_RECONNECT_MAX_DELAY = float(os.environ.get("ILLU_REDIS_RECONNECT_MAX_DELAY", "5"))
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "SERIALIZER": "rq.serializers.JSONSerializer"}
     for name in ("gpu-high", "gpu", "gpu-low")

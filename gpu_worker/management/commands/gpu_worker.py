@@ -4,8 +4,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from generation.queueing import QUEUE_NAMES
+from generation.queueing import QUEUE_NAMES, wait_for_redis
 from gpu_worker.heartbeat import memory_snapshot, start_heartbeat
+from gpu_worker.redis_outage import serve_through_outages
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
 from gpu_worker.warmup import run_warmup
 from gpu_worker.worker import build_worker
@@ -31,6 +32,8 @@ class Command(BaseCommand):
         load_ms = engine.warm(resolve_model_source(model))
         warmup_ms = run_warmup(model)["total_ms"] if settings.ILLU_WARMUP_ON_START else 0
         worker = build_worker(tuple(queues), name=name)
+        # Started while Redis is down (a restart during an outage): wait rather than crash.
+        wait_for_redis(worker.connection, max_delay=settings.ILLU_REDIS_RECONNECT_MAX_DELAY)
         memory = memory_snapshot(engine.profile.device)
         ready = {
             "device": engine.profile.name,
@@ -55,7 +58,9 @@ class Command(BaseCommand):
             self.stdout.write("gpu_worker ready: " + " ".join(f"{k}={v}" for k, v in ready.items()))
             self.stdout.flush()
             logger.info("gpu_worker ready", extra={"ready": ready})
-            worker.work(burst=burst, with_scheduler=False)
+            serve_through_outages(
+                worker, burst=burst, max_delay=settings.ILLU_REDIS_RECONNECT_MAX_DELAY
+            )
         finally:
             heartbeat.stop()
 
