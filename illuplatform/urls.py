@@ -27,6 +27,7 @@ api_v1 = (
             name="token-detail",
         ),
         path("", include("generation.api.urls")),
+        path("", include("training.api.urls")),
         path("uploads/", uploads.UploadCreateView.as_view(), name="upload-list"),
         path("uploads/<uuid:upload_id>/", uploads.UploadDetailView.as_view(), name="upload-detail"),
         path("avatars/", accounts_api.AvatarListCreateView.as_view(), name="avatar-list"),
