@@ -17,6 +17,7 @@ from characters.services import character_create, reference_add
 from generation.models import GeneratedImage, GenerationJob, JobStatus, StylePreset, WebhookDelivery
 from generation.uploads import upload_create
 from tests.characters.test_lora_registry import lora_bytes, register
+from training.models import TrainingRun
 
 
 def png_bytes(size=(16, 12), color=(200, 120, 40)) -> bytes:
@@ -85,4 +86,14 @@ def rows(user):
         "webhookdelivery": WebhookDelivery.objects.create(
             job=job, event="completed", url="https://example.com/hook", payload={"x": 1}
         ),
+        "trainingrun": TrainingRun.objects.create(
+            owner=user,
+            character=character,
+            name="Luca LoRA",
+            lora_type="character",
+            trigger_word="luca",
+            params={"steps": 10},
+            loss_history=[1.0, 0.5],
+            lora=lora,
+        ),  # fmt: skip
     }
