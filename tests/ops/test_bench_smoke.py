@@ -84,3 +84,14 @@ def test_engine_bench(tmp_path):
     assert positive(results["load"]["first_load_ms"], results["load"]["reload_ms"])
     if results["lora"]["status"] == "ok":
         assert positive(results["lora"]["load_ms"], results["lora"]["switch_ms"])
+
+
+def test_training_bench(tmp_path):
+    run_bench(
+        "training", tmp_path, "--device", "cpu", "--steps", "6",
+        "--models-dir", str(REPO_ROOT / "var" / "bench-models" / "cpu"),
+    )  # fmt: skip
+    results = load(tmp_path, "training-cpu")
+    figures = results["figures"]
+    assert positive(figures["steps_per_s"], figures["peak_memory_mib"], figures["lora_bytes"])
+    assert len(results["loss_history"]) == 6 and results["settings"]["rank"] == 4
