@@ -150,3 +150,36 @@ def test_a_killed_worker_resumes_from_the_checkpoint_and_ends_once(
     assert final["manifest"]["resumed_from_steps"] == [checkpoint]
     assert final["manifest"]["steps"] == 400 and len(final["loss_history"]) == 400
     assert Lora.objects.count() == 1  # ended once
+
+
+def test_sse_streams_step_loss_eta_samples_and_ends_with_the_lora(
+    user, character, empty_queues, asgi_server, start_worker
+):
+    import httpx
+
+    from accounts.services import api_token_create
+    from tests.lifecycle.test_events_and_webhooks import read_events
+
+    _, token = api_token_create(user=user)
+    headers = {"Authorization": f"Token {token}"}
+    start_worker()
+    created = httpx.post(
+        f"{asgi_server}/api/v1/trainings/",
+        json={"character": str(character.id), "trigger_word": "mira", "steps": 40,
+              "checkpoint_every": 20},
+        headers=headers,
+    ).json()  # fmt: skip
+    with httpx.stream(
+        "GET", created["urls"]["events"], headers=headers, timeout=httpx.Timeout(180)
+    ) as response:
+        assert response.status_code == 200
+        events = read_events(response)  # returns when the server ends the stream
+    names = [name for name, _ in events]
+    assert names[0] == "status" and names[-1] == "completed"
+    progress = [data for name, data in events if name == "progress"]
+    steps = [data["step"] for data in progress]
+    assert steps == sorted(steps) and steps[-1] == 40
+    assert all(data["loss"] > 0 and data["eta_s"] >= 0 for data in progress)
+    assert [data["step"] for name, data in events if name == "sample"] == [20]
+    final = events[-1][1]
+    assert final["status"] == "succeeded" and final["lora"] and final["samples"]
