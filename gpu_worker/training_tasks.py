@@ -128,6 +128,10 @@ def _train(run: TrainingRun, work_dir: Path) -> dict:
     resume = _download_checkpoint(run, work_dir) if run.checkpoint_key else None
     output = work_dir / "lora.safetensors"
     engine = get_engine()
+    if engine.profile.device.startswith("cuda") and engine.pipelines.memory.name != "large":
+        # Training loads its own copy of the model; below 80 GB the warm inference pipelines
+        # make room (they load again for the next image job).
+        engine.pipelines.unload_all()
     result = train_lora(
         spec,
         output,
@@ -140,7 +144,7 @@ def _train(run: TrainingRun, work_dir: Path) -> dict:
     if cancel_requested(str(run.id)):  # cancelled after the last step: still no LoRA
         raise TrainingCancelled(f"Training {run.id} was cancelled.")
     samples = _store_samples(run, result.samples, result.manifest["steps"])
-    manifest = {**result.manifest, "base_model": run.params["model"], "training_run": str(run.id)}
+    manifest = {**result.manifest, "base_model": run.params["model"]}
     if not _register(run, output, manifest, samples):
         _delete_keys([sample["key"] for sample in samples])
         return {"status": "discarded"}
@@ -173,7 +177,13 @@ def build_training_spec(run: TrainingRun) -> TrainingSpec:
         sample_prompts=tuple(params.get("sample_prompts", ())),
         sample_steps=params.get("sample_steps", 20),
         face_crop=face_crop,
-        extra_manifest={"trigger_word": run.trigger_word, "lora_type": run.lora_type},
+        # The run id makes every trained file unique: the registry dedupes files by sha256,
+        # and two users' identical trainings must never share one private LoRA.
+        extra_manifest={
+            "training_run": str(run.id),
+            "trigger_word": run.trigger_word,
+            "lora_type": run.lora_type,
+        },
     )
 
 
