@@ -27,6 +27,7 @@ from generation.errors import DomainError
 from generation.queueing import QUEUE_NAMES, get_queue
 from gpu_worker.heartbeat import live_workers
 from illuplatform.serializers import StrictSerializer
+from training.queueing import TRAINING_QUEUE
 
 from .api_errors import error_body
 from .parsers import JSONParser, JSONTypedMixin
@@ -203,7 +204,11 @@ class DetailedView(APIView):
             "status": "ready" if all(result["ok"] for result in checks.values()) else "not_ready",
             "checks": checks,
             "workers": live_workers(_probe_redis(settings.REDIS_URL)) if redis_ok else [],
-            "queues": {name: get_queue(name).count for name in QUEUE_NAMES} if redis_ok else None,
+            "queues": (
+                {name: get_queue(name).count for name in (*QUEUE_NAMES, TRAINING_QUEUE)}
+                if redis_ok
+                else None
+            ),
             "versions": _versions(),
         }
         return Response(DetailedSerializer(body).data)
