@@ -176,6 +176,7 @@ def build_training_spec(run: TrainingRun) -> TrainingSpec:
         checkpoint_every=params["checkpoint_every"],
         sample_prompts=tuple(params.get("sample_prompts", ())),
         sample_steps=params.get("sample_steps", 20),
+        naming=params.get("naming", "diffusers"),
         face_crop=face_crop,
         # The run id makes every trained file unique: the registry dedupes files by sha256,
         # and two users' identical trainings must never share one private LoRA.

@@ -23,6 +23,7 @@ SDXL_DEFAULTS = {
     "snr_gamma": 5.0,
     "checkpoint_every": 250,
     "sample_steps": 25,
+    "naming": "diffusers",
 }
 DEMO_DEFAULTS = {
     **SDXL_DEFAULTS,

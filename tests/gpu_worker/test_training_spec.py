@@ -38,6 +38,7 @@ def test_uploaded_style_set_keeps_captions_and_has_no_face_boxes(user, empty_que
         trigger_word="inkwash",
         upload_ids=[str(upload.id) for upload in uploads],
         captions=["a boat, inkwash style", "a hill, inkwash style"],
+        params={"naming": "kohya"},
     )
     spec = build_training_spec(run)
     assert [item.caption for item in spec.images] == [
@@ -45,4 +46,4 @@ def test_uploaded_style_set_keeps_captions_and_has_no_face_boxes(user, empty_que
         "a hill, inkwash style",
     ]
     assert not spec.face_crop and all(item.face_box is None for item in spec.images)
-    assert run.lora_type == "style"
+    assert run.lora_type == "style" and spec.naming == "kohya"

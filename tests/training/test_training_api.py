@@ -73,12 +73,14 @@ def test_create_from_uploads_with_captions(api, user, empty_queues):
         steps=5,
         rank=8,
         seed=3,
+        naming="kohya",
     )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["lora_type"] == "style"
     assert [i["caption"] for i in body["images"]] == ["a cat, zq style", "a dog, zq style"]
     assert body["params"]["steps"] == 5 and body["params"]["seed"] == 3
+    assert body["params"]["naming"] == "kohya"
 
 
 @pytest.mark.parametrize(
@@ -97,6 +99,7 @@ def test_create_from_uploads_with_captions(api, user, empty_queues):
         ({"trigger_word": ""}, "trigger_word"),
         ({"caption_template": "no trigger"}, "caption_template"),
         ({"lora_type": "sculpture"}, "lora_type"),
+        ({"naming": "a1111"}, "naming"),
         ({"sample_prompts": ["a"] * 9}, "sample_prompts"),
         ({"colour": "red"}, "colour"),
         ({"images": ["00000000-0000-0000-0000-000000000000"]}, "images"),

@@ -72,6 +72,11 @@ class TrainingCreateSerializer(JSONTypedMixin, StrictSerializer):
     sample_prompts = serializers.ListField(
         child=serializers.CharField(max_length=500), required=False, max_length=4
     )
+    naming = serializers.ChoiceField(
+        choices=["diffusers", "kohya"],
+        required=False,
+        help_text="Tensor names of the file: diffusers/peft (default) or kohya (lora_unet_...).",
+    )
     attach_to_character = serializers.BooleanField(
         required=False, help_text="Add the trained LoRA to the character's default LoRAs."
     )
