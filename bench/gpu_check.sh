@@ -33,6 +33,9 @@ section() {  # section NAME TIMEOUT_S COMMAND...: run with a time limit, log to 
 section training 300 \
   "$PYTHON" -m bench.training --device cuda --resolution 1024 --rank 16 --batch-size 1 \
   --steps 10 --out "$OUT"
+# Mixed precision (bf16/fp16), gradient checkpointing, samples and resume on CUDA (tiny model).
+section training-gpu-tests 150 \
+  "$PYTHON" -m pytest tests/engine/test_training.py -m gpu -q -p no:cacheprovider
 # ------------------------------------------------------------------------- end of LoRA training
 
 if [ ${#FAILED[@]} -gt 0 ]; then

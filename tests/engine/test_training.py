@@ -189,3 +189,29 @@ def test_gradient_checkpointing_trains_the_same_lora(training_spec, tmp_path):
     ups = [key for key in a if ".lora_B." in key]
     assert any(a[key].abs().sum() > 0 for key in ups)  # the LoRA learned something
     assert all(torch.allclose(a[key], b[key], atol=1e-5) for key in a)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_mixed_precision_training_on_cuda(training_spec, tmp_path):
+    from gpu_worker.engine.devices import select_device
+
+    checkpoints = []
+    result = train_lora(
+        training_spec(steps=12, checkpoint_every=6, sample_prompts=("zkx",), sample_steps=2),
+        tmp_path / "cuda.safetensors",
+        profile=select_device("cuda"),
+        on_checkpoint=checkpoints.append,
+    )
+    manifest = read_training_manifest(result.path)
+    assert manifest["precision"] in ("bfloat16", "float16")
+    assert manifest["gradient_checkpointing"] is True
+    assert all(np.isfinite(loss) for loss in result.loss_history)
+    assert load_file(result.path)  # weights stored in fp32, on the CPU
+    resumed = train_lora(
+        training_spec(steps=12, checkpoint_every=6, sample_prompts=("zkx",), sample_steps=2),
+        tmp_path / "resumed.safetensors",
+        profile=select_device("cuda"),
+        resume_from=checkpoints[0].path,
+    )
+    assert resumed.steps_run == 6 and resumed.resumed_from == 6
