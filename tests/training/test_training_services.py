@@ -82,3 +82,29 @@ def test_a_cancelled_run_never_starts(run):
     training_cancel(run=run)
     assert not training_mark_running(run_id=str(run.id), worker_name="w1")
     assert TrainingRun.objects.get(pk=run.pk).status == "cancelled"
+
+
+def test_reconcile_requeues_a_run_whose_worker_is_gone(run, settings):
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from training.reconcile import reconcile_trainings
+
+    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
+    settings.ILLU_RETRY_BACKOFF_SECONDS = 0
+    assert training_mark_running(run_id=str(run.id), worker_name="vanished-worker")
+    TrainingRun.objects.filter(pk=run.pk).update(
+        started_at=timezone.now() - timedelta(minutes=5), checkpoint_step=20
+    )
+    output = io.StringIO()
+    call_command("reconcile_trainings", "--dry-run", stdout=output)
+    assert f"would be requeued lost: 1 {run.id}" in output.getvalue()
+    assert TrainingRun.objects.get(pk=run.pk).status == "running"  # a dry run changes nothing
+    report = reconcile_trainings()
+    assert report.requeued_lost == [str(run.id)] and report.reenqueued == [str(run.id)]
+    requeued = TrainingRun.objects.get(pk=run.pk)
+    assert requeued.status == "queued" and requeued.checkpoint_step == 20
+    assert "resumes from the checkpoint at step 20" in requeued.error["message"]
