@@ -34,7 +34,7 @@ class ReconcileReport:
         return sum(len(ids) for ids in vars(self).values())
 
 
-def _rq_job_waiting(job_id: str) -> bool:
+def rq_job_waiting(job_id: str) -> bool:
     """True when Redis still holds the job and it is waiting on a queue."""
     try:
         rq_job = Job.fetch(job_id, connection=get_redis(), serializer=JSONSerializer)
@@ -43,7 +43,7 @@ def _rq_job_waiting(job_id: str) -> bool:
     return rq_job.get_status(refresh=False) in ("queued", "scheduled", "deferred")
 
 
-def _live_worker_jobs() -> dict[str, str | None]:
+def live_worker_jobs() -> dict[str, str | None]:
     return {worker["name"]: worker.get("current_job") for worker in live_workers(get_redis())}
 
 
@@ -59,7 +59,7 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
         if not dry_run:
             job_cancel(job=job)
 
-    live = _live_worker_jobs()
+    live = live_worker_jobs()
     for job in GenerationJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=grace):
         alive = job.worker_name in live
         if alive and live[job.worker_name] in (str(job.id), None):
@@ -82,7 +82,7 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
         Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now())
     )
     for job in waiting:
-        if _rq_job_waiting(str(job.id)):
+        if rq_job_waiting(str(job.id)):
             continue
         report.reenqueued.append(str(job.id))
         if not dry_run:

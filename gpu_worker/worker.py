@@ -38,12 +38,16 @@ class GpuWorker(SimpleWorker):
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         from generation.reconcile import reconcile_jobs
+        from training.reconcile import reconcile_trainings
 
         close_old_connections()
-        try:
-            reconcile_jobs()
-        except Exception:  # the reconciler must never take the worker down
-            logger.exception("job reconciliation failed; will retry at the next maintenance")
+        for reconcile in (reconcile_jobs, reconcile_trainings):
+            try:
+                reconcile()
+            except Exception:  # the reconciler must never take the worker down
+                logger.exception(
+                    "%s failed; will retry at the next maintenance", reconcile.__name__
+                )
 
     def register_death(self):
         # With Redis gone there is nowhere to register the death: RQ would raise out of its
@@ -68,7 +72,18 @@ def worker_connection() -> Redis:
     )
 
 
-def build_worker(queue_names: tuple[str, ...] = QUEUE_NAMES, name: str | None = None):
+def default_queue_names() -> tuple[str, ...]:
+    """The generation queues by priority, then (ILLU_TRAINING_ON_GPU_WORKERS) training: RQ
+    serves them in order, so a worker trains only when no image is waiting."""
+    from training.queueing import TRAINING_QUEUE
+
+    if settings.ILLU_TRAINING_ON_GPU_WORKERS:
+        return (*QUEUE_NAMES, TRAINING_QUEUE)
+    return QUEUE_NAMES
+
+
+def build_worker(queue_names: tuple[str, ...] | None = None, name: str | None = None):
+    queue_names = queue_names or default_queue_names()
     interval = settings.ILLU_RECONCILE_INTERVAL
     return GpuWorker(
         [get_queue(q) for q in queue_names],

@@ -7,6 +7,7 @@ from django.urls import path, re_path
 from accounts import pages as account_pages
 from characters import pages as character_pages
 from generation import character_page, pages
+from training import pages as training_pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -32,6 +33,18 @@ urlpatterns = [
         "characters/<uuid:character_id>/references/<uuid:reference_id>/remove/",
         character_pages.reference_remove_page,
         name="reference-remove",
+    ),
+    path(
+        "characters/<uuid:character_id>/train/",
+        training_pages.training_start_page,
+        name="training-start",
+    ),
+    path("trainings/", training_pages.training_list, name="trainings"),
+    path("trainings/<uuid:training_id>/", training_pages.training_detail, name="training"),
+    path(
+        "trainings/<uuid:training_id>/cancel/",
+        training_pages.training_cancel_page,
+        name="training-cancel-page",
     ),
     path("avatars/", account_pages.avatar_list, name="avatars"),
     path(

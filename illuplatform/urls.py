@@ -14,6 +14,7 @@ api_v1 = (
         path("", include("accounts.urls")),
         path("", include("characters.urls")),
         path("", include("generation.api.urls")),
+        path("", include("training.api.urls")),
     ],
     "api",
 )

@@ -30,6 +30,7 @@ from core.schema import ErrorDetailSerializer
 from core.serializers import StrictSerializer
 from generation.queueing import QUEUE_NAMES, get_queue
 from generation.worker_registry import live_workers
+from training.queueing import TRAINING_QUEUE
 
 # Probes must answer quickly even when Redis hangs rather than refuses.
 _REDIS_TIMEOUT_S = 2
@@ -202,7 +203,11 @@ class DetailedView(APIView):
             "status": "ready" if all(result["ok"] for result in checks.values()) else "not_ready",
             "checks": checks,
             "workers": live_workers(_probe_redis(settings.REDIS_URL)) if redis_ok else [],
-            "queues": {name: get_queue(name).count for name in QUEUE_NAMES} if redis_ok else None,
+            "queues": (
+                {name: get_queue(name).count for name in (*QUEUE_NAMES, TRAINING_QUEUE)}
+                if redis_ok
+                else None
+            ),
             "versions": _versions(),
         }
         return Response(DetailedSerializer(body).data)

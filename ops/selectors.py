@@ -11,6 +11,7 @@ from rq.registry import StartedJobRegistry
 
 from generation.models import GeneratedImage, GenerationJob, JobStatus
 from generation.queueing import QUEUE_NAMES, get_queue, get_redis
+from training.queueing import TRAINING_QUEUE
 
 # A scrape must stay cheap however busy the platform was: newest first, at most this many.
 MAX_TIMED_JOBS = 10_000
@@ -37,14 +38,15 @@ def recent_job_timings(hours: int) -> list[tuple[str, dict]]:
 
 
 def queue_depths() -> dict[str, int]:
-    """Jobs waiting in each GPU queue."""
-    return {name: get_queue(name).count for name in QUEUE_NAMES}
+    """Jobs waiting in each GPU queue (training included)."""
+    return {name: get_queue(name).count for name in (*QUEUE_NAMES, TRAINING_QUEUE)}
 
 
 def running_counts() -> dict[str, int]:
     """Jobs a worker has taken from each queue and not finished (RQ's started registry)."""
     redis = get_redis()
-    return {name: StartedJobRegistry(name, connection=redis).count for name in QUEUE_NAMES}
+    names = (*QUEUE_NAMES, TRAINING_QUEUE)
+    return {name: StartedJobRegistry(name, connection=redis).count for name in names}
 
 
 def rq_worker_count() -> int:

@@ -91,11 +91,12 @@ def api(user) -> APIClient:
 
 @pytest.fixture
 def empty_queues():
-    for name in QUEUE_NAMES:
-        queue = get_queue(name)
-        queue.empty()
+    from training.queueing import TRAINING_QUEUE
+
+    for name in (*QUEUE_NAMES, TRAINING_QUEUE):
+        get_queue(name).empty()
     yield
-    for name in QUEUE_NAMES:
+    for name in (*QUEUE_NAMES, TRAINING_QUEUE):
         get_queue(name).empty()
 
 

@@ -21,11 +21,11 @@ from .live import JobSubscription, is_final
 KEEPALIVE_SECONDS = 15.0
 
 
-def _error(status: int, code: str, message: str) -> JsonResponse:
+def error_response(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
-def _authenticated_user(request):
+def authenticated_user(request):
     try:
         result = HashedTokenAuthentication().authenticate(Request(request))
     except Exception:
@@ -54,26 +54,28 @@ def _status(job_id: str) -> str:
     return GenerationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
 
 
-def _sse(event: str, data) -> bytes:
+def sse_message(event: str, data) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
 async def job_events(request, job_id):
-    user = await sync_to_async(_authenticated_user)(request)
+    user = await sync_to_async(authenticated_user)(request)
     if user is None:
-        return _error(401, "not_authenticated", "Authentication credentials were not provided.")
+        return error_response(
+            401, "not_authenticated", "Authentication credentials were not provided."
+        )
     job = await sync_to_async(_visible_job)(user, job_id)
     if job is None:
-        return _error(404, "not_found", "Not found.")
+        return error_response(404, "not_found", "Not found.")
     job_id = str(job.id)
 
     async def stream():
         async with JobSubscription(job_id) as subscription:
             current = await sync_to_async(GenerationJob.objects.get)(pk=job_id)
-            yield _sse("status", {"status": current.status})
+            yield sse_message("status", {"status": current.status})
             progress = await sync_to_async(read_progress)(job_id)
             if progress:
-                yield _sse("progress", progress)
+                yield sse_message("progress", progress)
             final = is_final(current.status)
             while not final:
                 message = await subscription.next(timeout=KEEPALIVE_SECONDS)
@@ -82,12 +84,12 @@ async def job_events(request, job_id):
                     final = is_final(await sync_to_async(_status)(job_id))
                     continue
                 if message["event"] in ("progress", "status"):
-                    yield _sse(message["event"], message["data"])
+                    yield sse_message(message["event"], message["data"])
                 final = message["event"] == "status" and is_final(message["data"].get("status"))
         images, resource = await sync_to_async(_final_payload)(job_id, request)
         for image in images:
-            yield _sse("image", image)
-        yield _sse("completed", resource)
+            yield sse_message("image", image)
+        yield sse_message("completed", resource)
 
     response = StreamingHttpResponse(stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -14,6 +14,8 @@ Public API
 - ``config.EngineConfig``: S3 endpoint/credentials and cache dir for ``s3://`` sources, an
   fp16-safe VAE, single-file config dir, memory profile override, LoRA cache budget, the
   default IP-Adapter, size limits.
+- ``training.trainer.train_lora(TrainingSpec, output_path, ...)``: peft LoRA training of
+  SDXL with checkpoints and exact resume (see ``training/__init__.py``).
 - ``devices.select_device``, ``profiles.choose_memory_profile``, ``sources.resolve_source``,
   ``presets.memory_spec`` / ``presets.subject_spec``, ``tiny_models.build_tiny_models``,
   ``full_size.build_full_size_random``; failures are ``errors.EngineError`` subclasses with

@@ -170,6 +170,11 @@ class PipelineCache:
                 self._evict_to(0)
                 self.memory = previous
 
+    def unload_all(self) -> None:
+        """Drop every warm pipeline (before something else needs the device's memory)."""
+        with self._lock:
+            self._evict_to(0)
+
     def items(self) -> list[tuple[str, WarmModel]]:
         return list(self._models.items())
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts",
     "characters",
     "generation",
+    "training",
     "gpu_worker",
 ]
 
@@ -220,6 +221,14 @@ ILLU_HEARTBEAT_INTERVAL = env_int("ILLU_HEARTBEAT_INTERVAL", 5)  # seconds betwe
 ILLU_HEARTBEAT_TTL = env_int("ILLU_HEARTBEAT_TTL", 30)  # a silent worker vanishes after this
 ILLU_WARMUP_ON_START = env_bool("ILLU_WARMUP_ON_START", True)
 ILLU_WARMUP_SIZE = env_int("ILLU_WARMUP_SIZE", 1024)  # on CUDA; CPU workers warm up at 256
+# LoRA training: per-user quotas, the RQ time limit, the largest step count, and whether
+# the GPU workers serve the training queue after the generation queues (false: only
+# `manage.py gpu_worker --queues training` workers train).
+ILLU_TRAINING_MAX_CONCURRENT = env_int("ILLU_TRAINING_MAX_CONCURRENT", 1)
+ILLU_TRAINING_MONTHLY_LIMIT = env_int("ILLU_TRAINING_MONTHLY_LIMIT", 20)
+ILLU_TRAINING_TIMEOUT = env_int("ILLU_TRAINING_TIMEOUT", 6 * 3600)
+ILLU_TRAINING_MAX_STEPS = env_int("ILLU_TRAINING_MAX_STEPS", 10000)
+ILLU_TRAINING_ON_GPU_WORKERS = env_bool("ILLU_TRAINING_ON_GPU_WORKERS", True)
 ILLU_BENCH_BARE_VIEW = env_bool("ILLU_BENCH_BARE_VIEW", False)  # bench/api.py baseline only
 # Job lifecycle.
 ILLU_JOB_MAX_ATTEMPTS = env_int("ILLU_JOB_MAX_ATTEMPTS", 3)

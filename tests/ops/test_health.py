@@ -75,7 +75,7 @@ def test_detailed_shows_workers_queues_and_versions(staff_api, live_worker, empt
     [worker] = body["workers"]
     assert worker["device"] == "cuda:0" and worker["memory_used"] == 9 * 2**30
     assert worker["models"] == live_worker["models"] and worker["current_job"] is None
-    assert body["queues"] == {"gpu-high": 0, "gpu": 0, "gpu-low": 1}
+    assert body["queues"] == {"gpu-high": 0, "gpu": 0, "gpu-low": 1, "training": 0}
     assert body["versions"]["django"] and body["versions"]["python"]
     assert body["status"] == "ready"
 

@@ -98,3 +98,14 @@ def test_upscale_bench(tmp_path):
     assert rows["tiled"]["output"] == "512x512" and rows["tiled"]["tiles"] == 9
     assert rows["tiled"]["steps_run"] == 9  # int(4 * 0.3) = 1 step per tile
     assert positive(rows["tiled"]["seconds"], rows["tiled"]["peak_rss_mib"])
+
+
+def test_training_bench(tmp_path):
+    run_bench(
+        "training", tmp_path, "--device", "cpu", "--steps", "6",
+        "--models-dir", str(REPO_ROOT / "var" / "bench-models" / "cpu"),
+    )  # fmt: skip
+    results = load(tmp_path, "training-cpu")
+    figures = results["figures"]
+    assert positive(figures["steps_per_s"], figures["peak_memory_mib"], figures["lora_bytes"])
+    assert len(results["loss_history"]) == 6 and results["settings"]["rank"] == 4

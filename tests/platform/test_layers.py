@@ -10,7 +10,9 @@ from tests.conftest import REPO_ROOT
 
 # Bottom first. An app may import the apps below it, never one above; the project package
 # (settings, urls, asgi/wsgi, logging) sits on top and no app imports it.
-LAYERS = ("core", "accounts", "characters", "generation", "gpu_worker", "ops", "illuplatform")
+LAYERS = (
+    "core", "accounts", "characters", "generation", "training", "gpu_worker", "ops", "illuplatform",
+)  # fmt: skip
 ENGINE = "gpu_worker.engine"
 ENGINE_FORBIDDEN = (
     "django",
@@ -19,6 +21,7 @@ ENGINE_FORBIDDEN = (
     "accounts",
     "characters",
     "generation",
+    "training",
     "ops",
     "illuplatform",
 )

@@ -4,12 +4,12 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from generation.queueing import QUEUE_NAMES, wait_for_redis
+from generation.queueing import wait_for_redis
 from gpu_worker.heartbeat import memory_snapshot, start_heartbeat
 from gpu_worker.redis_outage import serve_through_outages
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
 from gpu_worker.warmup import run_warmup
-from gpu_worker.worker import build_worker
+from gpu_worker.worker import build_worker, default_queue_names
 
 logger = logging.getLogger("gpu_worker")
 
@@ -21,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-        parser.add_argument("--queues", nargs="+", default=list(QUEUE_NAMES))
+        parser.add_argument(
+            "--queues", nargs="+", default=None, help="default: gpu-high gpu gpu-low [training]"
+        )
         parser.add_argument("--name", default=None, help="worker name (default: RQ's)")
 
     def handle(self, *args, burst, queues, name, **options):
@@ -31,6 +33,7 @@ class Command(BaseCommand):
         model = configured_model()
         load_ms = engine.warm(resolve_model_source(model))
         warmup_ms = run_warmup(model)["total_ms"] if settings.ILLU_WARMUP_ON_START else 0
+        queues = list(queues or default_queue_names())
         worker = build_worker(tuple(queues), name=name)
         # Started while Redis is down (a restart during an outage): wait rather than crash.
         wait_for_redis(worker.connection, max_delay=settings.ILLU_REDIS_RECONNECT_MAX_DELAY)

@@ -44,8 +44,8 @@ def test_changelist_add_and_change_pages_render_for_staff(staff_client, staff, r
 
 
 def test_jobs_and_images_have_no_add_page(staff, rows):
-    # Jobs come from the API, images from GPU workers, uploads from users and deliveries from
-    # the webhook worker: the admin offers no add page for them.
+    # Jobs and training runs come from the API, images from GPU workers, uploads from users and
+    # deliveries from the webhook worker: the admin offers no add page for them.
     request = RequestFactory().get("/")
     request.user = staff
     refused = {
@@ -54,7 +54,9 @@ def test_jobs_and_images_have_no_add_page(staff, rows):
         if model._meta.label_lower not in WITHOUT_ROWS
         and not model_admin.has_add_permission(request)
     }
-    assert refused == {"generationjob", "generatedimage", "upload", "webhookdelivery"}
+    assert refused == {
+        "generationjob", "generatedimage", "upload", "webhookdelivery", "trainingrun",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("who", ["non-staff", "anonymous"])

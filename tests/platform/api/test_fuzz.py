@@ -113,3 +113,23 @@ def test_schemathesis_on_the_job_endpoints(wsgi_app, alice_things, alice, empty_
         SEMANTIC_REFUSALS = previous
     assert operations >= 9
     assert not failures, "\n\n".join(failures)
+
+
+# A valid-by-schema training names a character or uploads that must exist and be the
+# caller's; quotas may refuse it too.
+TRAINING_SEMANTIC_REFUSALS = re.compile(r"^POST /api/v1/trainings/$")
+
+
+def test_schemathesis_on_the_training_endpoints(
+    wsgi_app, alice_things, alice, empty_queues, settings
+):
+    settings.ILLU_TRAINING_MAX_CONCURRENT = 1000
+    settings.ILLU_TRAINING_MONTHLY_LIMIT = 1000
+    global SEMANTIC_REFUSALS
+    previous, SEMANTIC_REFUSALS = SEMANTIC_REFUSALS, TRAINING_SEMANTIC_REFUSALS
+    try:
+        operations, failures = fuzz(wsgi_app, alice, r"^/api/v1/trainings/")
+    finally:
+        SEMANTIC_REFUSALS = previous
+    assert operations >= 4
+    assert not failures, "\n\n".join(failures)

@@ -1,0 +1,185 @@
+"""LoRA training with real worker processes, Redis, database and S3: a run trains, lands in
+the registry and changes a character job's pixels; cancel keeps nothing; a killed worker's run
+resumes from its checkpoint on the next worker and ends once."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from characters.models import Lora
+from characters.services import character_create, reference_add
+from generation.worker_registry import live_workers
+from gpu_worker.engine.training.trainer import read_training_manifest
+from gpu_worker.engine.weights import read_safetensors_header
+from tests import photos
+from tests.conftest import client_for
+from tests.fixtures.api import stored_keys
+from tests.fixtures.lifecycle import wait_for
+from training.models import TrainingRun
+from training.reconcile import reconcile_trainings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def character(user):
+    character = character_create(owner=user, name="Mira")
+    reference_add(character=character, upload=photos.upload_of(photos.astronaut()))
+    return character
+
+
+def start_training(api, character, **body) -> dict:
+    payload = {"character": str(character.id), "trigger_word": "mira_person", "seed": 11}
+    response = api.post("/api/v1/trainings/", {**payload, **body}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def training(api, run_id: str) -> dict:
+    return api.get(f"/api/v1/trainings/{run_id}/").json()
+
+
+def job_pixels(api, job_id: str) -> np.ndarray:
+    job = api.get(f"/api/v1/jobs/{job_id}/").json()
+    assert job["status"] == "succeeded", job["error"]
+    from generation.models import GeneratedImage
+
+    image = GeneratedImage.objects.get(pk=job["images"][0]["id"])
+    with default_storage.open(image.file.name, "rb") as handle:
+        return np.asarray(Image.open(io.BytesIO(handle.read())).convert("RGB"), dtype=np.int16)
+
+
+def test_a_trained_lora_is_registered_private_and_changes_a_character_job(
+    api, user, make_user, character, empty_queues, run_worker_burst, tmp_path
+):
+    run = start_training(
+        api, character, steps=30, checkpoint_every=10, learning_rate=5e-3, sample_prompts=["mira"]
+    )
+    run_worker_burst()
+    done = training(api, run["id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert done["final_loss"] < done["initial_loss"]
+    assert done["progress"]["step"] == 30 and len(done["loss_history"]) == 30
+    assert [sample["step"] for sample in done["samples"]] == [10, 20, 30]
+    manifest = done["manifest"]
+    assert manifest["steps"] == 30 and manifest["base_model_sha256"]
+    assert manifest["hyperparameters"]["learning_rate"] == 5e-3 and len(manifest["data"]) == 1
+    assert not stored_keys(f"trainings/{run['id']}/checkpoint")  # dropped once done
+
+    slug = done["lora"]
+    lora = Lora.objects.get(slug=slug)
+    assert lora.owner == user and not lora.is_public and lora.trigger_words == ["mira_person"]
+    local = tmp_path / "trained.safetensors"
+    with lora.file.open("rb") as handle:
+        local.write_bytes(handle.read())
+    read_safetensors_header(local)  # the registry's validator
+    assert read_training_manifest(local)["steps"] == 30
+    assert slug in {item["slug"] for item in api.get("/api/v1/loras/").json()["results"]}
+
+    # The prompt names the trigger word, so the LoRA's trigger adds nothing to it.
+    common = {"kind": "character", "character": str(character.id), "prompt": "mira_person sailing",
+              "width": 256, "height": 256, "steps": 2, "seed": 5}  # fmt: skip
+    jobs = {
+        name: api.post("/api/v1/jobs/", {**common, **extra}, format="json").json()["id"]
+        for name, extra in {
+            "plain": {},
+            "full": {"loras": [{"lora": slug, "weight": 1.0}]},
+            "zero": {"loras": [{"lora": slug, "weight": 0.0}]},
+        }.items()
+    }
+    run_worker_burst()
+    plain, full, zero = (job_pixels(api, jobs[name]) for name in ("plain", "full", "zero"))
+    assert np.abs(plain - full).max() > 0
+    assert np.array_equal(plain, zero)
+
+    # Another user sees neither the run nor the LoRA, and cannot use it.
+    bob = client_for(make_user("bob"))
+    assert bob.get(f"/api/v1/trainings/{run['id']}/").status_code == 404
+    assert bob.post(f"/api/v1/trainings/{run['id']}/cancel/").status_code == 404
+    assert bob.get(f"/api/v1/loras/{slug}/").status_code == 404
+    use = bob.post(
+        "/api/v1/jobs/",
+        {"kind": "text", "prompt": "x", "loras": [{"lora": slug, "weight": 1.0}]},
+        format="json",
+    )
+    assert use.status_code in (400, 404) and "loras" in str(use.json()["error"])
+
+
+def test_cancel_mid_run_keeps_no_lora_and_no_object(api, character, empty_queues, start_worker):
+    start_worker()
+    run = start_training(api, character, steps=3000, checkpoint_every=5)
+    wait_for(lambda: training(api, run["id"])["checkpoint_step"] >= 5, timeout=180)
+    response = api.post(f"/api/v1/trainings/{run['id']}/cancel/")
+    assert response.status_code == 200
+    final = wait_for(
+        lambda: (body := training(api, run["id"]))["status"] == "cancelled" and body, timeout=60
+    )
+    assert final["lora"] is None and final["progress"]["step"] < 3000
+    assert not Lora.objects.exists()
+    assert not stored_keys("loras/")
+    assert not stored_keys(f"trainings/{run['id']}/checkpoint")
+
+
+def test_a_killed_worker_resumes_from_the_checkpoint_and_ends_once(
+    api, character, empty_queues, start_worker, run_worker_burst, settings
+):
+    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
+    settings.ILLU_RETRY_BACKOFF_SECONDS = 0
+    doomed = f"doomed-trainer-{uuid.uuid4().hex[:8]}"
+    first = start_worker(doomed)
+    run = start_training(api, character, steps=400, checkpoint_every=10, sample_prompts=[])
+    wait_for(lambda: training(api, run["id"])["checkpoint_step"] >= 10, timeout=180)
+    first.kill_hard()
+    wait_for(lambda: doomed not in {w["name"] for w in live_workers()}, timeout=30)
+    checkpoint = TrainingRun.objects.get(pk=run["id"]).checkpoint_step
+    assert 10 <= checkpoint < 400
+
+    report = reconcile_trainings()
+    assert run["id"] in report.requeued_lost and run["id"] in report.reenqueued
+    assert training(api, run["id"])["status"] == "queued"
+
+    run_worker_burst()
+    final = training(api, run["id"])
+    assert final["status"] == "succeeded" and final["attempts"] == 2
+    assert final["manifest"]["resumed_from_steps"] == [checkpoint]
+    assert final["manifest"]["steps"] == 400 and len(final["loss_history"]) == 400
+    assert Lora.objects.count() == 1  # ended once
+
+
+def test_sse_streams_step_loss_eta_samples_and_ends_with_the_lora(
+    user, character, empty_queues, asgi_server, start_worker
+):
+    import httpx
+
+    from accounts.services import api_token_create
+    from tests.lifecycle.test_events_and_webhooks import read_events
+
+    _, token = api_token_create(user=user)
+    headers = {"Authorization": f"Token {token}"}
+    start_worker()
+    created = httpx.post(
+        f"{asgi_server}/api/v1/trainings/",
+        json={"character": str(character.id), "trigger_word": "mira", "steps": 40,
+              "checkpoint_every": 20},
+        headers=headers,
+    ).json()  # fmt: skip
+    with httpx.stream(
+        "GET", created["urls"]["events"], headers=headers, timeout=httpx.Timeout(180)
+    ) as response:
+        assert response.status_code == 200
+        events = read_events(response)  # returns when the server ends the stream
+    names = [name for name, _ in events]
+    assert names[0] == "status" and names[-1] == "completed"
+    progress = [data for name, data in events if name == "progress"]
+    steps = [data["step"] for data in progress]
+    assert steps == sorted(steps) and steps[-1] == 40
+    assert all(data["loss"] > 0 and data["eta_s"] >= 0 for data in progress)
+    assert [data["step"] for name, data in events if name == "sample"] == [20]
+    final = events[-1][1]
+    assert final["status"] == "succeeded" and final["lora"] and final["samples"]
