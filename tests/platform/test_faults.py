@@ -6,6 +6,8 @@ The tests share one stack and run in file order; the last one stops it."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import xmlrpc.client
 
@@ -123,11 +125,16 @@ def test_redis_killed_mid_job_the_job_is_retried_and_the_api_keeps_answering(sta
     assert wait_until(lambda: b"aof-sentinel" in _append_only_files(stack), timeout=30)
     wait_for_job(stack, job_id, lambda job: job["status"] == "running" and job["progress"]["step"])
 
-    stack.kill("redis")
+    # Frozen first, so the outage is certain to reach the running job (supervisord restarts a
+    # killed Redis within about a second, which redis-py's retries could otherwise bridge);
+    # then killed -9 and kept down until the test starts it again.
+    redis_pid = stack.pid("redis")
+    os.kill(redis_pid, signal.SIGSTOP)
+    queued = wait_for_job(stack, job_id, lambda job: job["status"] != "running", timeout=120)
+    os.kill(redis_pid, signal.SIGKILL)
     _hold_redis_down(stack)
 
     # Back to queued as a transient failure, counted, never failed.
-    queued = wait_for_job(stack, job_id, lambda job: job["status"] != "running", timeout=60)
     assert queued["status"] == "queued" and queued["attempts"] == 1
     assert queued["error"]["code"] in ("queue_unavailable", "worker_lost")
     with stack.client() as client:
