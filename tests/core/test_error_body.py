@@ -24,7 +24,7 @@ def test_unknown_api_urls_are_json_404_under_debug_too(api, settings):
     # make run runs DEBUG, where Django renders its HTML technical 404 instead of handler404.
     settings.DEBUG = True
     for client in (api, APIClient()):
-        response = client.get("/api/v1/trainings/")
+        response = client.get("/api/v1/no-such-resource/")
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"
         assert response.json()["error"]["code"] == "not_found"
