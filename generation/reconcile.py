@@ -40,10 +40,10 @@ def _rq_job_waiting(job_id: str) -> bool:
     return rq_job.get_status(refresh=False) in ("queued", "scheduled", "deferred")
 
 
-def _live_worker_jobs() -> dict[str, str | None]:
+def _live_worker_jobs() -> dict[str, dict]:
     from gpu_worker.heartbeat import live_workers
 
-    return {worker["name"]: worker.get("current_job") for worker in live_workers(get_redis())}
+    return {worker["name"]: worker for worker in live_workers(get_redis())}
 
 
 def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
@@ -61,8 +61,12 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
     live = _live_worker_jobs()
     for job in GenerationJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=grace):
         alive = job.worker_name in live
-        if alive and live[job.worker_name] in (str(job.id), None):
-            continue  # still being worked on (None: between heartbeats)
+        worker = live.get(job.worker_name) or {}
+        if alive and (
+            worker.get("current_job") in (str(job.id), None)
+            or str(job.id) in worker.get("jobs", [])
+        ):
+            continue  # still being worked on: denoising, storing, or between heartbeats
         reason = "worker is gone" if not alive else "worker moved on without finishing it"
         logger.warning("job %s was running on %s but its %s", job.id, job.worker_name, reason)
         if dry_run:

@@ -145,8 +145,65 @@ def job_mark_running(*, job_id: str, worker_name: str) -> bool:
     return updated == 1
 
 
-def job_mark_succeeded(*, job_id: str, timings: dict[str, int], counts: dict | None = None):
-    return _finish(job_id, JobStatus.SUCCEEDED, timings=timings, error=None, counts=counts)
+def jobs_mark_running(
+    *, job_ids: list[str], worker_name: str, started_at: datetime | None = None
+) -> list[str]:
+    """queued -> running for a batch, all with one ``started_at``; returns the ids this
+    worker took, in the given order. Each row is a compare-and-set on its status, so two
+    workers never both take a job; on PostgreSQL rows another worker is claiming right now
+    are skipped (``FOR UPDATE SKIP LOCKED``) instead of waited for."""
+    from django.db import connection
+
+    started_at = started_at or timezone.now()
+    fields = {
+        "status": JobStatus.RUNNING,
+        "started_at": started_at,
+        "worker_name": worker_name,
+        "attempts": F("attempts") + 1,
+        "retry_at": None,
+    }
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            free = set(
+                GenerationJob.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=job_ids, status=JobStatus.QUEUED)
+                .values_list("pk", flat=True)
+            )
+            GenerationJob.objects.filter(pk__in=free).update(**fields)
+        claimed = [job_id for job_id in job_ids if _uuid(job_id) in free]
+    else:
+        # SQLite serializes writers: one conditional update per row is the atomic claim.
+        claimed = [
+            job_id
+            for job_id in job_ids
+            if GenerationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(**fields)
+        ]
+    for job_id in claimed:
+        _announce(job_id, "start", {"status": JobStatus.RUNNING})
+    return claimed
+
+
+def _uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def job_mark_succeeded(
+    *,
+    job_id: str,
+    timings: dict[str, int],
+    counts: dict | None = None,
+    finished_at: datetime | None = None,
+):
+    return _finish(
+        job_id,
+        JobStatus.SUCCEEDED,
+        timings=timings,
+        error=None,
+        counts=counts,
+        finished_at=finished_at,
+    )
 
 
 def job_mark_failed(
@@ -162,9 +219,15 @@ def job_mark_cancelled(*, job_id: str, timings: dict[str, int] | None = None) ->
 
 
 def _finish(
-    job_id: str, status: str, *, timings: dict, error: dict | None, counts: dict | None = None
+    job_id: str,
+    status: str,
+    *,
+    timings: dict,
+    error: dict | None,
+    counts: dict | None = None,
+    finished_at: datetime | None = None,
 ) -> bool:
-    now = timezone.now()
+    now = finished_at or timezone.now()
     job = GenerationJob.objects.filter(pk=job_id).only("created_at").first()
     if job is None:
         return False

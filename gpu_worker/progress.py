@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from PIL import Image
 
 from generation.signals_redis import cancel_requested, publish_event
 from generation.webhooks import webhook_emit
@@ -52,3 +55,11 @@ class StepReporter:
         if self.job.webhook_url and now - self._last_webhook >= WEBHOOK_PROGRESS_INTERVAL_S:
             self._last_webhook = now
             webhook_emit(self.job, "progress", data)
+
+    def preview(self, step: int, total: int, image: Image.Image) -> None:
+        """A small preview of the current latents as a ``preview`` event (and in the job's
+        progress), as a data URL: it lives in Redis only, never among the job's results."""
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=70)
+        url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        publish_event(self.job_id, "preview", {"step": step, "total": total, "image": url})

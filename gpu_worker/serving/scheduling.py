@@ -22,6 +22,8 @@ def batch_key(params: Mapping[str, Any]) -> tuple | None:
         return None
     if (params.get("consistency") or {}).get("filter"):
         return None
+    if params.get("memory_profile") == "low":  # retried after running out of memory
+        return None
     return (
         *(params.get(name) for name in _PASS_PARAMS),
         lora_key(params),

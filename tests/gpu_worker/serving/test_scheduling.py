@@ -51,7 +51,7 @@ def test_batch_key_differs_for_everything_that_changes_the_pass():
         {"guidance_scale": 6.0},
         {"model": "other"},
         {"loras": [HOUSE]},
-        {"memory_profile": "low"},
+        {"memory_profile": "standard"},
     ):
         assert batch_key({**PARAMS, **change}) != base, change
     assert batch_key({**PARAMS, "loras": [HOUSE, INK]}) == batch_key(
@@ -65,6 +65,7 @@ def test_identity_control_and_consistency_filter_jobs_run_alone():
     assert batch_key({**PARAMS, "control": {"type": "canny"}}) is None
     assert batch_key({**PARAMS, "consistency": {"filter": True}}) is None
     assert batch_key({**PARAMS, "consistency": {"filter": False}}) is not None
+    assert batch_key({**PARAMS, "memory_profile": "low"}) is None
 
 
 def test_fair_order_serves_owners_round_robin_within_a_priority():
