@@ -15,7 +15,7 @@ from rq.serializers import JSONSerializer
 
 from .models import GenerationJob, JobStatus
 from .queueing import enqueue_generation_job, get_redis
-from .services import job_cancel, job_retry_later
+from .services import job_cancel, job_leftover_files_delete, job_retry_later
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
             code="worker_lost",
             message="The worker running this job stopped before finishing it.",
         )
+        # Killed between upload and commit: its objects belong to no row; the rerun stores
+        # its own, so the job never ends with two sets.
+        job_leftover_files_delete(job_id=str(job.id))
         (report.failed_lost if status == JobStatus.FAILED else report.requeued_lost).append(
             str(job.id)
         )

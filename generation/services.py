@@ -373,6 +373,31 @@ def jobs_bulk_delete(
     return count
 
 
+def job_leftover_files_delete(*, job_id: str) -> int:
+    """Delete objects stored for a job that no row refers to: what a worker killed between
+    upload and commit left behind. Returns how many were deleted."""
+    from django.core.files.storage import default_storage
+
+    job = GenerationJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return 0
+    kept = set(_stored_files(GeneratedImage.objects.filter(job=job)))
+    kept |= {item["key"] for item in job.conditioning or [] if item.get("key")}
+    deleted = 0
+    for folder in (f"generated/{job_id}", f"generated/{job_id}/thumbs",
+                   f"generated/{job_id}/conditioning"):  # fmt: skip
+        try:
+            _, files = default_storage.listdir(folder)
+        except (FileNotFoundError, OSError):
+            continue
+        for name in files:
+            key = f"{folder}/{name}"
+            if key not in kept:
+                default_storage.delete(key)
+                deleted += 1
+    return deleted
+
+
 def _stored_files(images) -> list[str]:
     names = []
     for file_name, thumb_name in images.values_list("file", "thumbnail"):
