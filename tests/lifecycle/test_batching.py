@@ -32,7 +32,7 @@ from tests.lifecycle.test_events_and_webhooks import read_events
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SMALL = {"width": 256, "height": 256, "steps": 2}
-BATCH_LINE = re.compile(r"serving a batch of (\d+) job\(s\): ([0-9a-f, -]+)")
+BATCH_LINE = re.compile(r"serving a batch of (\d+) job\(s\): ([0-9a-f-]+(?:, [0-9a-f-]+)*)")
 
 
 def make_job(owner, **params) -> GenerationJob:
