@@ -13,6 +13,7 @@ from .config import EngineConfig
 from .controlnet import ControlNetCache, PreparedControls, build_view, prepare_controls
 from .devices import DeviceProfile, select_device
 from .errors import GenerationCancelled, InvalidSpec, OutOfMemory
+from .fast_path import sync_qkv_fusion
 from .ip_adapter import ip_adapter_files
 from .loading import PipelineCache, WarmModel
 from .lora import ResolvedLora, resolve_lora
@@ -47,6 +48,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.pipelines = PipelineCache(self.profile, self.config)
         self.controlnets = ControlNetCache(self.profile)
+        self._fast = self.config.cuda_fast_path()
 
     @staticmethod
     def free_device_memory() -> None:
@@ -82,6 +84,7 @@ class Engine:
         warm, _ = self.pipelines.get(spec.model)
         spec = self._with_local_attachments(spec)
         loras = [resolve_lora(lora) for lora in spec.loras]
+        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=bool(loras))
         warm.loras.activate(warm.pipeline, loras)
         warm.ip_adapter.detach(warm.pipeline)
         warm.pipeline.scheduler = self._scheduler(warm, spec)
@@ -106,6 +109,9 @@ class Engine:
         warm, _ = self.pipelines.get(spec.model)
         spec = self._with_local_attachments(spec)
         loras = [resolve_lora(lora) for lora in spec.loras]
+        # IP-Adapter processors replace the attention ones: fused QKV only for plain runs.
+        plain = not loras and not spec.ip_adapter_images
+        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=not plain)
         warm.loras.activate(warm.pipeline, loras)
         ip_weights = self._attach_ip_adapter(warm, spec)
         controls = (
