@@ -17,7 +17,7 @@ from generation.models import GenerationJob, JobStatus
 from generation.queueing import get_redis
 from generation.services import jobs_mark_running
 
-from .scheduling import QueuedJob, batch_key, fair_order, lora_key, pick_batch
+from .scheduling import QueuedJob, batch_key, fair_order, fifo_order, lora_key, pick_batch
 from .state import ServingState
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def owners_last_served(owners: set[str]) -> dict[str, datetime]:
 
 def scheduled_order(now: datetime | None = None, woken_by: str | None = None) -> list[QueuedJob]:
     jobs = queued_jobs(now, woken_by)
+    if not settings.ILLU_FAIR_SHARE:
+        return fifo_order(jobs)
     return fair_order(jobs, owners_last_served({job.owner for job in jobs}))
 
 

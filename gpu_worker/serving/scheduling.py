@@ -77,6 +77,13 @@ def fair_order(
     return [job for _, job in sorted(ranked, key=lambda item: item[0])]
 
 
+def fifo_order(jobs: Iterable[QueuedJob]) -> list[QueuedJob]:
+    """Priority, then age: the order of a plain queue (no fair share), for comparison."""
+    return sorted(
+        jobs, key=lambda job: (PRIORITY_RANK.get(job.priority, 1), job.created_at, job.id)
+    )
+
+
 @dataclass(frozen=True)
 class BatchChoice:
     jobs: list[QueuedJob]

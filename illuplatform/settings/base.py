@@ -233,6 +233,7 @@ ILLU_COMPILE_UNET = env_bool("ILLU_COMPILE_UNET", False)
 ILLU_MAX_BATCH = env_int("ILLU_MAX_BATCH", 4)  # images per denoising pass; 1: no batching
 ILLU_STORAGE_QUEUE = env_int("ILLU_STORAGE_QUEUE", 2)  # jobs waiting for storage; 0: inline
 ILLU_LORA_AFFINITY_MAX_PASS = env_int("ILLU_LORA_AFFINITY_MAX_PASS", 2)  # 0: no affinity
+ILLU_FAIR_SHARE = env_bool("ILLU_FAIR_SHARE", True)  # false: plain FIFO within a priority
 ILLU_PREVIEW_EVERY = env_int("ILLU_PREVIEW_EVERY", 5)  # steps between previews; 0: none
 ILLU_QUEUE_ESTIMATE_SECONDS = float(os.environ.get("ILLU_QUEUE_ESTIMATE_SECONDS", "20"))
 ILLU_CUDA_SDPA = env_bool("ILLU_CUDA_SDPA", True)

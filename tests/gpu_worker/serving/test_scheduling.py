@@ -6,6 +6,7 @@ from gpu_worker.serving.scheduling import (
     QueuedJob,
     batch_key,
     fair_order,
+    fifo_order,
     lora_key,
     pick_batch,
     queue_estimates,
@@ -154,3 +155,13 @@ def test_queue_estimates_follow_the_batches_the_scheduler_will_serve():
     assert estimates["b0"].estimated_start == T0 + timedelta(seconds=10)
     two_workers = queue_estimates(ordered, max_batch=4, now=T0, seconds_per_batch=10.0, workers=2)
     assert two_workers["b0"].estimated_start == T0
+
+
+def test_fifo_order_is_priority_then_age():
+    jobs = [
+        job("a1", "a", 1),
+        job("b0", "b", 5),
+        job("a0", "a", 0),
+        job("h", "c", 9, priority="high"),
+    ]
+    assert [j.id for j in fifo_order(jobs)] == ["h", "a0", "a1", "b0"]
