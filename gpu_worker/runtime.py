@@ -107,6 +107,7 @@ def engine_config() -> EngineConfig:
             compile_unet=settings.ILLU_COMPILE_UNET,
             compile_vae=settings.ILLU_COMPILE_VAE,
             cuda_graphs=settings.ILLU_CUDA_GRAPHS,
+            compile_mode=settings.ILLU_COMPILE_MODE,
         ),
         ip_adapter=model_set().ip_adapter,
     )

@@ -21,6 +21,8 @@ class FastPath:
     compile_unet: bool = False
     compile_vae: bool = False
     cuda_graphs: bool = False
+    # torch.compile mode; empty: "max-autotune" with CUDA graphs, else without them.
+    compile_mode: str = ""
 
     @property
     def compiles(self) -> bool:
@@ -48,7 +50,9 @@ def apply_fast_path(pipeline, device: str, fast: FastPath, compile_allowed: bool
         applied.append("fused_qkv")
     if fast.compiles and compile_allowed:
         # CUDA graphs replay fixed shapes: only with dynamic=False and warmed-up sizes.
-        mode = "max-autotune" if fast.cuda_graphs else "max-autotune-no-cudagraphs"
+        mode = fast.compile_mode or (
+            "max-autotune" if fast.cuda_graphs else "max-autotune-no-cudagraphs"
+        )
         if fast.compile_unet:
             # Module.compile keeps the module object, so LoRA injection still finds its layers.
             pipeline.unet.compile(mode=mode, dynamic=False)

