@@ -97,7 +97,8 @@ def test_throughput_bench(tmp_path, empty_queues):
     assert names == ["serial", "pipelined", "batched", "affinity"]
     for mode in results["modes"]:
         assert mode["succeeded"] == mode["jobs"] == 4
-        assert positive(mode["images_per_hour"], mode["gpu_busy_share"], mode["light_wait_p95_s"])
+        assert positive(mode["images_per_hour"], mode["gpu_busy_share"])
+        assert mode["light_wait_p95_s"] >= 0  # 0 when fair share puts it in the first pass
     assert results["modes"][0]["images_per_hour_ratio"] == 1.0
     # Batching really batched: fewer passes than jobs once it is on.
     assert results["modes"][0]["passes"] == 4 and results["modes"][2]["passes"] < 4
