@@ -213,6 +213,9 @@ def mode_figures(name: str, results: list[tuple[int, dict]]) -> dict:
         "wall_s": wall_s,
         "passes": len(passes),
         "mean_batch_size": sum(sizes) / len(sizes),
+        # How fast the engine itself ran in this mode: on a shared machine it varies
+        # between modes, which the ratios then carry along.
+        "denoise_ms_per_image": sum(passes.values()) / images,
         "store_ms_median": percentile([job["timings"]["store_ms"] for _, job in done], 50),
     }
 
