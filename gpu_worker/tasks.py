@@ -173,6 +173,8 @@ def _run_batch(job, spec, reporter, scorer: IdentityScorer | None, outcome: Outc
         result = engine.generate(spec, on_step=reporter, **previews)
     outcome.add_time("load_ms", result.load_ms)
     outcome.add_time("inference_ms", result.inference_ms)
+    if reporter.preview_ms:
+        outcome.timings["preview_ms"] = int(reporter.preview_ms)
     if not outcome.conditioning:
         kinds = [control.kind for control in spec.controls]
         outcome.conditioning = list(zip(kinds, result.conditioning_images, strict=False))

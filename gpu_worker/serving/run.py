@@ -87,14 +87,16 @@ def _run_pass(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, 
         return results
 
     finished = []
+    reporter_of = {str(job.id): reporter for job, reporter in zip(jobs, reporters, strict=True)}
     for job, result, reason in zip(member_jobs, batch.results, batch.cancelled, strict=True):
         outcome = outcomes[str(job.id)]
         outcome.add_time("load_ms", batch.load_ms)
         outcome.add_time("inference_ms", batch.inference_ms)
         outcome.timings["batch_size"] = batch.batch_size
         outcome.timings["batch_jobs"] = len(member_jobs)
-        if batch.extra.get("preview_ms"):
-            outcome.timings["preview_ms"] = batch.extra["preview_ms"]
+        preview_ms = batch.extra.get("preview_ms", 0) + reporter_of[str(job.id)].preview_ms
+        if preview_ms:
+            outcome.timings["preview_ms"] = int(preview_ms)
         if result is None:
             logger.info("job %s left its batch: %s", job.id, reason)
             job_mark_cancelled(job_id=str(job.id), timings=outcome.timings)
