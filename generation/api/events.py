@@ -97,7 +97,11 @@ async def job_events(request, job_id):
                 message = await subscription.next(timeout=KEEPALIVE_SECONDS)
                 if message is None:
                     yield b": keep-alive\n\n"
-                    final = is_final(await sync_to_async(_status)(job_id))
+                    status = await sync_to_async(_status)(job_id)
+                    final = is_final(status)
+                    if status == "queued":  # the queue moved on: a fresh position
+                        current = await sync_to_async(GenerationJob.objects.get)(pk=job_id)
+                        yield _sse("queue", await sync_to_async(_queue_state)(current))
                     continue
                 if message["event"] in ("progress", "status", "preview"):
                     yield _sse(message["event"], message["data"])
