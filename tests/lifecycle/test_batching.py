@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 
 import httpx
 import numpy as np
@@ -294,3 +296,28 @@ def test_a_queued_job_reports_its_position_and_estimated_start(make_user, empty_
     assert first["position"] == 1 and first["batches_ahead"] == 0
     last = client_for(heavy).get(f"/api/v1/jobs/{heavy_jobs[4].id}/").json()["queue"]
     assert last["batches_ahead"] == 3 and last["estimated_start"] > body["queue"]["estimated_start"]
+
+
+def test_sse_tells_a_queued_job_its_position(user, empty_queues, asgi_server):
+    _, token = api_token_create(user=user)
+    headers = {"Authorization": f"Token {token}"}
+    created = httpx.post(
+        f"{asgi_server}/api/v1/jobs/",
+        json={"kind": "text", "prompt": "waiting", **SMALL},
+        headers=headers,
+    ).json()
+    events, name = [], None
+    with httpx.stream(
+        "GET", created["urls"]["events"], headers=headers, timeout=httpx.Timeout(60)
+    ) as response:
+        for line in response.iter_lines():  # no worker runs: read until the queue event
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: ") and name:
+                events.append((name, json.loads(line.removeprefix("data: "))))
+                if name == "queue":
+                    break
+    assert [name for name, _ in events] == ["status", "queue"]
+    queue = events[1][1]
+    assert queue["position"] == 1 and queue["batches_ahead"] == 0
+    assert datetime.fromisoformat(queue["estimated_start"])
