@@ -54,8 +54,16 @@ def store_job(job: GenerationJob, outcome, finished_at: datetime | None = None) 
 
 
 def store_batch(batch: StoredBatch) -> dict[str, dict]:
+    from generation.queueing import QUEUE_BY_PRIORITY
+    from illuplatform.logging_config import job_log_context
+
     finished_at = timezone.now()  # jobs of one pass end together
-    return {str(job.id): store_job(job, outcome, finished_at) for job, outcome in batch}
+    results = {}
+    for job, outcome in batch:
+        # On the storage thread too, every line names its job.
+        with job_log_context(str(job.id), job.owner.username, QUEUE_BY_PRIORITY[job.priority]):
+            results[str(job.id)] = store_job(job, outcome, finished_at)
+    return results
 
 
 class StorageStage:
