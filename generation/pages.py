@@ -63,7 +63,23 @@ def job_progress(job: GenerationJob) -> dict:
     if live:
         step, total = int(live.get("step", 0)), int(live.get("total") or total)
     fraction = step / total if total else 0.0
-    return {"step": step, "total": total, "fraction": fraction, "percent": round(fraction * 100)}
+    progress = {
+        "step": step,
+        "total": total,
+        "fraction": fraction,
+        "percent": round(fraction * 100),
+    }
+    if live and job.status == JobStatus.RUNNING and live.get("preview"):
+        progress.update(preview=live["preview"], preview_step=live.get("preview_step"))
+    return progress
+
+
+def _queue_state(job: GenerationJob) -> dict | None:
+    if job.status != JobStatus.QUEUED:
+        return None
+    from .queue_position import queue_state
+
+    return queue_state(job)
 
 
 def _shown(value) -> str:
@@ -99,6 +115,7 @@ def job_detail(request, job_id):
     context = {
         "job": job,
         "progress": job_progress(job),
+        "queue": _queue_state(job),
         "cards": [image_card(image) for image in job.images.all()],
         "conditioning": [
             {"type": item["type"], "url": media_url(item["key"])} for item in job.conditioning

@@ -15,7 +15,7 @@ from rq.serializers import JSONSerializer
 
 from .models import GenerationJob, JobStatus
 from .queueing import enqueue_generation_job, get_redis
-from .services import job_cancel, job_schedule_retry
+from .services import job_cancel, job_leftover_files_delete, job_schedule_retry
 from .webhooks import webhook_deliveries_enqueue_lost
 from .worker_registry import live_workers
 
@@ -43,8 +43,9 @@ def rq_job_waiting(job_id: str) -> bool:
     return rq_job.get_status(refresh=False) in ("queued", "scheduled", "deferred")
 
 
-def live_worker_jobs() -> dict[str, str | None]:
-    return {worker["name"]: worker.get("current_job") for worker in live_workers(get_redis())}
+def live_worker_states() -> dict[str, dict]:
+    """Each live worker's heartbeat state by name (current job, and every job it holds)."""
+    return {worker["name"]: worker for worker in live_workers(get_redis())}
 
 
 def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
@@ -59,11 +60,15 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
         if not dry_run:
             job_cancel(job=job)
 
-    live = live_worker_jobs()
+    live = live_worker_states()
     for job in GenerationJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=grace):
         alive = job.worker_name in live
-        if alive and live[job.worker_name] in (str(job.id), None):
-            continue  # still being worked on (None: between heartbeats)
+        worker = live.get(job.worker_name) or {}
+        if alive and (
+            worker.get("current_job") in (str(job.id), None)
+            or str(job.id) in worker.get("jobs", [])
+        ):
+            continue  # still being worked on: denoising, storing, or between heartbeats
         reason = "worker is gone" if not alive else "worker moved on without finishing it"
         logger.warning("job %s was running on %s but its %s", job.id, job.worker_name, reason)
         if dry_run:
@@ -74,6 +79,9 @@ def reconcile_jobs(dry_run: bool = False) -> ReconcileReport:
             code="worker_lost",
             message="The worker running this job stopped before finishing it.",
         )
+        # Killed between upload and commit: its objects belong to no row; the rerun stores
+        # its own, so the job never ends with two sets.
+        job_leftover_files_delete(job_id=str(job.id))
         (report.failed_lost if status == JobStatus.FAILED else report.requeued_lost).append(
             str(job.id)
         )

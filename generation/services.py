@@ -182,8 +182,65 @@ def job_mark_running(*, job_id: str, worker_name: str) -> bool:
     return updated == 1
 
 
-def job_mark_succeeded(*, job_id: str, timings: dict[str, int], counts: dict | None = None):
-    return _finish(job_id, JobStatus.SUCCEEDED, timings=timings, error=None, counts=counts)
+def jobs_mark_running(
+    *, job_ids: list[str], worker_name: str, started_at: datetime | None = None
+) -> list[str]:
+    """queued -> running for a batch, all with one ``started_at``; returns the ids this
+    worker took, in the given order. Each row is a compare-and-set on its status, so two
+    workers never both take a job; on PostgreSQL rows another worker is claiming right now
+    are skipped (``FOR UPDATE SKIP LOCKED``) instead of waited for."""
+    from django.db import connection
+
+    started_at = started_at or timezone.now()
+    fields = {
+        "status": JobStatus.RUNNING,
+        "started_at": started_at,
+        "worker_name": worker_name,
+        "attempts": F("attempts") + 1,
+        "retry_at": None,
+    }
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            free = set(
+                GenerationJob.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=job_ids, status=JobStatus.QUEUED)
+                .values_list("pk", flat=True)
+            )
+            GenerationJob.objects.filter(pk__in=free).update(**fields)
+        claimed = [job_id for job_id in job_ids if _uuid(job_id) in free]
+    else:
+        # SQLite serializes writers: one conditional update per row is the atomic claim.
+        claimed = [
+            job_id
+            for job_id in job_ids
+            if GenerationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(**fields)
+        ]
+    for job_id in claimed:
+        _announce(job_id, "start", {"status": JobStatus.RUNNING})
+    return claimed
+
+
+def _uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def job_mark_succeeded(
+    *,
+    job_id: str,
+    timings: dict[str, int],
+    counts: dict | None = None,
+    finished_at: datetime | None = None,
+):
+    return _finish(
+        job_id,
+        JobStatus.SUCCEEDED,
+        timings=timings,
+        error=None,
+        counts=counts,
+        finished_at=finished_at,
+    )
 
 
 def job_mark_failed(
@@ -199,9 +256,15 @@ def job_mark_cancelled(*, job_id: str, timings: dict[str, int] | None = None) ->
 
 
 def _finish(
-    job_id: str, status: str, *, timings: dict, error: dict | None, counts: dict | None = None
+    job_id: str,
+    status: str,
+    *,
+    timings: dict,
+    error: dict | None,
+    counts: dict | None = None,
+    finished_at: datetime | None = None,
 ) -> bool:
-    now = timezone.now()
+    now = finished_at or timezone.now()
     job = GenerationJob.objects.filter(pk=job_id).only("created_at").first()
     if job is None:
         return False
@@ -369,6 +432,31 @@ def jobs_bulk_delete(
         job_delete(job=job)
         count += 1
     return count
+
+
+def job_leftover_files_delete(*, job_id: str) -> int:
+    """Delete objects stored for a job that no row refers to: what a worker killed between
+    upload and commit left behind. Returns how many were deleted."""
+    from django.core.files.storage import default_storage
+
+    job = GenerationJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return 0
+    kept = set(_stored_files(GeneratedImage.objects.filter(job=job)))
+    kept |= {item["key"] for item in job.conditioning or [] if item.get("key")}
+    deleted = 0
+    for folder in (f"generated/{job_id}", f"generated/{job_id}/thumbs",
+                   f"generated/{job_id}/conditioning"):  # fmt: skip
+        try:
+            _, files = default_storage.listdir(folder)
+        except (FileNotFoundError, OSError):
+            continue
+        for name in files:
+            key = f"{folder}/{name}"
+            if key not in kept:
+                default_storage.delete(key)
+                deleted += 1
+    return deleted
 
 
 def _stored_files(images) -> list[str]:

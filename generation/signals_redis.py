@@ -46,6 +46,11 @@ def publish_event(job_id: str, event: str, data: dict) -> None:
     if event == "progress":
         pipe.hset(progress_key(job_id), mapping={k: json.dumps(v) for k, v in data.items()})
         pipe.expire(progress_key(job_id), PROGRESS_TTL_SECONDS)
+    elif event == "preview":
+        # The latest preview rides along in the progress hash for polling readers.
+        mapping = {"preview": json.dumps(data["image"]), "preview_step": json.dumps(data["step"])}
+        pipe.hset(progress_key(job_id), mapping=mapping)
+        pipe.expire(progress_key(job_id), PROGRESS_TTL_SECONDS)
     pipe.publish(events_channel(job_id), payload)
     try:
         pipe.execute()

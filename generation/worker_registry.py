@@ -36,5 +36,6 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
     state["time"] = float(state.get("time") or 0)
     state["age_s"] = max(0.0, time.time() - state["time"])
     state["models"] = json.loads(state.get("models") or "[]")
+    state["jobs"] = json.loads(state.get("jobs") or "[]")  # every job it holds (batch, storing)
     state["current_job"] = state.get("current_job") or None
     return state

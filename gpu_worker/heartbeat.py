@@ -49,7 +49,12 @@ def memory_snapshot(device: str) -> dict[str, Any]:
 
 
 def worker_state(
-    *, name: str, device: str, models: list[str], current_job: str | None
+    *,
+    name: str,
+    device: str,
+    models: list[str],
+    current_job: str | None,
+    held_jobs: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -57,6 +62,8 @@ def worker_state(
         **memory_snapshot(device),
         "models": models,
         "current_job": current_job or "",
+        # Every job this worker holds: its batch and the jobs in its storage stage.
+        "jobs": held_jobs or [],
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "time": time.time(),
@@ -139,12 +146,15 @@ def start_heartbeat(worker, engine, *, interval: float, ttl: int) -> Heartbeat:
     """Start beating for an RQ ``worker`` that runs ``engine``; the first beat is synchronous,
     so the worker is visible as soon as this returns."""
 
+    from .serving.state import STATE
+
     def state() -> dict[str, Any]:
         return worker_state(
             name=worker.name,
             device=engine.profile.device,
             models=engine.pipelines.loaded(),
             current_job=worker.get_current_job_id(),
+            held_jobs=STATE.held_jobs(),
         )
 
     heartbeat = Heartbeat(worker.connection, state, interval=interval, ttl=ttl)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from PIL import Image
 
 from generation.signals_redis import cancel_requested, publish_event
 from generation.webhooks import webhook_emit
@@ -28,6 +31,7 @@ class StepReporter:
         self._last_webhook = 0.0
         self.batch = 0
         self.batches = batches
+        self.preview_ms = 0.0  # encoding and publishing previews (the projection is the engine's)
 
     def next_batch(self) -> None:
         self.batch += 1
@@ -52,3 +56,13 @@ class StepReporter:
         if self.job.webhook_url and now - self._last_webhook >= WEBHOOK_PROGRESS_INTERVAL_S:
             self._last_webhook = now
             webhook_emit(self.job, "progress", data)
+
+    def preview(self, step: int, total: int, image: Image.Image) -> None:
+        """A small preview of the current latents as a ``preview`` event (and in the job's
+        progress), as a data URL: it lives in Redis only, never among the job's results."""
+        started = time.perf_counter()
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=70)
+        url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        publish_event(self.job_id, "preview", {"step": step, "total": total, "image": url})
+        self.preview_ms += (time.perf_counter() - started) * 1000

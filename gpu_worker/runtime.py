@@ -13,6 +13,7 @@ from django.conf import settings
 from filelock import FileLock
 
 from .engine.config import EngineConfig
+from .engine.fast_path import FastPath
 from .engine.generate import Engine
 from .engine.sources import S3Config
 
@@ -104,6 +105,15 @@ def engine_config() -> EngineConfig:
         vae_source=settings.ILLU_SDXL_VAE or None,
         memory_profile=settings.ILLU_MEMORY_PROFILE or None,
         compile_unet=settings.ILLU_COMPILE_UNET,
+        fast_path=FastPath(
+            sdpa=settings.ILLU_CUDA_SDPA,
+            channels_last=settings.ILLU_CUDA_CHANNELS_LAST,
+            fuse_qkv=settings.ILLU_CUDA_FUSE_QKV,
+            compile_unet=settings.ILLU_COMPILE_UNET,
+            compile_vae=settings.ILLU_COMPILE_VAE,
+            cuda_graphs=settings.ILLU_CUDA_GRAPHS,
+            compile_mode=settings.ILLU_COMPILE_MODE,
+        ),
         ip_adapter=model_set().ip_adapter,
     )
 

@@ -32,7 +32,7 @@ from .progress import StepReporter
 from .repair_loop import repair_enabled, repair_rejected
 from .runtime import get_engine
 from .scoring import IdentityScorer, scorer_for_job
-from .storing import StorageError, delete_stored_files, store_images
+from .storing import store_images
 
 logger = logging.getLogger(__name__)
 
@@ -72,30 +72,37 @@ def run_generation_job(job_id: str) -> dict:
     # Run by RQ: the queue it came from; run directly: the queue its priority maps to.
     queue = getattr(get_current_job(), "origin", "") or QUEUE_BY_PRIORITY[row["priority"]]
     with job_log_context(job_id, row["owner__username"], queue):
-        return _run_generation_job(job_id)
+        from .serving.loop import serve
+
+        # The scheduler decides what runs: this job, a batch with it, or a fairer batch.
+        return serve(job_id)
 
 
 def _run_generation_job(job_id: str) -> dict:
+    """Today's serial path: exactly this job, stored inline."""
     if not job_mark_running(job_id=job_id, worker_name=worker_identity()):
         status = GenerationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
         logger.info("job %s not started: status is %s", job_id, status)
         return {"skipped": status}
-    job = GenerationJob.objects.get(pk=job_id)
+    return run_claimed_job(GenerationJob.objects.get(pk=job_id))
+
+
+def run_claimed_job(job: GenerationJob, hand_off=None) -> dict:
+    """Generate a job this worker already marked running, then store it: inline, or through
+    ``hand_off`` (the background storage stage), which takes a list of (job, outcome)."""
+    from .serving.store import store_batch
+
+    job_id = str(job.id)
     outcome = Outcome(timings={"queue_ms": _ms(job.started_at - job.created_at)})
+    outcome.timings["batch_size"] = len(job.params["seeds"])
     try:
         _generate(job, outcome)
-        started = time.perf_counter()
-        _upload(job, outcome)
-        outcome.add_time("store_ms", int((time.perf_counter() - started) * 1000))
     except GenerationCancelled as exc:
         logger.info("job %s cancelled: %s", job_id, exc)
         job_mark_cancelled(job_id=job_id, timings=outcome.timings)
         return {"status": JobStatus.CANCELLED}
     except OutOfMemory as exc:
         return _after_out_of_memory(job, exc, outcome)
-    except StorageError as exc:
-        logger.warning("job %s: storage failed: %s", job_id, exc)
-        return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
     except (RedisConnectionError, RedisTimeoutError) as exc:
         # A Redis blip is transient: the row goes back to queued (the attempt counted) and the
         # reconciler enqueues it again once Redis answers. Never failed for it.
@@ -124,10 +131,10 @@ def _run_generation_job(job_id: str) -> dict:
             timings=outcome.timings,
         )
         return {"status": JobStatus.FAILED}
-    if not _commit(job, outcome):
-        delete_stored_files(outcome.images)
-        return {"status": "discarded"}
-    return {"status": JobStatus.SUCCEEDED, "images": len(outcome.images)}
+    if hand_off is not None:
+        hand_off([(job, outcome)])
+        return {"status": "storing", "images": len(outcome.images)}
+    return store_batch([(job, outcome)])[job_id]
 
 
 def _after_time_limit(job_id: str, outcome: Outcome) -> dict:
@@ -181,11 +188,18 @@ def _generate(job: GenerationJob, outcome: Outcome) -> None:
 
 
 def _run_batch(job, spec, reporter, scorer: IdentityScorer | None, outcome: Outcome) -> None:
+    from django.conf import settings
+
     engine = get_engine()
+    # Previews only when on: engine doubles written for tests take (spec, on_step) alone.
+    every = settings.ILLU_PREVIEW_EVERY
+    previews = {"on_preview": reporter.preview, "preview_every": every} if every > 0 else {}
     with engine.pipelines.use_memory_profile(job.params.get("memory_profile")):
-        result = engine.generate(spec, on_step=reporter)
+        result = engine.generate(spec, on_step=reporter, **previews)
     outcome.add_time("load_ms", result.load_ms)
     outcome.add_time("inference_ms", result.inference_ms)
+    if reporter.preview_ms:
+        outcome.timings["preview_ms"] = int(reporter.preview_ms)
     if not outcome.conditioning:
         kinds = [control.kind for control in spec.controls]
         outcome.conditioning = list(zip(kinds, result.conditioning_images, strict=False))
@@ -225,7 +239,7 @@ def _upload(job: GenerationJob, outcome: Outcome) -> None:
     outcome.conditioning_records = store_images(job, kept, outcome.conditioning)
 
 
-def _commit(job: GenerationJob, outcome: Outcome) -> bool:
+def _commit(job: GenerationJob, outcome: Outcome, finished_at=None) -> bool:
     """Write the rows and the success together; if the job ended meanwhile, write nothing."""
     counts = {
         "generated_count": outcome.generated,
@@ -234,7 +248,9 @@ def _commit(job: GenerationJob, outcome: Outcome) -> bool:
     }
     with transaction.atomic():
         GeneratedImage.objects.bulk_create(outcome.images)
-        if not job_mark_succeeded(job_id=str(job.id), timings=outcome.timings, counts=counts):
+        if not job_mark_succeeded(
+            job_id=str(job.id), timings=outcome.timings, counts=counts, finished_at=finished_at
+        ):
             transaction.set_rollback(True)
             return False
     for image in outcome.images:

@@ -43,7 +43,8 @@ from .engine.training.trainer import (
     train_lora,
 )
 from .runtime import get_engine, resolve_model_source
-from .tasks import StorageError, worker_identity
+from .storing import StorageError
+from .tasks import worker_identity
 
 logger = logging.getLogger(__name__)
 

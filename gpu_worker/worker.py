@@ -33,7 +33,20 @@ class GpuWorker(SimpleWorker):
         try:
             return super().execute_job(job, queue)
         finally:
+            from .serving.loop import restore_entries
+
+            # Queue entries of woken jobs a fairer batch went before, now that RQ is done.
+            restore_entries()
             close_old_connections()
+
+    def work(self, *args, **kwargs):
+        from .serving.loop import close_storage_stage, open_storage_stage
+
+        open_storage_stage()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            close_storage_stage()  # every handed-off job is stored before the worker ends
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from generation.reconcile import live_worker_jobs, rq_job_waiting
+from generation.reconcile import live_worker_states, rq_job_waiting
 
 from .models import TrainingRun, TrainingStatus
 from .queueing import enqueue_training_run
@@ -34,10 +34,10 @@ class TrainingReconcileReport:
 def reconcile_trainings(dry_run: bool = False) -> TrainingReconcileReport:
     report = TrainingReconcileReport()
     grace = timezone.now() - timedelta(seconds=settings.ILLU_RECONCILE_GRACE_SECONDS)
-    live = live_worker_jobs()
+    live = live_worker_states()
     for run in TrainingRun.objects.filter(status=TrainingStatus.RUNNING, started_at__lt=grace):
         alive = run.worker_name in live
-        if alive and live[run.worker_name] in (str(run.id), None):
+        if alive and live[run.worker_name].get("current_job") in (str(run.id), None):
             continue
         logger.warning(
             "training %s was running on %s, which is gone; it resumes from step %d",

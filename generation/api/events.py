@@ -54,6 +54,15 @@ def _status(job_id: str) -> str:
     return GenerationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
 
 
+def _queue_state(job: GenerationJob) -> dict | None:
+    from ..queue_position import queue_state
+
+    state = queue_state(job)
+    if state is not None:
+        state["estimated_start"] = state["estimated_start"].isoformat()
+    return state
+
+
 def sse_message(event: str, data) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
@@ -73,17 +82,29 @@ async def job_events(request, job_id):
         async with JobSubscription(job_id) as subscription:
             current = await sync_to_async(GenerationJob.objects.get)(pk=job_id)
             yield sse_message("status", {"status": current.status})
+            if current.status == "queued":
+                yield sse_message("queue", await sync_to_async(_queue_state)(current))
             progress = await sync_to_async(read_progress)(job_id)
             if progress:
-                yield sse_message("progress", progress)
+                preview = {k: progress.pop(k) for k in ("preview", "preview_step") if k in progress}
+                if "step" in progress:
+                    yield sse_message("progress", progress)
+                if preview.get("preview"):
+                    total = progress.get("total")
+                    data = {"step": preview.get("preview_step"), "total": total}
+                    yield sse_message("preview", {**data, "image": preview["preview"]})
             final = is_final(current.status)
             while not final:
                 message = await subscription.next(timeout=KEEPALIVE_SECONDS)
                 if message is None:
                     yield b": keep-alive\n\n"
-                    final = is_final(await sync_to_async(_status)(job_id))
+                    status = await sync_to_async(_status)(job_id)
+                    final = is_final(status)
+                    if status == "queued":  # the queue moved on: a fresh position
+                        current = await sync_to_async(GenerationJob.objects.get)(pk=job_id)
+                        yield sse_message("queue", await sync_to_async(_queue_state)(current))
                     continue
-                if message["event"] in ("progress", "status"):
+                if message["event"] in ("progress", "status", "preview"):
                     yield sse_message(message["event"], message["data"])
                 final = message["event"] == "status" and is_final(message["data"].get("status"))
         images, resource = await sync_to_async(_final_payload)(job_id, request)

@@ -320,6 +320,18 @@ class ProgressSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     total = serializers.IntegerField()
     fraction = serializers.FloatField()
+    preview = serializers.CharField(
+        required=False, help_text="While running: a small preview of the latents (data URL)."
+    )
+    preview_step = serializers.IntegerField(required=False)
+
+
+class QueueStateSerializer(serializers.Serializer):
+    position = serializers.IntegerField(
+        allow_null=True, help_text="1: starts next (jobs of one batch share a position)."
+    )
+    batches_ahead = serializers.IntegerField(allow_null=True)
+    estimated_start = serializers.DateTimeField()
 
 
 class ConditioningImageSerializer(serializers.Serializer):
@@ -335,6 +347,7 @@ class JobLinksSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    queue = serializers.SerializerMethodField()
     images = GeneratedImageSerializer(many=True, read_only=True)
     conditioning_images = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
@@ -342,7 +355,7 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = GenerationJob
         fields = [
-            "id", "kind", "status", "priority", "progress", "params", "created_at",
+            "id", "kind", "status", "priority", "progress", "queue", "params", "created_at",
             "started_at", "finished_at", "timings", "error", "images",
             "conditioning_images", "attempts", "generated_count", "accepted_count", "urls",
         ]  # fmt: skip
@@ -354,9 +367,22 @@ class JobSerializer(serializers.ModelSerializer):
             return {"step": total, "total": total, "fraction": 1.0}
         if job.status == "running":
             live = read_progress(str(job.id))
-            if live:
-                return {key: live[key] for key in ("step", "total", "fraction")}
+            if live and "step" in live:
+                keys = ("step", "total", "fraction", "preview", "preview_step")
+                return {key: live[key] for key in keys if key in live}
         return {"step": 0, "total": total, "fraction": 0.0}
+
+    @extend_schema_field(QueueStateSerializer(allow_null=True))
+    def get_queue(self, job: GenerationJob) -> dict | None:
+        """Position and estimated start while queued, from the scheduler's own order."""
+        if job.status != "queued":
+            return None
+        from ..queue_position import current_estimates, queue_state
+
+        if "queue_estimates" not in self.context:  # once per response, not per job
+            self.context["queue_estimates"] = current_estimates()
+        state = queue_state(job, self.context["queue_estimates"])
+        return QueueStateSerializer(state).data
 
     @extend_schema_field(ConditioningImageSerializer(many=True))
     def get_conditioning_images(self, job: GenerationJob) -> list[dict]:

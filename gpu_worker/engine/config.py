@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .fast_path import FastPath
 from .lora import DEFAULT_LORA_BUDGET_BYTES
 from .sources import S3Config, SourceConfig
 from .spec import SpecLimits
@@ -24,10 +25,17 @@ class EngineConfig:
     single_file_config: str | None = None
     memory_profile: str | None = None  # override "large" / "standard" / "low" / "cpu"
     compile_unet: bool = False  # applied only where the memory profile allows it
+    # CUDA-only switches (SDPA, channels-last, fused QKV, VAE compile, CUDA graphs).
+    fast_path: FastPath = FastPath()
     lora_budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES
     ip_adapter: str | None = None  # default IP-Adapter weights file for reference images
     max_pipelines: int = 1  # warm base models kept; each SDXL is ~7 GB in fp16
     limits: SpecLimits = SpecLimits()
+
+    def cuda_fast_path(self) -> FastPath:
+        return replace(
+            self.fast_path, compile_unet=self.compile_unet or self.fast_path.compile_unet
+        )
 
     def source_config(self) -> SourceConfig:
         return SourceConfig(

@@ -13,6 +13,7 @@ from .config import EngineConfig
 from .controlnet import ControlNetCache, PreparedControls, build_view, prepare_controls
 from .devices import DeviceProfile, select_device
 from .errors import GenerationCancelled, InvalidSpec, OutOfMemory
+from .fast_path import sync_qkv_fusion
 from .ip_adapter import ip_adapter_files
 from .loading import PipelineCache, WarmModel
 from .lora import ResolvedLora, resolve_lora
@@ -24,6 +25,7 @@ from .manifest import (
     scheduler_record,
     weights_digests,
 )
+from .preview import PreviewCallback, latent_preview
 from .schedulers import build_scheduler
 from .sources import resolve_source
 from .spec import (
@@ -47,6 +49,11 @@ class Engine:
         self.config = config or EngineConfig()
         self.pipelines = PipelineCache(self.profile, self.config)
         self.controlnets = ControlNetCache(self.profile)
+        self._fast = self.config.cuda_fast_path()
+
+    @staticmethod
+    def free_device_memory() -> None:
+        free_device_memory()
 
     def warm(self, model: str) -> int:
         """Load ``model`` now (if needed) and return the load time in ms."""
@@ -69,7 +76,35 @@ class Engine:
             "controlnets": self.controlnets.loaded(),
         }
 
-    def generate(self, spec: GenerationSpec, on_step: StepCallback | None = None):
+    def validate(self, spec: GenerationSpec) -> None:
+        validate_spec(spec, self.config.limits)
+
+    def prepare_text_pipeline(self, spec: GenerationSpec):
+        """The warm pipeline set up for ``spec``'s LoRAs and scheduler, without reference or
+        control images: (warm model, pipeline, resolved LoRAs). Batches run on it."""
+        warm, _ = self.pipelines.get(spec.model)
+        spec = self._with_local_attachments(spec)
+        loras = [resolve_lora(lora) for lora in spec.loras]
+        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=bool(loras))
+        warm.loras.activate(warm.pipeline, loras)
+        warm.ip_adapter.detach(warm.pipeline)
+        warm.pipeline.scheduler = self._scheduler(warm, spec)
+        return warm, warm.pipeline, loras
+
+    def generate_batch(self, members, preview_every: int = 0):
+        """Several specs that share model, size, steps, guidance, scheduler and LoRAs in one
+        denoising pass; see ``batching.generate_batch``."""
+        from .batching import generate_batch
+
+        return generate_batch(self, members, preview_every)
+
+    def generate(
+        self,
+        spec: GenerationSpec,
+        on_step: StepCallback | None = None,
+        on_preview: PreviewCallback | None = None,
+        preview_every: int = 0,
+    ):
         validate_spec(spec, self.config.limits)
         if spec.mode in EDIT_MODES:
             from .editing import run_edit
@@ -79,6 +114,9 @@ class Engine:
         warm, _ = self.pipelines.get(spec.model)
         spec = self._with_local_attachments(spec)
         loras = [resolve_lora(lora) for lora in spec.loras]
+        # IP-Adapter processors replace the attention ones: fused QKV only for plain runs.
+        plain = not loras and not spec.ip_adapter_images
+        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=not plain)
         warm.loras.activate(warm.pipeline, loras)
         ip_weights = self._attach_ip_adapter(warm, spec)
         controls = (
@@ -92,16 +130,21 @@ class Engine:
 
         started = time.perf_counter()
         try:
-            output = pipeline(**self._call_kwargs(pipeline, spec, controls, on_step))
+            kwargs = self._call_kwargs(pipeline, spec, controls, on_step)
+            if on_preview is not None and preview_every > 0:
+                kwargs["callback_on_step_end"] = _step_callback(
+                    on_step, spec.steps, on_preview, preview_every
+                )
+            output = pipeline(**kwargs)
         except torch.cuda.OutOfMemoryError as exc:
-            _free_device_memory()
+            free_device_memory()
             raise OutOfMemory(
                 f"The GPU ran out of memory at {spec.width}x{spec.height} with "
                 f"{spec.num_images} images; try fewer images or a smaller size."
             ) from exc
         inference_ms = int((time.perf_counter() - started) * 1000)
 
-        manifest = self._manifest(warm, pipeline, spec, loras, ip_weights, controls)
+        manifest = self.manifest(warm, pipeline, spec, loras, ip_weights, controls)
         images = [
             ImageOutput(
                 image=image, seed=seed, manifest={**manifest, "seed": seed, "batch_index": index}
@@ -175,7 +218,7 @@ class Engine:
             "guidance_scale": spec.guidance_scale,
             "num_images_per_prompt": spec.num_images,
             "generator": generators,
-            "latents": self._initial_latents(pipeline, spec, generators),
+            "latents": self.initial_latents(pipeline, spec, generators),
             "callback_on_step_end": _step_callback(on_step, spec.steps),
         }
         if spec.ip_adapter_images:
@@ -185,14 +228,14 @@ class Engine:
             kwargs.update(controls.call_kwargs)
         return kwargs
 
-    def _initial_latents(self, pipeline, spec: GenerationSpec, generators) -> torch.Tensor:
+    def initial_latents(self, pipeline, spec: GenerationSpec, generators) -> torch.Tensor:
         """Draw each image's starting noise from its own generator (what a batch of one gets)."""
         scale = pipeline.vae_scale_factor
         shape = (_LATENT_CHANNELS, spec.height // scale, spec.width // scale)
         latents = torch.stack([torch.randn(shape, generator=g) for g in generators])
         return latents.to(self.profile.device, dtype=self.profile.dtype)
 
-    def _manifest(
+    def manifest(
         self,
         warm: WarmModel,
         pipeline,
@@ -264,17 +307,25 @@ def _control_models(spec: GenerationSpec) -> list[str]:
     return [control.model for control in spec.controls]
 
 
-def _step_callback(on_step: StepCallback | None, total: int):
+def _step_callback(
+    on_step: StepCallback | None,
+    total: int,
+    on_preview: PreviewCallback | None = None,
+    preview_every: int = 0,
+):
     def callback(pipeline, step_index, timestep, callback_kwargs):
+        step = step_index + 1
         if on_step is not None:
             # Raising here aborts before the VAE decode; _interrupt alone would still decode.
-            on_step(step_index + 1, total)
+            on_step(step, total)
+        if on_preview is not None and step % preview_every == 0 and step != total:
+            on_preview(step, total, latent_preview(callback_kwargs["latents"][0]))
         return callback_kwargs
 
     return callback
 
 
-def _free_device_memory() -> None:
+def free_device_memory() -> None:
     import gc
 
     gc.collect()

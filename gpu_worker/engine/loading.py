@@ -14,6 +14,7 @@ from typing import Any
 from .config import EngineConfig
 from .devices import DeviceProfile, device_total_memory
 from .errors import ModelUnavailable
+from .fast_path import FastPath, apply_fast_path
 from .ip_adapter import IPAdapterState
 from .lora import LoraCache
 from .profiles import MemoryProfile, choose_memory_profile
@@ -76,7 +77,7 @@ def load_sdxl_pipeline(
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(f"Could not load SDXL model {source!r}: {exc}") from exc
     pipeline.set_progress_bar_config(disable=True)
-    return place_pipeline(pipeline, profile, memory, compile_unet=config.compile_unet)
+    return place_pipeline(pipeline, profile, memory, fast_path=config.cuda_fast_path())
 
 
 def _load_vae(source: str, profile: DeviceProfile):
@@ -98,17 +99,18 @@ def _float32():
     return torch.float32
 
 
-def place_pipeline(pipeline, profile: DeviceProfile, memory: MemoryProfile, compile_unet: bool):
-    """Put the pipeline on its device the way the memory profile says."""
+def place_pipeline(
+    pipeline, profile: DeviceProfile, memory: MemoryProfile, fast_path: FastPath | None = None
+):
+    """Put the pipeline on its device the way the memory profile says, then apply the CUDA
+    fast path (nothing on the CPU)."""
     if memory.cpu_offload and profile.device.startswith("cuda"):
         pipeline.enable_model_cpu_offload(device=profile.device)
     else:
         pipeline.to(profile.device)
     if memory.vae_tiling:
         pipeline.vae.enable_tiling()
-    if compile_unet and memory.compile_allowed:
-        # Module.compile keeps the module object, so LoRA injection still finds its layers.
-        pipeline.unet.compile(mode="max-autotune-no-cudagraphs")
+    apply_fast_path(pipeline, profile.device, fast_path or FastPath(), memory.compile_allowed)
     return pipeline
 
 

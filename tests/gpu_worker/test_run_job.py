@@ -59,7 +59,7 @@ def test_a_job_that_is_no_longer_queued_is_not_run(make_user, empty_queues):
 def test_engine_errors_fail_the_job_with_their_code(make_user, empty_queues, monkeypatch):
     job = create(make_user())
 
-    def unavailable(spec, on_step=None):
+    def unavailable(spec, on_step=None, **previews):
         raise ModelUnavailable("No diffusers model at '/nowhere'; check ILLU_SDXL_MODEL.")
 
     monkeypatch.setattr(tasks.get_engine(), "generate", unavailable)

@@ -32,7 +32,8 @@ class Command(BaseCommand):
         engine = get_engine()
         model = configured_model()
         load_ms = engine.warm(resolve_model_source(model))
-        warmup_ms = run_warmup(model)["total_ms"] if settings.ILLU_WARMUP_ON_START else 0
+        warmup = run_warmup(model) if settings.ILLU_WARMUP_ON_START else {}
+        warmup_ms, compile_ms = warmup.get("total_ms", 0), warmup.get("compile_ms", 0)
         queues = list(queues or default_queue_names())
         worker = build_worker(tuple(queues), name=name)
         # Started while Redis is down (a restart during an outage): wait rather than crash.
@@ -43,6 +44,9 @@ class Command(BaseCommand):
             "model": model,
             "load_ms": load_ms,
             "warmup_ms": warmup_ms,
+            "compile_ms": compile_ms,  # torch.compile of every served batch size (CUDA)
+            "max_batch": settings.ILLU_MAX_BATCH,
+            "storage_queue": settings.ILLU_STORAGE_QUEUE,
             "startup_ms": int((time.perf_counter() - started) * 1000),
             "memory": memory["memory_kind"],
             "memory_used_mib": memory["memory_used"] // _MIB,

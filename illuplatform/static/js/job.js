@@ -28,6 +28,25 @@
     byId("job-percent").textContent = percent;
   }
 
+  function showQueue(queue) {
+    var el = byId("job-queue");
+    if (!el) return;
+    if (!queue) { el.hidden = true; return; }
+    byId("job-queue-position").textContent = queue.position === null ? "—" : queue.position;
+    var start = byId("job-queue-start");
+    start.setAttribute("datetime", queue.estimated_start);
+    start.textContent = new Date(queue.estimated_start).toISOString().substring(11, 19);
+    el.hidden = false;
+  }
+
+  function showPreview(step, image) {
+    var figure = byId("job-preview-figure");
+    if (!figure || !image) return;
+    byId("job-preview").src = image;
+    byId("job-preview-step").textContent = step;
+    figure.hidden = false;
+  }
+
   function finish() {
     if (finished) return;
     finished = true;
@@ -45,8 +64,10 @@
 
   function onJob(job) {
     showStatus(job.status);
+    showQueue(job.queue);
     if (FINAL.indexOf(job.status) === -1) {
       showProgress(job.progress);
+      if (job.progress) showPreview(job.progress.preview_step, job.progress.preview);
     } else {
       // The resource reports no step for a stopped job; the page's own render knows it.
       if (job.status === "succeeded") showProgress(job.progress);
@@ -75,7 +96,17 @@
   var source = new EventSource(root.dataset.eventsUrl);
   root.dataset.live = "sse";
   source.addEventListener("status", function (event) {
-    showStatus(JSON.parse(event.data).status);
+    var status = JSON.parse(event.data).status;
+    showStatus(status);
+    if (status !== "queued") showQueue(null);
+  });
+  source.addEventListener("queue", function (event) {
+    showQueue(JSON.parse(event.data));
+  });
+  source.addEventListener("preview", function (event) {
+    var preview = JSON.parse(event.data);
+    root.dataset.previewEvents = Number(root.dataset.previewEvents || 0) + 1;
+    showPreview(preview.step, preview.image);
   });
   source.addEventListener("progress", function (event) {
     root.dataset.progressEvents = Number(root.dataset.progressEvents) + 1;

@@ -134,9 +134,11 @@ def test_a_killed_worker_loses_no_job(api, empty_queues, start_worker, run_worke
 
 
 def test_out_of_memory_retries_with_low_memory_and_the_worker_keeps_serving(
-    api, empty_queues, monkeypatch
+    api, empty_queues, monkeypatch, settings
 ):
     from gpu_worker.engine.errors import OutOfMemory
+
+    settings.ILLU_MAX_BATCH = 1  # the single-job path (a batch splits: test_batching.py)
     from gpu_worker.runtime import get_engine
     from gpu_worker.worker import build_worker
 
@@ -144,11 +146,11 @@ def test_out_of_memory_retries_with_low_memory_and_the_worker_keeps_serving(
     real_generate = engine.generate
     profiles_seen = []
 
-    def generate_with_injected_oom(spec, on_step=None):
+    def generate_with_injected_oom(spec, on_step=None, **previews):
         profiles_seen.append(engine.pipelines.memory.name)
         if len(profiles_seen) == 1:
             raise OutOfMemory("CUDA out of memory (injected)")
-        return real_generate(spec, on_step=on_step)
+        return real_generate(spec, on_step=on_step, **previews)
 
     monkeypatch.setattr(engine, "generate", generate_with_injected_oom)
     first = create(api, kind="text", prompt="too big")

@@ -250,3 +250,19 @@ def test_cancelling_a_queued_job_from_its_page(browser_client, user, empty_queue
     assert "The job was cancelled" in response.content.decode()
     again = browser_client.post(f"/jobs/{job.id}/cancel/", follow=True).content.decode()
     assert "already ended with status cancelled" in again
+
+
+def test_a_queued_job_page_shows_its_queue_position_and_estimated_start(
+    browser_client, user, make_user, empty_queues
+):
+    from generation.services import job_create
+
+    params = {"prompt": "a fox", "width": 256, "height": 256, "steps": 2}
+    other = make_user()
+    job_create(owner=other, kind="text", params=params)
+    job, _ = job_create(owner=user, kind="text", params={**params, "width": 320})
+    html = browser_client.get(f"/jobs/{job.id}/").content.decode()
+    queue = re.search(r'<p id="job-queue">(.*?)</p>', html, re.S)
+    assert queue, "no visible queue position on a queued job's page"
+    assert 'id="job-queue-position">2<' in queue.group(1)
+    assert re.search(r'<time id="job-queue-start" datetime="\d{4}-\d\d-\d\dT', queue.group(1))

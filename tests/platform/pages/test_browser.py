@@ -228,3 +228,25 @@ def test_avatars_and_characters(user, signed_in):
     page.locator(".image-grid .card a").click()
     page.get_by_role("button", name=re.compile("^Remove")).click()
     expect(page.get_by_text("No reference photos yet")).to_be_visible()
+
+
+def test_the_job_page_shows_a_live_preview_while_the_job_runs(
+    user, empty_queues, start_worker, signed_in
+):
+    start_worker()
+    page = signed_in(user)
+    fill_text_job(page, prompt="a preview of a harbour", size="256", steps="60")
+    submit_create(page)
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    preview = page.locator("#job-preview")
+    expect(preview).to_have_attribute(
+        "src", re.compile(r"^data:image/jpeg;base64,"), timeout=LIVE_TIMEOUT_MS
+    )
+    expect(page.locator("#job-preview-figure")).to_be_visible()
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert int(page.locator("#job-preview-step").text_content()) % 5 == 0
+    screenshot(page, "job-preview")
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=LIVE_TIMEOUT_MS)
+    # The result replaces it: a preview is never one of the job's images.
+    expect(page.locator("#job-preview-figure")).to_be_hidden()
+    expect(page.locator("#job-result .image-grid img")).to_have_count(1)

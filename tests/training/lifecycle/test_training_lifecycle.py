@@ -158,7 +158,7 @@ def test_sse_streams_step_loss_eta_samples_and_ends_with_the_lora(
     import httpx
 
     from accounts.services import api_token_create
-    from tests.lifecycle.test_events_and_webhooks import read_events
+    from tests.generation.lifecycle.test_events_and_webhooks import read_events
 
     _, token = api_token_create(user=user)
     headers = {"Authorization": f"Token {token}"}

@@ -1,0 +1,168 @@
+"""Scheduling decisions as pure functions over queued rows: which jobs can share a denoising
+pass, the fair-share order across owners, LoRA affinity with a bounded pass-over, and each
+queued job's position and estimated start. No Django, no Redis: tested without a GPU."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
+
+# Params that select a different denoising pass: jobs share one only when all are equal.
+_PASS_PARAMS = ("model", "width", "height", "steps", "scheduler", "guidance_scale")
+
+
+def batch_key(params: Mapping[str, Any]) -> tuple | None:
+    """What must be equal for jobs to share one pass; None when the job always runs alone
+    (identity conditioning, control images, and the consistency filter's extra rounds)."""
+    if params.get("avatar") or params.get("reference_images") or params.get("control"):
+        return None
+    if (params.get("consistency") or {}).get("filter"):
+        return None
+    if params.get("memory_profile") == "low":  # retried after running out of memory
+        return None
+    return (
+        *(params.get(name) for name in _PASS_PARAMS),
+        lora_key(params),
+        params.get("memory_profile") or "",
+    )
+
+
+def lora_key(params: Mapping[str, Any]) -> tuple:
+    """The LoRA set and weights a job needs loaded, order-free."""
+    return tuple(
+        sorted((item["sha256"], float(item["weight"])) for item in params.get("loras", []))
+    )
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """The part of a queued row the scheduler reads."""
+
+    id: str
+    owner: str
+    priority: str
+    created_at: datetime
+    num_images: int
+    key: tuple | None  # batch_key(params); None: runs alone
+    loras: tuple  # lora_key(params)
+
+
+def fair_order(
+    jobs: Iterable[QueuedJob], last_served: Mapping[str, datetime] | None = None
+) -> list[QueuedJob]:
+    """Priority first; within a priority, round-robin by owner: every owner's oldest queued
+    job comes before anyone's second one, and among owners the least recently served goes
+    first (never served before: by the age of their job). A user with 200 queued jobs delays
+    another user's single job by at most one turn."""
+    last_served = last_served or {}
+    by_owner: dict[tuple[str, str], list[QueuedJob]] = {}
+    for job in sorted(jobs, key=lambda job: (job.created_at, job.id)):
+        by_owner.setdefault((job.priority, job.owner), []).append(job)
+    never = datetime.min.replace(tzinfo=None)
+
+    def served(owner: str) -> datetime:
+        value = last_served.get(owner)
+        return value.replace(tzinfo=None) if value is not None else never
+
+    ranked = []
+    for (priority, owner), owned in by_owner.items():
+        for turn, job in enumerate(owned):
+            ranked.append(
+                ((PRIORITY_RANK.get(priority, 1), turn, served(owner), job.created_at, job.id), job)
+            )
+    return [job for _, job in sorted(ranked, key=lambda item: item[0])]
+
+
+def fifo_order(jobs: Iterable[QueuedJob]) -> list[QueuedJob]:
+    """Priority, then age: the order of a plain queue (no fair share), for comparison."""
+    return sorted(
+        jobs, key=lambda job: (PRIORITY_RANK.get(job.priority, 1), job.created_at, job.id)
+    )
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    jobs: list[QueuedJob]
+    passed_over: list[str]  # ids of fairer jobs skipped for LoRA affinity
+
+
+def pick_batch(
+    ordered: Sequence[QueuedJob],
+    *,
+    max_batch: int,
+    loaded_loras: tuple | None = None,
+    passed_over: Mapping[str, int] | None = None,
+    max_pass_over: int = 0,
+) -> BatchChoice:
+    """The next batch from jobs in ``fair_order``: a head job, then every later job of the
+    same priority with the same batch key, up to ``max_batch`` images (a head asking for more
+    images than that still runs, alone). With LoRA affinity (``max_pass_over`` > 0), a head
+    whose LoRA set is already loaded is preferred over the fair head, unless the fair head
+    was passed over ``max_pass_over`` times already: nothing waits more than that many
+    batches for its LoRA."""
+    if not ordered:
+        return BatchChoice([], [])
+    passed_over = passed_over or {}
+    head = ordered[0]
+    skipped: list[str] = []
+    if max_pass_over > 0 and loaded_loras is not None and head.loras != loaded_loras:
+        for candidate in ordered:
+            if candidate.priority != head.priority:
+                break
+            if candidate.loras == loaded_loras:
+                ahead = ordered[: ordered.index(candidate)]
+                if all(passed_over.get(job.id, 0) < max_pass_over for job in ahead):
+                    skipped = [job.id for job in ahead]
+                    head = candidate
+                break
+    batch = [head]
+    images = head.num_images
+    if head.key is not None:
+        for job in ordered:
+            if job is head or job.priority != head.priority or job.key != head.key:
+                continue
+            if images + job.num_images > max_batch:
+                continue
+            batch.append(job)
+            images += job.num_images
+    return BatchChoice(batch, skipped)
+
+
+@dataclass(frozen=True)
+class QueueEstimate:
+    position: int  # 1: next to start
+    batches_ahead: int
+    estimated_start: datetime
+
+
+def queue_estimates(
+    ordered: Sequence[QueuedJob],
+    *,
+    max_batch: int,
+    now: datetime,
+    seconds_per_batch: float,
+    workers: int = 1,
+    busy_seconds: float = 0.0,
+) -> dict[str, QueueEstimate]:
+    """Where each queued job stands, by playing the scheduler's own ``pick_batch`` forward
+    (without affinity, which only ever reorders within its bound): its position counts the
+    jobs that start before it, the start estimate the batches ahead spread over ``workers``."""
+    remaining = list(ordered)
+    estimates: dict[str, QueueEstimate] = {}
+    served = 0
+    batch_index = 0
+    while remaining:
+        choice = pick_batch(remaining, max_batch=max_batch)
+        chosen = {job.id for job in choice.jobs}
+        rounds = batch_index // max(workers, 1)
+        start = now + timedelta(seconds=busy_seconds + rounds * seconds_per_batch)
+        for job in choice.jobs:
+            estimates[job.id] = QueueEstimate(served + 1, batch_index, start)
+        served += len(choice.jobs)
+        batch_index += 1
+        remaining = [job for job in remaining if job.id not in chosen]
+    return estimates

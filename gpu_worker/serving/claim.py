@@ -1,0 +1,76 @@
+"""Claiming the next batch: read the queued rows, let the scheduling functions choose, take
+the chosen rows atomically, and account for their queue entries."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from generation.models import GenerationJob
+from generation.queue_order import scheduled_order
+from generation.queueing import get_redis
+from generation.scheduling import pick_batch
+from generation.services import jobs_mark_running
+
+from .state import ServingState
+
+logger = logging.getLogger(__name__)
+
+
+def max_batch_images(memory_profile: str) -> int:
+    """ILLU_MAX_BATCH, but one image per pass where memory is short (offloaded models)."""
+    return 1 if memory_profile == "low" else max(1, settings.ILLU_MAX_BATCH)
+
+
+def claim_next_batch(
+    *, worker_name: str, state: ServingState, memory_profile: str, woken_by: str | None = None
+) -> tuple[list[GenerationJob], list[str]]:
+    """Take the scheduler's next batch. Returns the claimed rows (in batch order) and the ids
+    whose queue entries were removed because the batch took their jobs."""
+    now = timezone.now()
+    choice = pick_batch(
+        scheduled_order(now, woken_by),
+        max_batch=max_batch_images(memory_profile),
+        loaded_loras=state.loaded_loras,
+        passed_over=state.passed_over,
+        max_pass_over=settings.ILLU_LORA_AFFINITY_MAX_PASS,
+    )
+    claimed = jobs_mark_running(
+        job_ids=[job.id for job in choice.jobs], worker_name=worker_name, started_at=now
+    )
+    if not claimed:
+        return [], []
+    for job_id in choice.passed_over:
+        state.passed_over[job_id] = state.passed_over.get(job_id, 0) + 1
+    for job_id in claimed:
+        state.passed_over.pop(job_id, None)
+    removed = remove_queue_entries([job_id for job_id in claimed if job_id != woken_by])
+    rows = GenerationJob.objects.in_bulk(claimed)
+    return [rows[_pk(job_id, rows)] for job_id in claimed], removed
+
+
+def _pk(job_id: str, rows: dict):
+    return next(pk for pk in rows if str(pk) == job_id)
+
+
+def remove_queue_entries(job_ids: list[str]) -> list[str]:
+    """A job claimed into someone else's batch must not run again from its own entry: delete
+    each entry still waiting on a queue (one already started by another worker is left to
+    find the row running and skip)."""
+    removed = []
+    for job_id in job_ids:
+        try:
+            entry = Job.fetch(job_id, connection=get_redis(), serializer=JSONSerializer)
+        except NoSuchJobError:
+            continue
+        if entry.get_status(refresh=False) == "queued":
+            entry.delete(remove_from_queue=True)
+            removed.append(job_id)
+    if removed:
+        logger.info("claimed into a batch; removed their queue entries: %s", ", ".join(removed))
+    return removed

@@ -1,0 +1,129 @@
+"""Running a claimed batch: one engine pass for every job in it, each job with its own
+progress, previews, timings, images and manifest; an out-of-memory pass splits in halves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from rq.timeouts import JobTimeoutException
+
+from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.services import job_mark_cancelled, job_mark_failed
+
+from ..engine.batching import BatchMember
+from ..engine.errors import EngineError, GenerationCancelled, OutOfMemory
+from ..job_specs import build_spec
+from ..progress import StepReporter
+from ..runtime import get_engine
+
+logger = logging.getLogger(__name__)
+
+HandOff = Callable[[list], None]
+
+
+def run_jobs(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, dict]:
+    """Generate every claimed job and hand the finished ones to storage (inline when
+    ``hand_off`` is None). Returns each job's outcome."""
+    from ..tasks import run_claimed_job
+
+    if len(jobs) == 1:
+        return {str(jobs[0].id): run_claimed_job(jobs[0], hand_off)}
+    try:
+        return _run_pass(jobs, hand_off)
+    except OutOfMemory:
+        middle = len(jobs) // 2
+        logger.warning("a batch of %d jobs ran out of memory; splitting it", len(jobs))
+        return {**run_jobs(jobs[:middle], hand_off), **run_jobs(jobs[middle:], hand_off)}
+
+
+def _run_pass(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, dict]:
+    from ..tasks import Outcome, _ms
+    from .store import store_batch
+
+    engine = get_engine()
+    reporters = [StepReporter(job) for job in jobs]
+    outcomes = {
+        str(job.id): Outcome(timings={"queue_ms": _ms(job.started_at - job.created_at)})
+        for job in jobs
+    }
+    results: dict[str, dict] = {}
+    members, member_jobs = [], []
+    for job, reporter in zip(jobs, reporters, strict=True):
+        try:
+            spec = build_spec(job)
+        except EngineError as exc:  # a LoRA file that went missing: this job only
+            results[str(job.id)] = _fail(job, exc.code, str(exc), outcomes[str(job.id)])
+            continue
+        members.append(BatchMember(spec, on_step=reporter, on_preview=reporter.preview))
+        member_jobs.append(job)
+    if not members:
+        return results
+    try:
+        batch = engine.generate_batch(members, preview_every=settings.ILLU_PREVIEW_EVERY)
+    except OutOfMemory:
+        raise
+    except GenerationCancelled as exc:  # every member left
+        logger.info("every job of the batch was cancelled: %s", exc)
+        for job in member_jobs:
+            job_mark_cancelled(job_id=str(job.id), timings=outcomes[str(job.id)].timings)
+            results[str(job.id)] = {"status": JobStatus.CANCELLED}
+        return results
+    except JobTimeoutException:
+        for job in member_jobs:
+            message = f"The job ran longer than the {settings.ILLU_JOB_TIMEOUT} s limit."
+            results[str(job.id)] = _fail(job, "timeout", message, outcomes[str(job.id)])
+        return results
+    except EngineError as exc:
+        for job in member_jobs:
+            results[str(job.id)] = _fail(job, exc.code, str(exc), outcomes[str(job.id)])
+        return results
+    except Exception:
+        logger.exception("a batch failed unexpectedly")
+        message = "The worker hit an unexpected error; the team has the details in the logs."
+        for job in member_jobs:
+            results[str(job.id)] = _fail(job, "internal", message, outcomes[str(job.id)])
+        return results
+
+    finished = []
+    reporter_of = {str(job.id): reporter for job, reporter in zip(jobs, reporters, strict=True)}
+    for job, result, reason in zip(member_jobs, batch.results, batch.cancelled, strict=True):
+        outcome = outcomes[str(job.id)]
+        outcome.add_time("load_ms", batch.load_ms)
+        outcome.add_time("inference_ms", batch.inference_ms)
+        outcome.timings["batch_size"] = batch.batch_size
+        outcome.timings["batch_jobs"] = len(member_jobs)
+        preview_ms = batch.extra.get("preview_ms", 0) + reporter_of[str(job.id)].preview_ms
+        if preview_ms:
+            outcome.timings["preview_ms"] = int(preview_ms)
+        if result is None:
+            logger.info("job %s left its batch: %s", job.id, reason)
+            job_mark_cancelled(job_id=str(job.id), timings=outcome.timings)
+            results[str(job.id)] = {"status": JobStatus.CANCELLED}
+            continue
+        for output in result.images:
+            image = GeneratedImage(
+                job=job,
+                index=len(outcome.images),
+                width=output.image.width,
+                height=output.image.height,
+                seed=output.seed,
+                manifest=output.manifest,
+            )
+            image._pil = output.image  # kept until upload
+            outcome.images.append(image)
+        finished.append((job, outcome))
+        results[str(job.id)] = {"status": "storing", "images": len(outcome.images)}
+    if finished:
+        if hand_off is not None:
+            hand_off(finished)
+        else:
+            results.update(store_batch(finished))
+    return results
+
+
+def _fail(job: GenerationJob, code: str, message: str, outcome) -> dict:
+    logger.warning("job %s failed: %s", job.id, message)
+    job_mark_failed(job_id=str(job.id), code=code, message=message, timings=outcome.timings)
+    return {"status": JobStatus.FAILED}

@@ -1,0 +1,33 @@
+"""What one worker process remembers between batches: the LoRA set it last ran (for
+affinity), how often each job was passed over for it, the jobs it holds right now (in the
+denoise or in the storage stage, reported by the heartbeat so the reconciler leaves them
+alone), its storage stage, and the queue entries it owes back."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import StorageStage
+
+
+@dataclass
+class ServingState:
+    loaded_loras: tuple | None = None
+    passed_over: dict[str, int] = field(default_factory=dict)
+    denoising: set[str] = field(default_factory=set)
+    stage: StorageStage | None = None
+    owed_entries: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def held_jobs(self) -> list[str]:
+        with self.lock:
+            held = set(self.denoising)
+        if self.stage is not None:
+            held |= self.stage.pending_ids()
+        return sorted(held)
+
+
+STATE = ServingState()

@@ -1,0 +1,125 @@
+"""The storage stage: encode PNG and thumbnail, upload, commit the rows and the success.
+In a worker it runs on a background thread while the next batch denoises, with at most
+ILLU_STORAGE_QUEUE jobs waiting (the GPU loop blocks beyond that: back-pressure). A job is
+``succeeded`` only once its objects are stored and its rows committed; a worker killed with
+jobs here leaves them ``running`` for the reconciler to run again, and since rows are only
+written by the commit, no job ever ends with two sets of images."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from generation.models import GenerationJob, JobStatus
+from generation.services import job_mark_failed, job_schedule_retry
+
+logger = logging.getLogger(__name__)
+
+# (job, outcome) pairs of one engine pass: stored together, with one finished_at.
+StoredBatch = list[tuple[GenerationJob, object]]
+
+
+def store_job(job: GenerationJob, outcome, finished_at: datetime | None = None) -> dict:
+    """Upload then commit one job's images; the outcome as the RQ result reports it."""
+    from gpu_worker.storing import StorageError, delete_stored_files
+    from gpu_worker.tasks import _commit, _upload
+
+    job_id = str(job.id)
+    try:
+        started = time.perf_counter()
+        _upload(job, outcome)
+        outcome.add_time("store_ms", int((time.perf_counter() - started) * 1000))
+    except StorageError as exc:
+        logger.warning("job %s: storage failed: %s", job_id, exc)
+        return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
+    except Exception:
+        logger.exception("job %s: storing failed unexpectedly", job_id)
+        job_mark_failed(
+            job_id=job_id,
+            code="internal",
+            message="The worker hit an unexpected error; the team has the details in the logs.",
+            timings=outcome.timings,
+        )
+        return {"status": JobStatus.FAILED}
+    if not _commit(job, outcome, finished_at=finished_at):
+        delete_stored_files(outcome.images)
+        return {"status": "discarded"}
+    return {"status": JobStatus.SUCCEEDED, "images": len(outcome.images)}
+
+
+def store_batch(batch: StoredBatch) -> dict[str, dict]:
+    from core.log_context import job_log_context
+    from generation.queueing import QUEUE_BY_PRIORITY
+
+    finished_at = timezone.now()  # jobs of one pass end together
+    results = {}
+    for job, outcome in batch:
+        # On the storage thread too, every line names its job.
+        with job_log_context(str(job.id), job.owner.username, QUEUE_BY_PRIORITY[job.priority]):
+            results[str(job.id)] = store_job(job, outcome, finished_at)
+    return results
+
+
+class StorageStage:
+    """One background thread storing batches in order; ``capacity`` bounds the jobs that
+    wait for it (a batch larger than that still goes when the stage is empty)."""
+
+    def __init__(self, capacity: int, on_stored: Callable[[dict[str, dict]], None] | None = None):
+        self.capacity = max(1, capacity)
+        self.on_stored = on_stored
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="illu-store")
+        self._pending: dict[str, float] = {}
+        self._changed = threading.Condition()
+        self.waited_ms = 0  # GPU-loop time spent blocked on back-pressure
+
+    def pending_ids(self) -> set[str]:
+        with self._changed:
+            return set(self._pending)
+
+    def submit(self, batch: StoredBatch) -> None:
+        ids = [str(job.id) for job, _ in batch]
+        started = time.perf_counter()
+        with self._changed:
+            while self._pending and len(self._pending) + len(ids) > self.capacity:
+                self._changed.wait()
+            for job_id in ids:
+                self._pending[job_id] = time.monotonic()
+        self.waited_ms += int((time.perf_counter() - started) * 1000)
+        self._executor.submit(self._store, batch, ids)
+
+    def _store(self, batch: StoredBatch, ids: list[str]) -> None:
+        close_old_connections()
+        try:
+            results = store_batch(batch)
+            if self.on_stored is not None:
+                self.on_stored(results)
+        except Exception:  # the stage must outlive one bad batch; rows stay for the reconciler
+            logger.exception("storing jobs %s failed", ", ".join(ids))
+        finally:
+            close_old_connections()
+            with self._changed:
+                for job_id in ids:
+                    self._pending.pop(job_id, None)
+                self._changed.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every handed-off job is stored; True when none is left."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while self._pending:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
+
+    def close(self) -> None:
+        self.drain()
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,325 @@
+"""Batching, fair share, LoRA affinity, the storage stage and previews with real worker
+processes, real Redis, the real database and real S3."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+import uuid
+from datetime import datetime
+
+import httpx
+import numpy as np
+import pytest
+from django.core.files import File
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from accounts.services import api_token_create
+from characters.services import lora_register
+from generation.models import GenerationJob
+from generation.reconcile import reconcile_jobs
+from generation.services import job_create
+from generation.worker_registry import live_workers
+from gpu_worker import tasks
+from gpu_worker.runtime import ensure_demo_models
+from tests.conftest import REPO_ROOT, client_for
+from tests.fixtures.lifecycle import FAST_WORKER_ENV, wait_for
+from tests.generation.lifecycle.test_events_and_webhooks import read_events
+
+PAUSED_STORAGE_WORKER = "tests.generation.lifecycle.paused_storage_worker"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+SMALL = {"width": 256, "height": 256, "steps": 2}
+BATCH_LINE = re.compile(r"serving a batch of (\d+) job\(s\): ([0-9a-f-]+(?:, [0-9a-f-]+)*)")
+
+
+def make_job(owner, **params) -> GenerationJob:
+    job, _ = job_create(owner=owner, kind="text", params={**SMALL, **params})
+    return job
+
+
+def rows(jobs) -> list[GenerationJob]:
+    return [GenerationJob.objects.get(pk=job.pk) for job in jobs]
+
+
+def pixels(image_row) -> np.ndarray:
+    with image_row.file.open("rb") as handle:
+        return np.asarray(Image.open(io.BytesIO(handle.read())).convert("RGB"), dtype=np.int16)
+
+
+def batches_in(log: str) -> list[list[str]]:
+    return [match.group(2).split(", ") for match in BATCH_LINE.finditer(log)]
+
+
+def stored_keys(job_id) -> set[str]:
+    keys = set()
+    for folder in (f"generated/{job_id}", f"generated/{job_id}/thumbs"):
+        with contextlib.suppress(FileNotFoundError, OSError):  # no such folder: no keys
+            keys |= {f"{folder}/{name}" for name in default_storage.listdir(folder)[1]}
+    return keys
+
+
+def test_compatible_jobs_of_two_users_run_as_one_pass_equal_to_solo_runs(
+    make_user, empty_queues, run_worker_burst, settings
+):
+    alice, bob = make_user(), make_user()
+    jobs = [
+        make_job(alice, prompt="a lighthouse", seed=1),
+        make_job(bob, prompt="a fox", negative_prompt="blurry", seed=2),
+        make_job(alice, prompt="a castle", seed=3),
+        make_job(bob, prompt="a boat", seed=4),
+    ]
+    wider = make_job(alice, prompt="a wide field", seed=5, width=320)
+    result = run_worker_burst()
+
+    batched, wider = rows(jobs), rows([wider])[0]
+    assert all(job.status == "succeeded" for job in [*batched, wider])
+    # One engine pass of batch size 4: one shared start and end, four jobs' timings say so.
+    assert [len(batch) for batch in batches_in(result.stdout + result.stderr)] == [4, 1]
+    assert {job.started_at for job in batched} == {batched[0].started_at}
+    assert {job.finished_at for job in batched} == {batched[0].finished_at}
+    assert all(job.timings["batch_size"] == 4 for job in batched)
+    assert all(job.images.get().manifest["batch"]["size"] == 4 for job in batched)
+    # Another size cannot share the pass.
+    assert wider.timings["batch_size"] == 1 and wider.started_at != batched[0].started_at
+
+    settings.ILLU_MAX_BATCH = 1
+    for job in batched:
+        solo = make_job(job.owner, **{k: job.params[k] for k in ("prompt", "negative_prompt")},
+                        seed=job.params["seed"])  # fmt: skip
+        tasks.run_generation_job(str(solo.id))
+        solo.refresh_from_db()
+        assert solo.timings["batch_size"] == 1
+        difference = np.abs(pixels(job.images.get()) - pixels(solo.images.get())).max()
+        assert difference <= 1, f"batched image differs from its solo run by {difference}/255"
+
+
+def test_cancelling_one_job_of_a_batch_drops_it_and_the_others_finish(
+    api, user, empty_queues, start_worker
+):
+    jobs = [make_job(user, prompt=f"long {i}", steps=80, seed=i) for i in range(3)]
+    start_worker()
+    doomed = jobs[1]
+    wait_for(lambda: api.get(f"/api/v1/jobs/{doomed.id}/").json()["progress"]["step"] >= 2)
+    assert api.post(f"/api/v1/jobs/{doomed.id}/cancel/").status_code == 200
+    wait_for(lambda: all(job.is_finished for job in rows(jobs)), timeout=240)
+
+    first, cancelled, last = rows(jobs)
+    assert cancelled.status == "cancelled" and cancelled.images.count() == 0
+    assert api.get(f"/api/v1/jobs/{doomed.id}/").json()["progress"]["step"] < 80
+    for job in (first, last):
+        assert job.status == "succeeded" and job.images.count() == 1
+        assert job.timings["batch_size"] == 3 and job.started_at == cancelled.started_at
+
+
+def test_a_worker_killed_mid_batch_loses_no_job_and_each_runs_to_completion_once(
+    api, user, empty_queues, start_worker, run_worker_burst, settings
+):
+    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
+    settings.ILLU_RETRY_BACKOFF_SECONDS = 0
+    jobs = [make_job(user, prompt=f"survivor {i}", steps=80, seed=i) for i in range(3)]
+    doomed = f"doomed-batch-worker-{uuid.uuid4().hex[:8]}"
+    worker = start_worker(doomed)
+    wait_for(lambda: api.get(f"/api/v1/jobs/{jobs[0].id}/").json()["progress"]["step"] >= 2)
+    assert {job.status for job in rows(jobs)} == {"running"}
+    worker.kill_hard()
+    wait_for(lambda: doomed not in {w["name"] for w in live_workers()}, timeout=30)
+
+    report = reconcile_jobs()
+    assert {str(job.id) for job in jobs} <= set(report.requeued_lost)
+    run_worker_burst()
+    for job in rows(jobs):
+        assert job.status == "succeeded" and job.attempts == 2
+        assert job.images.count() == 1
+
+
+def test_a_worker_killed_mid_upload_loses_no_job_and_stores_one_set_of_images(
+    user, empty_queues, worker_env, run_worker_burst, settings, tmp_path
+):
+    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
+    settings.ILLU_RETRY_BACKOFF_SECONDS = 0
+    job = make_job(user, prompt="stored once", seed=7)
+    marker = tmp_path / "uploaded"
+    name = f"paused-store-worker-{uuid.uuid4().hex[:8]}"
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", PAUSED_STORAGE_WORKER, name, str(marker)],
+        cwd=REPO_ROOT, env={**worker_env, **FAST_WORKER_ENV}, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(marker.exists, timeout=240)
+        # Uploaded, not committed: the job is still running and has no image rows.
+        assert rows([job])[0].status == "running" and job.images.count() == 0
+        assert len(stored_keys(job.id)) == 2  # PNG + thumbnail, orphans for now
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+        log.close()
+    wait_for(lambda: name not in {w["name"] for w in live_workers()}, timeout=30)
+
+    assert str(job.id) in reconcile_jobs().requeued_lost
+    assert stored_keys(job.id) == set()  # the killed attempt's objects are gone
+    run_worker_burst()
+    final = rows([job])[0]
+    assert final.status == "succeeded" and final.attempts == 2
+    image = final.images.get()
+    assert stored_keys(job.id) == {image.file.name, image.thumbnail.name}
+
+
+def test_two_workers_never_run_a_job_twice(make_user, empty_queues, start_worker):
+    users = [make_user() for _ in range(3)]
+    first, second = start_worker(), start_worker()
+    jobs = [
+        make_job(users[i % 3], prompt=f"job {i}", seed=i, width=256 if i % 2 else 320)
+        for i in range(16)
+    ]
+    wait_for(lambda: all(job.is_finished for job in rows(jobs)), timeout=300)
+    for job in rows(jobs):
+        assert job.status == "succeeded" and job.attempts == 1 and job.images.count() == 1
+    served = [
+        job_id for w in (first, second) for batch in batches_in(w.output()) for job_id in batch
+    ]
+    assert sorted(served) == sorted(str(job.id) for job in jobs)  # each exactly once
+    assert all(batches_in(w.output()) for w in (first, second))  # both took work
+
+
+def test_fair_share_a_lone_users_job_starts_within_the_next_batch(
+    make_user, empty_queues, run_worker_burst, settings
+):
+    settings.ILLU_DEFAULT_MAX_CONCURRENT_JOBS = 50
+    heavy, lone = make_user(), make_user()
+    heavy_jobs = [make_job(heavy, prompt=f"heavy {i}", seed=i, steps=1) for i in range(20)]
+    # Another size, so it cannot simply ride along in the heavy user's batches.
+    lone_job = make_job(lone, prompt="just one", seed=99, steps=1, width=320)
+    run_worker_burst()
+
+    starts = sorted({job.started_at for job in rows(heavy_jobs)})
+    lone_start = rows([lone_job])[0].started_at
+    assert len(starts) == 5  # 20 jobs in passes of 4
+    # First-in-first-out would start it after all five; fair share right after the first.
+    assert starts[0] < lone_start < starts[1]
+
+
+def test_lora_affinity_passes_a_job_over_at_most_the_bound(
+    make_user, empty_queues, worker_env, run_worker_burst
+):
+    demo = ensure_demo_models()
+    for slug, key in (("style-a", "lora_a"), ("style-b", "lora_b")):
+        with open(demo[key], "rb") as handle:
+            lora_register(upload=File(handle, name=f"{slug}.safetensors"), slug=slug,
+                          name=slug, type="style", trigger_words=[])  # fmt: skip
+    worker_env.update(ILLU_MAX_BATCH="1", ILLU_LORA_AFFINITY_MAX_PASS="2")
+    heavy, other = make_user(), make_user()
+    style_a = [{"lora": "style-a", "weight": 0.8}]
+    heavy_jobs = [
+        make_job(heavy, prompt=f"a {i}", seed=i, steps=1, loras=style_a) for i in range(6)
+    ]
+    needs_b = make_job(
+        other, prompt="b", seed=50, steps=1, loras=[{"lora": "style-b", "weight": 1.0}]
+    )
+    run_worker_burst()
+
+    order = sorted(rows([*heavy_jobs, needs_b]), key=lambda job: job.started_at)
+    position = [job.id for job in order].index(needs_b.id)
+    # Fair share alone would run it second; affinity keeps style-a loaded for two more jobs,
+    # and never longer than the bound.
+    assert position == 1 + 2
+
+
+def test_out_of_memory_in_a_batch_splits_it_and_every_job_finishes(
+    make_user, empty_queues, monkeypatch
+):
+    from gpu_worker.engine.errors import OutOfMemory
+    from gpu_worker.runtime import get_engine
+    from gpu_worker.worker import build_worker
+
+    engine = get_engine()
+    real_generate_batch = engine.generate_batch
+    sizes = []
+
+    def generate_batch_with_injected_oom(members, preview_every=0):
+        sizes.append(sum(member.spec.num_images for member in members))
+        if sizes[-1] > 2:
+            raise OutOfMemory("CUDA out of memory (injected)")
+        return real_generate_batch(members, preview_every)
+
+    monkeypatch.setattr(engine, "generate_batch", generate_batch_with_injected_oom)
+    users = [make_user(), make_user()]
+    jobs = [make_job(users[i % 2], prompt=f"p{i}", seed=i) for i in range(4)]
+    build_worker().work(burst=True)
+
+    assert sizes == [4, 2, 2]
+    for job in rows(jobs):
+        assert job.status == "succeeded" and job.attempts == 1 and job.images.count() == 1
+        assert job.timings["batch_size"] == 2
+
+
+def test_preview_events_arrive_during_a_run_and_are_never_stored(
+    user, empty_queues, asgi_server, start_worker
+):
+    _, token = api_token_create(user=user)
+    headers = {"Authorization": f"Token {token}"}
+    start_worker()
+    created = httpx.post(
+        f"{asgi_server}/api/v1/jobs/",
+        json={"kind": "text", "prompt": "previewed", "width": 256, "height": 256, "steps": 12},
+        headers=headers,
+    ).json()
+    with httpx.stream(
+        "GET", created["urls"]["events"], headers=headers, timeout=httpx.Timeout(120)
+    ) as response:
+        events = read_events(response)
+
+    previews = [data for name, data in events if name == "preview"]
+    assert [data["step"] for data in previews] == [5, 10]  # ILLU_PREVIEW_EVERY=5
+    for data in previews:
+        assert data["image"].startswith("data:image/jpeg;base64,") and data["total"] == 12
+    job = GenerationJob.objects.get(pk=created["id"])
+    assert job.status == "succeeded" and job.images.count() == 1
+    assert len(stored_keys(job.id)) == 2  # the PNG and its thumbnail; no preview
+
+
+def test_a_queued_job_reports_its_position_and_estimated_start(make_user, empty_queues, settings):
+    settings.ILLU_MAX_BATCH = 2
+    heavy, lone = make_user(), make_user()
+    heavy_jobs = [make_job(heavy, prompt=f"h{i}", seed=i) for i in range(5)]
+    lone_job = make_job(lone, prompt="l", seed=9, width=320)
+    body = client_for(lone).get(f"/api/v1/jobs/{lone_job.id}/").json()
+    # Batches: h0+h1, then the lone user's job (fair share), then h2+h3, h4.
+    assert body["queue"]["position"] == 3 and body["queue"]["batches_ahead"] == 1
+    assert body["queue"]["estimated_start"]
+    first = client_for(heavy).get(f"/api/v1/jobs/{heavy_jobs[0].id}/").json()["queue"]
+    assert first["position"] == 1 and first["batches_ahead"] == 0
+    last = client_for(heavy).get(f"/api/v1/jobs/{heavy_jobs[4].id}/").json()["queue"]
+    assert last["batches_ahead"] == 3 and last["estimated_start"] > body["queue"]["estimated_start"]
+
+
+def test_sse_tells_a_queued_job_its_position(user, empty_queues, asgi_server):
+    _, token = api_token_create(user=user)
+    headers = {"Authorization": f"Token {token}"}
+    created = httpx.post(
+        f"{asgi_server}/api/v1/jobs/",
+        json={"kind": "text", "prompt": "waiting", **SMALL},
+        headers=headers,
+    ).json()
+    events, name = [], None
+    with httpx.stream(
+        "GET", created["urls"]["events"], headers=headers, timeout=httpx.Timeout(60)
+    ) as response:
+        for line in response.iter_lines():  # no worker runs: read until the queue event
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: ") and name:
+                events.append((name, json.loads(line.removeprefix("data: "))))
+                if name == "queue":
+                    break
+    assert [name for name, _ in events] == ["status", "queue"]
+    queue = events[1][1]
+    assert queue["position"] == 1 and queue["batches_ahead"] == 0
+    assert datetime.fromisoformat(queue["estimated_start"])
