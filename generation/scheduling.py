@@ -17,8 +17,13 @@ _PASS_PARAMS = ("model", "width", "height", "steps", "scheduler", "guidance_scal
 
 def batch_key(params: Mapping[str, Any]) -> tuple | None:
     """What must be equal for jobs to share one pass; None when the job always runs alone
-    (identity conditioning, control images, and the consistency filter's extra rounds)."""
+    (identity conditioning, control images, editing a source image, and the consistency
+    filter's extra rounds or face repairs)."""
     if params.get("avatar") or params.get("reference_images") or params.get("control"):
+        return None
+    if params.get("source_image") or params.get("source_upload") or params.get("source_width"):
+        return None
+    if (params.get("consistency") or {}).get("repair"):
         return None
     if (params.get("consistency") or {}).get("filter"):
         return None

@@ -18,6 +18,7 @@ from PIL import Image
 
 from .controlnet import build_view, prepare_controls
 from .errors import InvalidSpec, OutOfMemory
+from .fast_path import sync_qkv_fusion
 from .lora import resolve_lora
 from .manifest import image_sha256
 from .masks import composite, ellipse_mask, prepare_mask
@@ -170,6 +171,9 @@ def run_edit(engine: Engine, spec: GenerationSpec, on_step: StepCallback | None)
     warm, _ = engine.pipelines.get(spec.model)
     spec = engine._with_local_attachments(spec)
     loras = [resolve_lora(lora) for lora in spec.loras]
+    # The edit pipelines share the text pipeline's modules: fused QKV only for plain runs.
+    plain = not loras and not spec.ip_adapter_images
+    sync_qkv_fusion(warm.pipeline, engine.profile.device, engine._fast, uses_loras=not plain)
     warm.loras.activate(warm.pipeline, loras)
     ip_weights = engine._attach_ip_adapter(warm, spec)
     width, height = work_size(*spec.source.size)
@@ -194,7 +198,7 @@ def run_edit(engine: Engine, spec: GenerationSpec, on_step: StepCallback | None)
     images, details = runner(run)
     inference_ms = int((time.perf_counter() - started) * 1000)
 
-    manifest = engine._manifest(warm, run.pipeline, spec, loras, ip_weights, controls)
+    manifest = engine.manifest(warm, run.pipeline, spec, loras, ip_weights, controls)
     manifest["edit"] = {**_edit_record(spec), **details, "steps_run": run.done_steps}
     outputs = [
         ImageOutput(image=image, seed=seed, manifest={**manifest, "seed": seed, "batch_index": i})

@@ -69,6 +69,12 @@ def test_identity_control_and_consistency_filter_jobs_run_alone():
     assert batch_key({**PARAMS, "memory_profile": "low"}) is None
 
 
+def test_editing_and_face_repair_jobs_run_alone():
+    assert batch_key({**PARAMS, "source_image": "a1b2", "strength": 0.5}) is None
+    assert batch_key({**PARAMS, "source_upload": "c3d4", "mask_rect": [0, 0, 8, 8]}) is None
+    assert batch_key({**PARAMS, "consistency": {"repair": True}}) is None
+
+
 def test_fair_order_serves_owners_round_robin_within_a_priority():
     heavy = [job(f"a{i}", "a", minute=i) for i in range(20)]
     lone = job("b0", "b", minute=30)
