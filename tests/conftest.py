@@ -163,7 +163,7 @@ def asgi_server(worker_env):
     """The ASGI app under uvicorn on a free loopback port, on the test database."""
     import httpx
 
-    from illuplatform.embedded import free_port
+    from illuplatform.embedded import free_port, stop_process
 
     port = free_port()
     log = open(f"/tmp/illu-test-uvicorn-{port}.log", "w")  # noqa: SIM115
@@ -188,8 +188,8 @@ def asgi_server(worker_env):
             raise AssertionError("uvicorn did not start:\n" + Path(log.name).read_text())
         time.sleep(0.2)
     yield base
-    process.terminate()
-    process.wait(timeout=20)
+    # uvicorn's graceful shutdown waits for open streams (SSE); past the timeout it is killed.
+    stop_process(process, timeout=10)
     log.close()
 
 
