@@ -1,81 +1,14 @@
 """Admin forms: uploads go through the services; what they refuse shows on the form."""
 
-import io
-
 import pytest
-import torch
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import ApiToken, Avatar, hash_token
-from generation.models import StylePreset
 from tests.fixtures.admin import png_upload
 
 pytestmark = pytest.mark.django_db
-
-LORA_ADD = "admin:characters_lora_add"
-
-
-def lora_form(data: bytes, name: str = "hero.safetensors", **overrides):
-    return {
-        "file": SimpleUploadedFile(name, data),
-        "slug": "hero",
-        "name": "Hero",
-        "type": "character",
-        "base_model": "sdxl",
-        "trigger_words": "hero, red cape",
-        "default_weight": "0.8",
-        "min_weight": "0",
-        "max_weight": "1.5",
-        "is_public": "on",
-        **overrides,
-    }
-
-
-def renamed_torch_pickle() -> bytes:
-    buffer = io.BytesIO()
-    torch.save({"w": torch.zeros(2)}, buffer)
-    return buffer.getvalue()
-
-
-def style_form(preset: StylePreset, **overrides) -> dict:
-    data = {
-        "name": preset.name,
-        "slug": preset.slug,
-        "enabled": "on",
-        "prompt_template": preset.prompt_template,
-        "negative_prompt": preset.negative_prompt,
-        "quality": preset.quality,
-        "steps": "",
-        "scheduler": preset.scheduler,
-        "ip_adapter_scale": "",
-        "controlnet_weights": "{}",
-    }
-    return {**data, **overrides}
-
-
-def character_form(lora_rows=(), **overrides) -> dict:
-    data = {
-        "name": "Luca",
-        "description": "sea monster boy",
-        "trigger_words": '["luca"]',
-        "style": "",
-        "consistency_threshold": "0.6",
-        "scene_presets": '{"beach": "on the beach"}',
-        "lora_links-TOTAL_FORMS": str(len(lora_rows)),
-        "lora_links-INITIAL_FORMS": "0",
-        "lora_links-MIN_NUM_FORMS": "0",
-        "lora_links-MAX_NUM_FORMS": "1000",
-        "references-TOTAL_FORMS": "0",
-        "references-INITIAL_FORMS": "0",
-        "references-MIN_NUM_FORMS": "0",
-        "references-MAX_NUM_FORMS": "1000",
-    }
-    for index, (lora, weight) in enumerate(lora_rows):
-        data[f"lora_links-{index}-lora"] = str(lora.pk)
-        data[f"lora_links-{index}-weight"] = str(weight)
-    return {**data, **overrides}
 
 
 def test_api_token_add_shows_the_key_once_and_stores_its_hash(staff_client, user):

@@ -1,35 +1,16 @@
-"""The pages through Django's test client: who sees what, the create form's errors (the API's
-rules, beside each field), and the image and avatar actions' effects."""
+"""The sign-in and avatar pages through Django's test client: who gets in, and the avatar
+actions' effects (faces checked, own avatars only)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.core.files.base import ContentFile
-from django.test import Client
 
 from accounts.models import Avatar
 from tests import photos
-from tests.fixtures.pages import png_bytes
+from tests.fixtures.pages import field_block, png_bytes
 
 pytestmark = pytest.mark.django_db
-
-SMALL = {"kind": "text", "prompt": "a lighthouse", "width": "256", "height": "256", "steps": "2"}
-
-
-@pytest.fixture
-def browser_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def field_block(html: str, name: str) -> str:
-    """The markup of one field's block (label, input, help, errors)."""
-    match = re.search(rf'<div class="field[^"]*" id="field-{name}">(.*?)\n</div>', html, re.S)
-    assert match, f"no field {name} on the page"
-    return match.group(1)
 
 
 @pytest.mark.parametrize("path", ["/", "/gallery/", "/create/", "/characters/", "/avatars/"])

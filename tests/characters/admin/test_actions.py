@@ -1,29 +1,12 @@
 """Admin actions have their effect on the rows (and the queues) through the services."""
 
 import pytest
-from django.urls import reverse
 
 from characters.models import Lora
 from tests.characters.services.test_lora_registry import lora_bytes, register
-from tests.fixtures.admin import make_image, make_job
+from tests.fixtures.admin import run_action
 
 pytestmark = pytest.mark.django_db
-
-
-def run_action(client, model: str, action: str, objects, app: str = "generation"):
-    url = reverse(f"admin:{app}_{model}_changelist")
-    data = {"action": action, "_selected_action": [str(obj.pk) for obj in objects]}
-    return client.post(url, data, follow=True)
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
-
-
-@pytest.fixture
-def images(user):
-    job = make_job(user)
-    return [make_image(job, index=i, score=0.2 * i) for i in range(3)]
 
 
 def test_disable_and_enable_loras(staff_client):

@@ -10,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from characters.models import Character, Lora
-from generation.models import StylePreset
 from tests.characters.services.test_lora_registry import lora_bytes, register, stored_lora_keys
 from tests.fixtures.admin import png_upload
 
@@ -76,22 +75,6 @@ def test_lora_upload_with_a_taken_slug_shows_it_on_the_slug(staff_client):
     assert response.status_code == 200
     assert "slug" in response.context["adminform"].form.errors
     assert Lora.objects.count() == 1 and len(stored_lora_keys()) == 1
-
-
-def style_form(preset: StylePreset, **overrides) -> dict:
-    data = {
-        "name": preset.name,
-        "slug": preset.slug,
-        "enabled": "on",
-        "prompt_template": preset.prompt_template,
-        "negative_prompt": preset.negative_prompt,
-        "quality": preset.quality,
-        "steps": "",
-        "scheduler": preset.scheduler,
-        "ip_adapter_scale": "",
-        "controlnet_weights": "{}",
-    }
-    return {**data, **overrides}
 
 
 def character_form(lora_rows=(), **overrides) -> dict:

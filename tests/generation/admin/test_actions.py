@@ -6,15 +6,9 @@ from django.urls import reverse
 
 from generation.models import GeneratedImage, GenerationJob, JobStatus
 from generation.queueing import enqueue_generation_job, get_queue
-from tests.fixtures.admin import make_image, make_job
+from tests.fixtures.admin import make_image, make_job, run_action
 
 pytestmark = pytest.mark.django_db
-
-
-def run_action(client, model: str, action: str, objects, app: str = "generation"):
-    url = reverse(f"admin:{app}_{model}_changelist")
-    data = {"action": action, "_selected_action": [str(obj.pk) for obj in objects]}
-    return client.post(url, data, follow=True)
 
 
 def messages_of(response) -> list[str]:

@@ -1,40 +1,12 @@
 """Admin forms: uploads go through the services; what they refuse shows on the form."""
 
-import io
-
 import pytest
-import torch
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from generation.models import StylePreset
 from tests.fixtures.admin import make_image, make_job
 
 pytestmark = pytest.mark.django_db
-
-LORA_ADD = "admin:characters_lora_add"
-
-
-def lora_form(data: bytes, name: str = "hero.safetensors", **overrides):
-    return {
-        "file": SimpleUploadedFile(name, data),
-        "slug": "hero",
-        "name": "Hero",
-        "type": "character",
-        "base_model": "sdxl",
-        "trigger_words": "hero, red cape",
-        "default_weight": "0.8",
-        "min_weight": "0",
-        "max_weight": "1.5",
-        "is_public": "on",
-        **overrides,
-    }
-
-
-def renamed_torch_pickle() -> bytes:
-    buffer = io.BytesIO()
-    torch.save({"w": torch.zeros(2)}, buffer)
-    return buffer.getvalue()
 
 
 def style_form(preset: StylePreset, **overrides) -> dict:
@@ -118,29 +90,6 @@ def test_image_change_page_review_goes_through_the_service(staff_client, user):
     assert response.status_code == 302
     image.refresh_from_db()
     assert (image.review_status, image.featured) == ("approved", True)
-
-
-def character_form(lora_rows=(), **overrides) -> dict:
-    data = {
-        "name": "Luca",
-        "description": "sea monster boy",
-        "trigger_words": '["luca"]',
-        "style": "",
-        "consistency_threshold": "0.6",
-        "scene_presets": '{"beach": "on the beach"}',
-        "lora_links-TOTAL_FORMS": str(len(lora_rows)),
-        "lora_links-INITIAL_FORMS": "0",
-        "lora_links-MIN_NUM_FORMS": "0",
-        "lora_links-MAX_NUM_FORMS": "1000",
-        "references-TOTAL_FORMS": "0",
-        "references-INITIAL_FORMS": "0",
-        "references-MIN_NUM_FORMS": "0",
-        "references-MAX_NUM_FORMS": "1000",
-    }
-    for index, (lora, weight) in enumerate(lora_rows):
-        data[f"lora_links-{index}-lora"] = str(lora.pk)
-        data[f"lora_links-{index}-weight"] = str(weight)
-    return {**data, **overrides}
 
 
 def test_job_change_page_is_read_only_and_pretty(staff_client, user):

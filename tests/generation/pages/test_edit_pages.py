@@ -8,20 +8,12 @@ import io
 import re
 
 import pytest
-from django.test import Client
 from PIL import Image
 
 from generation.models import GenerationJob, Upload
 from tests.fixtures.pages import make_image
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def browser_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def mask_data_url(size=(64, 64), box=(10, 10, 30, 30)) -> str:

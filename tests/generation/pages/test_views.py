@@ -1,5 +1,5 @@
-"""The pages through Django's test client: who sees what, the create form's errors (the API's
-rules, beside each field), and the image and avatar actions' effects."""
+"""The generation pages through Django's test client: who sees what, the create form's errors
+(the API's rules, beside each field), the gallery, and the image and job actions' effects."""
 
 from __future__ import annotations
 
@@ -7,32 +7,17 @@ import re
 
 import pytest
 from django.core.files.storage import default_storage
-from django.test import Client
 
 from accounts.models import Quota
 from characters.models import Lora
 from characters.services import character_create
 from generation.models import GeneratedImage, GenerationJob, StylePreset, Upload
 from tests import photos
-from tests.fixtures.pages import make_image
+from tests.fixtures.pages import field_block, make_image
 
 pytestmark = pytest.mark.django_db
 
 SMALL = {"kind": "text", "prompt": "a lighthouse", "width": "256", "height": "256", "steps": "2"}
-
-
-@pytest.fixture
-def browser_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def field_block(html: str, name: str) -> str:
-    """The markup of one field's block (label, input, help, errors)."""
-    match = re.search(rf'<div class="field[^"]*" id="field-{name}">(.*?)\n</div>', html, re.S)
-    assert match, f"no field {name} on the page"
-    return match.group(1)
 
 
 def test_create_page_lists_kinds_styles_and_visible_loras(browser_client, make_user):
