@@ -10,6 +10,7 @@ from django.db import close_old_connections
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 
 from generation.queueing import QUEUE_NAMES, get_queue
@@ -57,6 +58,8 @@ class GpuWorker(SimpleWorker):
         for reconcile in (reconcile_jobs, reconcile_trainings):
             try:
                 reconcile()
+            except StopRequested:
+                raise  # a SIGTERM while idle (here, reconciling): the worker stops, as RQ means
             except Exception:  # the reconciler must never take the worker down
                 logger.exception(
                     "%s failed; will retry at the next maintenance", reconcile.__name__
