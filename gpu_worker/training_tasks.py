@@ -30,7 +30,7 @@ from training.services import (
     training_mark_running,
     training_mark_succeeded,
     training_record_checkpoint,
-    training_retry_later,
+    training_schedule_retry,
 )
 
 from .assets import storage_image
@@ -99,7 +99,7 @@ def _run_training(run_id: str) -> dict:
         return {"status": TrainingStatus.CANCELLED}
     except StorageError as exc:
         logger.warning("training %s: storage failed: %s", run_id, exc)
-        return {"status": training_retry_later(run_id=run_id, code=exc.code, message=str(exc))}
+        return {"status": training_schedule_retry(run_id=run_id, code=exc.code, message=str(exc))}
     except JobTimeoutException:
         training_mark_failed(
             run_id=run_id,

@@ -16,7 +16,7 @@ from generation.reconcile import live_worker_states, rq_job_waiting
 
 from .models import TrainingRun, TrainingStatus
 from .queueing import enqueue_training_run
-from .services import training_retry_later
+from .services import training_schedule_retry
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def reconcile_trainings(dry_run: bool = False) -> TrainingReconcileReport:
         if dry_run:
             report.requeued_lost.append(str(run.id))
             continue
-        status = training_retry_later(
+        status = training_schedule_retry(
             run_id=str(run.id),
             code="worker_lost",
             message=f"The worker stopped at about step {run.checkpoint_step} or later; "

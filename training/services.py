@@ -262,7 +262,7 @@ def _finish(run_id: str, status: str, error: dict | None, drop_checkpoint: bool 
     return True
 
 
-def training_retry_later(*, run_id: str, code: str, message: str) -> str:
+def training_schedule_retry(*, run_id: str, code: str, message: str) -> str:
     """A lost worker or a storage failure: back to queued (resuming from its checkpoint) after
     a back-off, or failed after ILLU_JOB_MAX_ATTEMPTS. Returns the new status."""
     run = TrainingRun.objects.filter(pk=run_id).first()

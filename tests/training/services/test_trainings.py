@@ -18,7 +18,7 @@ from training.services import (
     training_mark_running,
     training_mark_succeeded,
     training_record_checkpoint,
-    training_retry_later,
+    training_schedule_retry,
 )
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_lost_runs_requeue_then_fail_after_the_attempt_limit(run, settings):
     settings.ILLU_JOB_MAX_ATTEMPTS = 2
     for attempt in (1, 2):
         assert training_mark_running(run_id=str(run.id), worker_name=f"w{attempt}")
-        status = training_retry_later(run_id=str(run.id), code="worker_lost", message="gone.")
+        status = training_schedule_retry(run_id=str(run.id), code="worker_lost", message="gone.")
         assert status == ("queued" if attempt == 1 else "failed")
     run.refresh_from_db()
     assert run.status == "failed" and run.error["code"] == "worker_lost" and run.attempts == 2
