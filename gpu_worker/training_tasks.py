@@ -42,9 +42,9 @@ from .engine.training.trainer import (
     TrainingCancelled,
     train_lora,
 )
+from .job_run import worker_identity
 from .runtime import get_engine, resolve_model_source
 from .storing import StorageError
-from .tasks import worker_identity
 
 logger = logging.getLogger(__name__)
 

@@ -90,7 +90,7 @@ def run_warmup_job() -> dict[str, Any]:
 
     from core.log_context import job_log_context
 
-    from .tasks import worker_identity
+    from .job_run import worker_identity
 
     job = get_current_job()
     job_id = job.id if job else "warmup"

@@ -14,6 +14,7 @@ from generation.models import GenerationJob, JobStatus
 from generation.queueing import enqueue_generation_job
 from generation.scheduling import lora_key
 
+from ..job_run import worker_identity
 from .claim import claim_next_batch
 from .run import run_jobs
 from .state import STATE
@@ -23,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 def serve(job_id: str) -> dict:
     from ..runtime import get_engine
-    from ..tasks import worker_identity
 
     status = GenerationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
     if status != JobStatus.QUEUED:

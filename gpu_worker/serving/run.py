@@ -14,9 +14,12 @@ from generation.services import job_mark_cancelled, job_mark_failed
 
 from ..engine.batching import BatchMember
 from ..engine.errors import EngineError, GenerationCancelled, OutOfMemory
+from ..job_run import _ms, run_claimed_job
 from ..job_specs import build_spec
+from ..outcome import Outcome
 from ..progress import StepReporter
 from ..runtime import get_engine
+from .store import store_batch
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +29,6 @@ HandOff = Callable[[list], None]
 def run_jobs(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, dict]:
     """Generate every claimed job and hand the finished ones to storage (inline when
     ``hand_off`` is None). Returns each job's outcome."""
-    from ..tasks import run_claimed_job
-
     if len(jobs) == 1:
         return {str(jobs[0].id): run_claimed_job(jobs[0], hand_off)}
     try:
@@ -39,9 +40,6 @@ def run_jobs(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, d
 
 
 def _run_pass(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, dict]:
-    from ..tasks import Outcome, _ms
-    from .store import store_batch
-
     engine = get_engine()
     reporters = [StepReporter(job) for job in jobs]
     outcomes = {

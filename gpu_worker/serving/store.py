@@ -14,11 +14,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from django.db import close_old_connections
+from django.conf import settings
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from generation.models import GenerationJob, JobStatus
-from generation.services import job_mark_failed, job_schedule_retry
+from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.services import job_mark_failed, job_mark_succeeded, job_schedule_retry
+from generation.signals_redis import publish_event
+
+from ..outcome import Outcome
+from ..storing import StorageError, delete_stored_files, store_images
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +33,6 @@ StoredBatch = list[tuple[GenerationJob, object]]
 
 def store_job(job: GenerationJob, outcome, finished_at: datetime | None = None) -> dict:
     """Upload then commit one job's images; the outcome as the RQ result reports it."""
-    from gpu_worker.storing import StorageError, delete_stored_files
-    from gpu_worker.tasks import _commit, _upload
-
     job_id = str(job.id)
     try:
         started = time.perf_counter()
@@ -52,6 +54,36 @@ def store_job(job: GenerationJob, outcome, finished_at: datetime | None = None) 
         delete_stored_files(outcome.images)
         return {"status": "discarded"}
     return {"status": JobStatus.SUCCEEDED, "images": len(outcome.images)}
+
+
+def _upload(job: GenerationJob, outcome: Outcome) -> None:
+    """Upload every PNG and thumbnail first; rows are written only once all uploads succeeded."""
+    keep_rejected = settings.ILLU_KEEP_REJECTED_IMAGES
+    outcome.generated = len(outcome.images)
+    kept = [image for image in outcome.images if image.accepted or keep_rejected]
+    for index, image in enumerate(kept):
+        image.index = index
+    outcome.images = kept
+    outcome.conditioning_records = store_images(job, kept, outcome.conditioning)
+
+
+def _commit(job: GenerationJob, outcome: Outcome, finished_at=None) -> bool:
+    """Write the rows and the success together; if the job ended meanwhile, write nothing."""
+    counts = {
+        "generated_count": outcome.generated,
+        "accepted_count": sum(1 for image in outcome.images if image.accepted),
+        "conditioning": outcome.conditioning_records,
+    }
+    with transaction.atomic():
+        GeneratedImage.objects.bulk_create(outcome.images)
+        if not job_mark_succeeded(
+            job_id=str(job.id), timings=outcome.timings, counts=counts, finished_at=finished_at
+        ):
+            transaction.set_rollback(True)
+            return False
+    for image in outcome.images:
+        publish_event(str(job.id), "image", {"id": str(image.id), "index": image.index})
+    return True
 
 
 def store_batch(batch: StoredBatch) -> dict[str, dict]:

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.services import avatar_create
 from generation.services import job_create
-from gpu_worker import tasks
+from gpu_worker import job_run, tasks
 from tests import photos
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +33,7 @@ class ScorerDouble:
 @pytest.fixture
 def scorer(monkeypatch):
     double = ScorerDouble()
-    monkeypatch.setattr(tasks, "scorer_for_job", lambda job: double)
+    monkeypatch.setattr(job_run, "scorer_for_job", lambda job: double)
     return double
 
 

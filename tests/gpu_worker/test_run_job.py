@@ -9,6 +9,7 @@ from generation.models import GenerationJob
 from generation.services import job_create
 from gpu_worker import tasks
 from gpu_worker.engine.errors import ModelUnavailable
+from gpu_worker.runtime import get_engine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,7 +63,7 @@ def test_engine_errors_fail_the_job_with_their_code(make_user, empty_queues, mon
     def unavailable(spec, on_step=None, **previews):
         raise ModelUnavailable("No diffusers model at '/nowhere'; check ILLU_SDXL_MODEL.")
 
-    monkeypatch.setattr(tasks.get_engine(), "generate", unavailable)
+    monkeypatch.setattr(get_engine(), "generate", unavailable)
     tasks.run_generation_job(str(job.id))
     job.refresh_from_db()
     assert job.status == "failed"

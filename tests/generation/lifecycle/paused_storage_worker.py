@@ -20,16 +20,16 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from gpu_worker import tasks
+    from gpu_worker.serving import store
 
-    real_upload = tasks._upload
+    real_upload = store._upload
 
     def upload_then_hang(job, outcome):
         real_upload(job, outcome)
         marker.write_text(str(job.id))
         time.sleep(3600)
 
-    tasks._upload = upload_then_hang
+    store._upload = upload_then_hang
     call_command("gpu_worker", "--name", name)
 
 

@@ -14,8 +14,8 @@ from generation.models import GenerationJob
 from generation.queueing import get_redis
 from generation.reconcile import reconcile_jobs
 from generation.services import job_create, jobs_mark_running
-from gpu_worker import tasks
 from gpu_worker.heartbeat import KEY_PREFIX, worker_state, write_heartbeat
+from gpu_worker.serving import store
 from gpu_worker.serving.run import run_jobs
 from gpu_worker.serving.store import StorageStage
 
@@ -34,13 +34,13 @@ def test_a_handed_off_job_succeeds_only_after_its_commit_and_the_stage_is_bounde
     make_user, empty_queues, monkeypatch
 ):
     release = threading.Event()
-    real_upload = tasks._upload
+    real_upload = store._upload
 
     def held_upload(job, outcome):
         release.wait(timeout=120)  # the fault: storage is slow until the test lets it go
         real_upload(job, outcome)
 
-    monkeypatch.setattr(tasks, "_upload", held_upload)
+    monkeypatch.setattr(store, "_upload", held_upload)
     owner = make_user()
     stage = StorageStage(capacity=1)
     first = claimed_job(owner, seed=1)

@@ -1,0 +1,24 @@
+"""What generating a job produced, on its way to storage: every image (accepted ones marked),
+the conditioning images and the timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from generation.models import GeneratedImage
+
+
+@dataclass
+class Outcome:
+    """What a run produced: every image, the accepted ones marked, and the timings."""
+
+    images: list[GeneratedImage] = field(default_factory=list)
+    conditioning: list[tuple[str, Image.Image]] = field(default_factory=list)
+    conditioning_records: list[dict] = field(default_factory=list)
+    generated: int = 0  # before rejected images are dropped (ILLU_KEEP_REJECTED_IMAGES)
+    timings: dict[str, int] = field(default_factory=dict)
+
+    def add_time(self, key: str, ms: int) -> None:
+        self.timings[key] = self.timings.get(key, 0) + ms
