@@ -8,7 +8,7 @@ from rq.exceptions import StopRequested
 from gpu_worker.worker import build_worker
 
 
-def test_a_stop_requested_while_reconciling_stops_the_worker(monkeypatch, empty_queues):
+def test_a_stop_requested_while_reconciling_stops_the_worker(monkeypatch, empty_queues, db):
     def signal_arrives(*args, **kwargs):
         raise StopRequested()  # what RQ's SIGTERM handler raises in an idle worker
 
