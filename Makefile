@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Parallel test processes (pytest-xdist); each gets its own database and Redis database.
 TEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast lint format clean
+.PHONY: install run test test-fast test-drill lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,15 @@ run: install
 	$(PY) -m illuplatform.launcher
 
 test: install
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not drill" $(PYTEST_ARGS)
+
+# The 20-job fault drill against the supervised stack (also: python -m bench.faults).
+test-drill: install
+	$(PY) -m pytest -m drill $(PYTEST_ARGS)
 
 # The quick loop: everything but the tests marked slow (real worker processes, browsers, fuzzing).
 test-fast: install
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow and not drill" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

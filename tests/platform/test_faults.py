@@ -158,6 +158,7 @@ def _append_only_files(stack: SupervisedStack) -> bytes:
     return b"".join(path.read_bytes() for path in stack.paths.redis_dir.rglob("*.aof"))
 
 
+@pytest.mark.drill
 def test_kill_each_supervised_process_while_20_jobs_run(stack):
     result = run_drill(stack, jobs=20)
     print("\n" + result.table())
