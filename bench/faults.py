@@ -301,43 +301,61 @@ def _running_job(stack: SupervisedStack) -> bool:
         return False
 
 
-def kill_and_measure(stack: SupervisedStack, program: str, ids: list[str]) -> KillRecord:
+@dataclass(frozen=True)
+class DrillLimits:
+    """How long the drill waits for each thing before it counts it as not happening. The
+    bench keeps the targets (the API answers within 5 s of a kill); the test suite passes
+    looser ones, so that a busy machine slows the drill down without failing it."""
+
+    api_answer_s: float = 5
+    web_answer_s: float = 60  # the web server itself: until supervisord has restarted it
+    serving_again_s: float = 120
+    finish_s: float = 300
+
+
+def kill_and_measure(
+    stack: SupervisedStack, program: str, ids: list[str], limits: DrillLimits = DrillLimits()
+) -> KillRecord:
     """Kill ``program`` once a job is running; time the API's answer and the recovery."""
     wait_until(lambda: _running_job(stack), timeout=30)
     states = job_states(stack, ids)
     in_flight = [job_id for job_id, job in states.items() if job["status"] not in FINISHED]
     old_pid = stack.kill(program)
     killed = time.monotonic()
-    # The API must keep answering (the web server itself: until supervisord restarted it).
-    answered = wait_until(stack.answers, timeout=60 if program == "web" else 5, interval=0.1)
+    answer_limit = limits.web_answer_s if program == "web" else limits.api_answer_s
+    answered = wait_until(stack.answers, timeout=answer_limit, interval=0.1)
     api_answered_s = time.monotonic() - killed if answered else None
 
     def serving() -> bool:
         return stack.restarted(program, old_pid) and stack.answers("/health/ready/")
 
-    serving_again = wait_until(serving, timeout=120, interval=0.2)
+    serving_again = wait_until(serving, timeout=limits.serving_again_s, interval=0.2)
     serving_again_s = time.monotonic() - killed if serving_again else None
     return KillRecord(program, in_flight, api_answered_s, serving_again_s)
 
 
 def run_drill(
-    stack: SupervisedStack, *, jobs: int = 20, kills=KILL_ORDER, finish_timeout: float = 300
+    stack: SupervisedStack,
+    *,
+    jobs: int = 20,
+    kills=KILL_ORDER,
+    limits: DrillLimits = DrillLimits(),
 ) -> DrillResult:
     started = time.monotonic()
     receiver = WebhookReceiver()
     try:
         ids = submit_jobs(stack, jobs, webhook=receiver.url)
-        records = [kill_and_measure(stack, program, ids) for program in kills]
+        records = [kill_and_measure(stack, program, ids, limits) for program in kills]
 
-        def all_finished() -> dict | None:
+        def all_finished() -> bool:
             states = job_states(stack, ids)
-            return states if all(job["status"] in FINISHED for job in states.values()) else None
+            return all(job["status"] in FINISHED for job in states.values())
 
-        final = wait_until(all_finished, timeout=finish_timeout, interval=0.5) or job_states(
-            stack, ids
-        )
+        wait_until(all_finished, timeout=limits.finish_s, interval=0.5)
         # Webhooks of the last jobs are a moment behind their jobs.
         wait_until(lambda: len(receiver.completed) >= jobs, timeout=10, interval=0.2)
+        # Read after the webhooks wait: a job that finished meanwhile counts as finished.
+        final = job_states(stack, ids)
     finally:
         receiver.shutdown()
     result = DrillResult(records, final, dict(receiver.completed))

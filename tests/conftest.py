@@ -139,41 +139,75 @@ def worker_env(demo_models) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def prefork(tmp_path_factory):
+    """One prefork server per test process (see tests/prefork.py); None: plain subprocesses."""
+    from tests.prefork import PreforkServer
+
+    if os.environ.get("ILLU_TEST_PREFORK", "1") == "0":
+        yield None
+        return
+    server = PreforkServer(tmp_path_factory.mktemp("prefork"), REPO_ROOT)
+    ready = server.wait_ready()
+    yield server if ready else None
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def start_python(prefork):
+    """Start ``python <argv>`` in the repository root with ``env``, its stdout and stderr
+    appended to ``log_path``; returns a Popen-like process."""
+
+    def start(argv: list[str], *, env: dict[str, str], log_path: Path):
+        Path(log_path).touch()  # readable at once, before the child opens it
+        if prefork is not None:
+            return prefork.spawn(argv, env=env, log_path=log_path)
+        with open(log_path, "a") as log:
+            return subprocess.Popen(
+                [sys.executable, *argv], cwd=REPO_ROOT, env=env, stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    return start
+
+
 @pytest.fixture
-def run_worker_burst(worker_env):
-    """Run a real `manage.py gpu_worker --burst` process until the queues are empty."""
+def run_worker_burst(worker_env, start_python, tmp_path):
+    """Run a real `manage.py gpu_worker --burst` process until the queues are empty; its
+    output (stdout and stderr together) is the result's ``stdout``."""
+    runs = iter(range(1_000_000))
 
     def run(timeout: float = 240) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "manage.py", "gpu_worker", "--burst"],
-            cwd=REPO_ROOT,
-            env=worker_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result
+        log_path = tmp_path / f"burst-worker-{next(runs)}.log"
+        argv = ["manage.py", "gpu_worker", "--burst"]
+        process = start_python(argv, env=worker_env, log_path=log_path)
+        try:
+            process.wait(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        output = log_path.read_text()
+        assert process.returncode == 0, output
+        return subprocess.CompletedProcess(argv, process.returncode, stdout=output, stderr="")
 
     return run
 
 
 @pytest.fixture
-def asgi_server(worker_env):
+def asgi_server(worker_env, start_python):
     """The ASGI app under uvicorn on a free loopback port, on the test database."""
     import httpx
 
     from illuplatform.embedded import free_port, stop_process
 
     port = free_port()
-    log = open(f"/tmp/illu-test-uvicorn-{port}.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "illuplatform.asgi:application",
+    log_path = Path(f"/tmp/illu-test-uvicorn-{port}.log")
+    log_path.write_text("")
+    process = start_python(
+        ["-m", "uvicorn", "illuplatform.asgi:application",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO_ROOT,
         env=worker_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        log_path=log_path,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -184,13 +218,11 @@ def asgi_server(worker_env):
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise AssertionError("uvicorn did not start:\n" + Path(log.name).read_text())
+            raise AssertionError("uvicorn did not start:\n" + log_path.read_text())
         time.sleep(0.2)
     yield base
     # uvicorn's graceful shutdown waits for open streams (SSE); past the timeout it is killed.
     stop_process(process, timeout=10)
-    log.close()
 
 
 @pytest.fixture

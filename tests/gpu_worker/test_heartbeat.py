@@ -2,7 +2,6 @@
 
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
@@ -12,7 +11,7 @@ from rq import Worker
 from generation.queueing import get_redis
 from generation.worker_registry import KEY_PREFIX, live_workers
 from gpu_worker.heartbeat import Heartbeat, worker_state
-from tests.conftest import REPO_ROOT
+from tests.fixtures.lifecycle import wait_for
 
 
 def test_a_heartbeat_writes_the_state_with_a_ttl_and_stop_removes_it(clean_heartbeats):
@@ -36,18 +35,19 @@ def test_a_heartbeat_writes_the_state_with_a_ttl_and_stop_removes_it(clean_heart
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_a_running_worker_is_live_with_its_model_until_it_stops(clean_heartbeats, worker_env):
+def test_a_running_worker_is_live_with_its_model_until_it_stops(
+    clean_heartbeats, worker_env, start_python, tmp_path
+):
     name = f"hb-test-{uuid.uuid4().hex[:8]}"
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "gpu_worker", "--name", name],
-        cwd=REPO_ROOT,
+    log_path = tmp_path / "worker.log"
+    process = start_python(
+        ["manage.py", "gpu_worker", "--name", name],
         env={**worker_env, "ILLU_WARMUP_ON_START": "false", "ILLU_HEARTBEAT_INTERVAL": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        log_path=log_path,
     )
     try:
-        ready = process.stdout.readline()
+        ready = wait_for(lambda: _ready_line(log_path) or process.poll() is not None, 180)
+        assert process.poll() is None, log_path.read_text()
         assert "gpu_worker ready" in ready and "warmup_ms=0" in ready
         assert "memory=" in ready and "memory_used_mib=" in ready
         [worker] = [state for state in live_workers() if state["name"] == name]
@@ -70,3 +70,8 @@ def test_a_running_worker_is_live_with_its_model_until_it_stops(clean_heartbeats
             process.kill()
             raise
     assert name not in {state["name"] for state in live_workers()}
+
+
+def _ready_line(log_path) -> str:
+    lines = log_path.read_text().splitlines()
+    return next((line for line in lines if "gpu_worker ready" in line), "")

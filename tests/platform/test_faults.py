@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from redis import Redis
 
-from bench.faults import KILL_ORDER, SupervisedStack, run_drill, wait_until
+from bench.faults import KILL_ORDER, DrillLimits, SupervisedStack, run_drill, wait_until
 from illuplatform.supervision import rpc
 
 # All slow: they share one real stack, which takes most of a minute to start.
@@ -160,14 +160,21 @@ def _append_only_files(stack: SupervisedStack) -> bytes:
 
 @pytest.mark.drill
 def test_kill_each_supervised_process_while_20_jobs_run(stack):
-    result = run_drill(stack, jobs=20)
+    # Loose limits: a busy machine slows the drill down; the bench reports the real figures.
+    limits = DrillLimits(api_answer_s=60, web_answer_s=120, serving_again_s=300, finish_s=900)
+    result = run_drill(stack, jobs=20, limits=limits)
     print("\n" + result.table())
 
-    assert result.lost() == [] and result.duplicated() == []
+    lost = {job_id: _summary(result.jobs[job_id]) for job_id in result.lost()}
+    assert lost == {} and result.duplicated() == []
     for kill in result.kills:
         assert kill.api_answered_s is not None, f"no API answer after killing {kill.process}"
         assert kill.serving_again_s is not None, f"{kill.process} did not come back"
     assert all(len(job["images"]) == 1 for job in result.jobs.values())
+
+
+def _summary(job: dict) -> dict:
+    return {name: job.get(name) for name in ("status", "attempts", "error", "images")}
 
 
 def test_sigterm_to_the_process_group_stops_everything_redis_included(stack):

@@ -7,8 +7,6 @@ import contextlib
 import io
 import json
 import re
-import subprocess
-import sys
 import uuid
 from datetime import datetime
 
@@ -27,7 +25,7 @@ from generation.services import job_create
 from generation.worker_registry import live_workers
 from gpu_worker import tasks
 from gpu_worker.runtime import ensure_demo_models
-from tests.conftest import REPO_ROOT, client_for
+from tests.conftest import client_for
 from tests.fixtures.lifecycle import FAST_WORKER_ENV, wait_for
 from tests.generation.lifecycle.test_events_and_webhooks import read_events
 
@@ -140,18 +138,18 @@ def test_a_worker_killed_mid_batch_loses_no_job_and_each_runs_to_completion_once
 
 
 def test_a_worker_killed_mid_upload_loses_no_job_and_stores_one_set_of_images(
-    user, empty_queues, worker_env, run_worker_burst, settings, tmp_path
+    user, empty_queues, worker_env, start_python, run_worker_burst, settings, tmp_path
 ):
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
     job = make_job(user, prompt="stored once", seed=7)
     marker = tmp_path / "uploaded"
     name = f"paused-store-worker-{uuid.uuid4().hex[:8]}"
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", PAUSED_STORAGE_WORKER, name, str(marker)],
-        cwd=REPO_ROOT, env={**worker_env, **FAST_WORKER_ENV}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process = start_python(
+        ["-m", PAUSED_STORAGE_WORKER, name, str(marker)],
+        env={**worker_env, **FAST_WORKER_ENV},
+        log_path=tmp_path / "worker.log",
+    )
     try:
         wait_for(marker.exists, timeout=240)
         # Uploaded, not committed: the job is still running and has no image rows.
@@ -160,7 +158,6 @@ def test_a_worker_killed_mid_upload_loses_no_job_and_stores_one_set_of_images(
     finally:
         process.kill()
         process.wait(timeout=30)
-        log.close()
     wait_for(lambda: name not in {w["name"] for w in live_workers()}, timeout=30)
 
     assert str(job.id) in reconcile_jobs().requeued_lost
