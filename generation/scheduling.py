@@ -16,11 +16,12 @@ _PASS_PARAMS = ("model", "width", "height", "steps", "scheduler", "guidance_scal
 
 
 def batch_key(params: Mapping[str, Any]) -> tuple | None:
-    """What must be equal for jobs to share one pass; None when the job always runs alone
-    (identity conditioning, control images, editing a source image, and the consistency
-    filter's extra rounds or face repairs)."""
-    if params.get("avatar") or params.get("reference_images") or params.get("control"):
-        return None
+    """What must be equal for jobs to share one pass; None when the job always runs alone:
+    editing a source image, the consistency filter's extra rounds and face repairs (each
+    reruns its own job with new seeds or crops), and the low-memory retry. Control and
+    reference images (a control upload, an avatar, a character's references) do not keep a
+    job alone: jobs with the same kind of them (``conditioning_key``) share a pass, each with
+    its own images, and each job's images are scored for identity on their own after it."""
     if params.get("source_image") or params.get("source_upload") or params.get("source_width"):
         return None
     if (params.get("consistency") or {}).get("repair"):
@@ -33,7 +34,24 @@ def batch_key(params: Mapping[str, Any]) -> tuple | None:
         *(params.get(name) for name in _PASS_PARAMS),
         lora_key(params),
         params.get("memory_profile") or "",
+        conditioning_key(params),
     )
+
+
+def conditioning_key(params: Mapping[str, Any]) -> tuple:
+    """The kind of control and reference input a job brings, without its images: the control
+    type (it picks the ControlNet), scale and preprocessing; the IP-Adapter scale and the
+    number of reference images (an avatar is one, and wins over references as the worker
+    reads them)."""
+    control = params.get("control")
+    control_key = None
+    if control:
+        scale = float(control.get("scale", 1.0))
+        control_key = (control["type"], scale, bool(control.get("preprocess", True)))
+    references = 1 if params.get("avatar") else len(params.get("reference_images") or [])
+    scale = params.get("ip_adapter_scale")
+    reference_key = (None if scale is None else float(scale), references) if references else None
+    return control_key, reference_key
 
 
 def lora_key(params: Mapping[str, Any]) -> tuple:

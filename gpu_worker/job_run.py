@@ -154,6 +154,12 @@ def _run_batch(job, spec, reporter, scorer: IdentityScorer | None, outcome: Outc
     outcome.add_time("inference_ms", result.inference_ms)
     if reporter.preview_ms:
         outcome.timings["preview_ms"] = int(reporter.preview_ms)
+    add_result(job, spec, result, outcome, scorer, reporter)
+
+
+def add_result(job, spec, result, outcome: Outcome, scorer: IdentityScorer | None, reporter):
+    """Add an engine result to the job's outcome: its control images (once), and every image,
+    scored for identity and repaired where the job asks. Solo and batched runs end here."""
     if not outcome.conditioning:
         kinds = [control.kind for control in spec.controls]
         outcome.conditioning = list(zip(kinds, result.conditioning_images, strict=False))

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 DEMO_MODEL = "demo:tiny-sdxl"
 _DEMO_DIR = "demo"
 _DEMO_MANIFEST = "demo-models.json"
+# Raised when the tiny models change (2: control images steer the tiny ControlNets), so a
+# cache built by an earlier version is rebuilt rather than used.
+_DEMO_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,14 @@ def ensure_demo_models() -> dict[str, str]:
     # one builds, the others wait and read its manifest.
     with FileLock(str(root) + ".lock"):
         if manifest.exists():
-            paths = json.loads(manifest.read_text())
-            if all(Path(path).exists() for path in paths.values()):
+            recorded = json.loads(manifest.read_text())
+            paths = recorded.get("paths") if recorded.get("version") == _DEMO_VERSION else None
+            if paths and all(Path(path).exists() for path in paths.values()):
                 return paths
         logger.info("building the tiny demo models under %s", root)
         built = {key: str(path) for key, path in build_tiny_models(root).items()}
         built["depth"] = str(build_tiny_depth_model(root / "tiny-depth"))
-        manifest.write_text(json.dumps(built, indent=2))
+        manifest.write_text(json.dumps({"version": _DEMO_VERSION, "paths": built}, indent=2))
         return built
 
 

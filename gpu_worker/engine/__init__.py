@@ -8,6 +8,10 @@ Public API
 - ``generate.Engine(profile=None, config=None)``: ``.warm(model) -> load_ms`` and
   ``.generate(spec, on_step=None) -> GenerationResult``. ``on_step(step, total)`` may raise
   ``errors.GenerationCancelled`` to stop before the VAE decode.
+  ``.generate_batch([batching.BatchMember(spec, on_step, on_preview)], preview_every=0)
+  -> batching.BatchResult``: several specs in one pass (same model, size, steps, guidance,
+  scheduler, LoRAs, and the same ControlNet/IP-Adapter setup or none), each with its own
+  prompts, seeds, control and reference images; each result equals its solo ``generate``.
 - ``spec.GenerationSpec`` (``LoraSpec``, ``ControlSpec``), ``spec.GenerationResult``
   (``images: list[ImageOutput(image, seed, manifest)]``, ``load_ms``, ``inference_ms``,
   ``conditioning_images``, ``extra``).

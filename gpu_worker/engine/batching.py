@@ -1,9 +1,12 @@
 """Several jobs in one denoising pass. Each member keeps its own prompt, negative prompt,
-seeds, step callback, preview callback and manifest; its images equal a run of it alone
-(prompts are encoded per member exactly as a solo run encodes them, and each image's noise
-comes from its own seed's generator). A member whose step callback raises
-GenerationCancelled leaves the batch at that step: its rows are sliced out of the latents,
-the embeddings and the scheduler state, and the others go on."""
+seeds, control and reference images, step callback, preview callback and manifest; its
+images equal a run of it alone (prompts and reference images are encoded per member exactly
+as a solo run encodes them, each image's noise comes from its own seed's generator). Members
+share one ControlNet/IP-Adapter setup or have none (``batch_conditioning``). A member whose
+step callback raises GenerationCancelled leaves the batch at that step: its rows are sliced
+out of the latents, the embeddings, the control images, the IP-Adapter embeddings and the
+scheduler state, and the others go on. With a Union ControlNet its rows cannot be reached,
+so they stay in the pass to the end and its images are thrown away."""
 
 from __future__ import annotations
 
@@ -13,6 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .batch_conditioning import (
+    BatchConditioning,
+    controls_signature,
+    ip_adapter_signature,
+    prepare_conditioning,
+)
 from .errors import GenerationCancelled, InvalidSpec, OutOfMemory
 from .preview import PreviewCallback, latent_preview
 from .spec import GenerationResult, GenerationSpec, ImageOutput, StepCallback, resolved_prompt
@@ -57,31 +66,49 @@ def pass_signature(spec: GenerationSpec) -> tuple:
     )
 
 
+def same_pass(lead: GenerationSpec, spec: GenerationSpec) -> bool:
+    """Whether ``spec`` may join a pass that ``lead`` leads (what ``check_members`` asks)."""
+    signatures = (pass_signature, controls_signature, ip_adapter_signature)
+    return all(signature(spec) == signature(lead) for signature in signatures)
+
+
 def check_members(members: list[BatchMember]) -> None:
     if not members:
         raise InvalidSpec("A batch needs at least one member.")
-    first = pass_signature(members[0].spec)
-    for member in members:
-        if member.spec.ip_adapter_images or member.spec.controls:
-            raise InvalidSpec("Jobs with reference or control images run alone, not in a batch.")
-        if pass_signature(member.spec) != first:
+    lead = members[0].spec
+    for member in members[1:]:
+        spec = member.spec
+        if pass_signature(spec) != pass_signature(lead):
             raise InvalidSpec("Batch members differ in model, size, steps, guidance or LoRAs.")
+        if controls_signature(spec) != controls_signature(lead):
+            raise InvalidSpec(
+                "Batch members differ in ControlNet setup: each needs the same control models, "
+                "kinds, scales, guidance windows and preprocessing, in the same order, or none."
+            )
+        if ip_adapter_signature(spec) != ip_adapter_signature(lead):
+            raise InvalidSpec(
+                "Batch members differ in IP-Adapter setup: each needs the same adapter, scale "
+                "and number of reference images, or no reference images."
+            )
 
 
 def generate_batch(engine: Engine, members: list[BatchMember], preview_every: int = 0):
     check_members(members)
     for member in members:
         engine.validate(member.spec)
-    lead = members[0].spec
     started = time.perf_counter()
-    warm, pipeline, loras = engine.prepare_text_pipeline(lead)
-    cfg = lead.guidance_scale > 1 and pipeline.unet.config.time_cond_proj_dim is None
-    embeddings = [_encode(pipeline, engine, member.spec, cfg) for member in members]
+    warm, lead, loras, ip_weights = engine.prepare_attachments(members[0].spec)
+    specs = [lead, *(engine.with_local_attachments(m.spec) for m in members[1:])]
+    cfg = lead.guidance_scale > 1 and warm.pipeline.unet.config.time_cond_proj_dim is None
+    conditioning = prepare_conditioning(engine, warm, specs, cfg)
+    pipeline = conditioning.pipeline
+    pipeline.scheduler = engine.scheduler_for(warm, lead)
+    embeddings = [_encode(pipeline, engine, spec, cfg) for spec in specs]
     load_ms = int((time.perf_counter() - started) * 1000)
 
-    seeds = [seed for member in members for seed in member.spec.seeds]
+    seeds = [seed for spec in specs for seed in spec.seeds]
     generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
-    tracker = _RowTracker(members, cfg, pipeline, generators, preview_every)
+    tracker = _RowTracker(members, cfg, pipeline, generators, preview_every, conditioning)
     started = time.perf_counter()
     try:
         output = pipeline(
@@ -97,7 +124,8 @@ def generate_batch(engine: Engine, members: list[BatchMember], preview_every: in
             generator=generators,
             latents=engine.initial_latents(pipeline, lead, generators),
             callback_on_step_end=tracker,
-            callback_on_step_end_tensor_inputs=list(_RowTracker.TENSORS),
+            callback_on_step_end_tensor_inputs=tracker.tensor_inputs(),
+            **conditioning.call_kwargs,
         )
     except torch.cuda.OutOfMemoryError as exc:
         engine.free_device_memory()
@@ -109,21 +137,35 @@ def generate_batch(engine: Engine, members: list[BatchMember], preview_every: in
 
     results: list[GenerationResult | None] = []
     images = iter(output.images)
-    for index, member in enumerate(members):
-        if tracker.cancelled[index] is not None:
+    for index, spec in enumerate(specs):
+        if index not in tracker.present:  # its rows left the pass
             results.append(None)
             continue
-        manifest = engine.manifest(warm, pipeline, member.spec, loras, None, None)
+        member_images = [next(images) for _ in spec.seeds]
+        if tracker.cancelled[index] is not None:  # rode along to the end: discarded
+            results.append(None)
+            continue
+        controls = conditioning.controls[index]
+        manifest = engine.manifest(warm, pipeline, spec, loras, ip_weights, controls)
         manifest["batch"] = {"size": len(seeds), "jobs": len(members)}
         outputs = [
             ImageOutput(
-                image=next(images),
+                image=image,
                 seed=seed,
                 manifest={**manifest, "seed": seed, "batch_index": position},
             )
-            for position, seed in enumerate(member.spec.seeds)
+            for position, (image, seed) in enumerate(zip(member_images, spec.seeds, strict=True))
         ]
-        results.append(GenerationResult(images=outputs, load_ms=load_ms, inference_ms=inference_ms))
+        conditioning_images = controls.images if controls else []
+        results.append(
+            GenerationResult(
+                images=outputs,
+                load_ms=load_ms,
+                inference_ms=inference_ms,
+                extra={"conditioning_images": conditioning_images} if conditioning_images else {},
+                conditioning_images=conditioning_images,
+            )
+        )
     return BatchResult(
         results=results,
         cancelled=tracker.cancelled,
@@ -151,23 +193,37 @@ class _RowTracker:
 
     TENSORS = ("latents", "prompt_embeds", "add_text_embeds", "add_time_ids")
 
-    def __init__(self, members, cfg: bool, pipeline, generators: list, preview_every: int):
+    def __init__(
+        self,
+        members,
+        cfg: bool,
+        pipeline,
+        generators: list,
+        preview_every: int,
+        conditioning: BatchConditioning,
+    ):
         self.members = members
         self.cfg = cfg
         self.pipeline = pipeline
         self.generators = generators  # the list the pipeline holds: trimmed in place
         self.preview_every = preview_every
+        self.conditioning = conditioning
         self.total = members[0].spec.steps
         self.cancelled: list[GenerationCancelled | None] = [None] * len(members)
+        self.present = list(range(len(members)))  # members whose rows are in the pass
         self.preview_ms = 0
+
+    def tensor_inputs(self) -> list[str]:
+        # The ControlNet pipeline hands its control images ("image") to the callback too.
+        wanted = [*self.TENSORS, "image"] if self.conditioning.controls[0] else self.TENSORS
+        return [name for name in wanted if name in self.pipeline._callback_tensor_inputs]
 
     def _active(self) -> list[int]:
         return [i for i, reason in enumerate(self.cancelled) if reason is None]
 
     def __call__(self, pipeline, step_index, timestep, callback_kwargs):
         step = step_index + 1
-        before = self._active()
-        for index in before:
+        for index in self._active():
             member = self.members[index]
             if member.on_step is None:
                 continue
@@ -175,28 +231,30 @@ class _RowTracker:
                 member.on_step(step, self.total)
             except GenerationCancelled as exc:
                 self.cancelled[index] = exc
-        after = self._active()
-        if not after:
+        active = self._active()
+        if not active:
             # Everyone left: abort before the VAE decode, as a solo cancel does.
             raise next(reason for reason in self.cancelled if reason is not None)
-        if after != before:
-            callback_kwargs = self._drop_rows(callback_kwargs, before, after)
+        if active != self.present and self.conditioning.drops_rows:
+            callback_kwargs = self._drop_rows(callback_kwargs, active)
+            self.present = active
         if self.preview_every and step % self.preview_every == 0 and step != self.total:
-            self._previews(callback_kwargs["latents"], after, step)
+            self._previews(callback_kwargs["latents"], active, step)
         return callback_kwargs
 
-    def _rows(self, active: list[int]) -> list[tuple[int, list[int]]]:
-        rows, start = [], 0
-        for index in active:
+    def _rows(self) -> dict[int, list[int]]:
+        """Each present member's rows of the latents."""
+        rows, start = {}, 0
+        for index in self.present:
             count = self.members[index].spec.num_images
-            rows.append((index, list(range(start, start + count))))
+            rows[index] = list(range(start, start + count))
             start += count
         return rows
 
-    def _drop_rows(self, kwargs: dict, before: list[int], after: list[int]) -> dict:
-        kept_members = set(after)
-        keep = [row for index, rows in self._rows(before) if index in kept_members for row in rows]
-        old = sum(len(rows) for _, rows in self._rows(before))
+    def _drop_rows(self, kwargs: dict, active: list[int]) -> dict:
+        rows = self._rows()
+        keep = [row for index in active for row in rows[index]]
+        old = sum(len(member_rows) for member_rows in rows.values())
         index = torch.tensor(keep, device=kwargs["latents"].device)
         # With guidance the embeddings are [negatives; positives]: keep both halves' rows.
         doubled = torch.cat([index, index + old]) if self.cfg else index
@@ -205,6 +263,11 @@ class _RowTracker:
         kwargs["add_text_embeds"] = kwargs["add_text_embeds"][doubled]
         # Every row's time ids are the same (one size per batch): keep as many as rows remain.
         kwargs["add_time_ids"] = kwargs["add_time_ids"][: len(doubled)]
+        if "image" in kwargs:  # one control image batch per ControlNet
+            kwargs["image"] = [_take(image, old, index, doubled) for image in kwargs["image"]]
+        ip_embeds = self.conditioning.ip_embeds
+        if ip_embeds is not None:
+            ip_embeds[:] = [_take(embeds, old, index, doubled) for embeds in ip_embeds]
         self.generators[:] = [self.generators[row] for row in keep]
         scheduler = self.pipeline.scheduler
         for name in _SCHEDULER_ROW_STATE:
@@ -226,8 +289,16 @@ class _RowTracker:
 
     def _previews(self, latents: torch.Tensor, active: list[int], step: int) -> None:
         started = time.perf_counter()
-        for index, rows in self._rows(active):
+        rows = self._rows()
+        for index in active:
             member = self.members[index]
             if member.on_preview is not None:
-                member.on_preview(step, self.total, latent_preview(latents[rows[0]]))
+                member.on_preview(step, self.total, latent_preview(latents[rows[index][0]]))
         self.preview_ms += int((time.perf_counter() - started) * 1000)
+
+
+def _take(tensor: torch.Tensor, old: int, index: torch.Tensor, doubled: torch.Tensor):
+    """The kept rows of a tensor of ``old`` rows, or of 2 * ``old`` with guidance
+    ([negatives; positives])."""
+    rows = doubled if tensor.shape[0] == 2 * old else index
+    return tensor[rows.to(tensor.device)]

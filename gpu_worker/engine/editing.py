@@ -18,8 +18,6 @@ from PIL import Image
 
 from .controlnet import build_view, prepare_controls
 from .errors import InvalidSpec, OutOfMemory
-from .fast_path import sync_qkv_fusion
-from .lora import resolve_lora
 from .manifest import image_sha256
 from .masks import composite, ellipse_mask, prepare_mask
 from .spec import Box, GenerationResult, GenerationSpec, ImageOutput, StepCallback, resolved_prompt
@@ -121,7 +119,7 @@ class _Run:
         """One img2img or inpaint pass over ``image`` (already a multiple of 8 a side)."""
         spec = self.spec
         pipeline = self.view(kind)
-        pipeline.scheduler = self.engine._scheduler(self.warm, spec)
+        pipeline.scheduler = self.engine.scheduler_for(self.warm, spec)
         self.pipeline = pipeline
         asked_steps, _ = steps_for_strength(spec.steps, spec.strength)
         kwargs: dict[str, Any] = {
@@ -168,14 +166,8 @@ def run_edit(engine: Engine, spec: GenerationSpec, on_step: StepCallback | None)
     if spec.controls and spec.mode not in ("img2img", "inpaint"):
         raise InvalidSpec(f"ControlNet controls are used by img2img and inpaint, not {spec.mode}.")
     started = time.perf_counter()
-    warm, _ = engine.pipelines.get(spec.model)
-    spec = engine._with_local_attachments(spec)
-    loras = [resolve_lora(lora) for lora in spec.loras]
-    # The edit pipelines share the text pipeline's modules: fused QKV only for plain runs.
-    plain = not loras and not spec.ip_adapter_images
-    sync_qkv_fusion(warm.pipeline, engine.profile.device, engine._fast, uses_loras=not plain)
-    warm.loras.activate(warm.pipeline, loras)
-    ip_weights = engine._attach_ip_adapter(warm, spec)
+    # The edit pipelines share the text pipeline's modules (and its LoRA/IP-Adapter state).
+    warm, spec, loras, ip_weights = engine.prepare_attachments(spec)
     width, height = work_size(*spec.source.size)
     controls = (
         prepare_controls(spec.controls, engine.controlnets, width, height)

@@ -79,21 +79,23 @@ class Engine:
     def validate(self, spec: GenerationSpec) -> None:
         validate_spec(spec, self.config.limits)
 
-    def prepare_text_pipeline(self, spec: GenerationSpec):
-        """The warm pipeline set up for ``spec``'s LoRAs and scheduler, without reference or
-        control images: (warm model, pipeline, resolved LoRAs). Batches run on it."""
+    def prepare_attachments(self, spec: GenerationSpec):
+        """The warm model with ``spec``'s LoRAs active and its IP-Adapter attached (detached
+        without reference images): (warm model, spec with local attachment paths, resolved
+        LoRAs, IP-Adapter weights or None). Solo runs, edits and batches start here."""
         warm, _ = self.pipelines.get(spec.model)
-        spec = self._with_local_attachments(spec)
+        spec = self.with_local_attachments(spec)
         loras = [resolve_lora(lora) for lora in spec.loras]
-        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=bool(loras))
+        # IP-Adapter processors replace the attention ones: fused QKV only for plain runs.
+        plain = not loras and not spec.ip_adapter_images
+        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=not plain)
         warm.loras.activate(warm.pipeline, loras)
-        warm.ip_adapter.detach(warm.pipeline)
-        warm.pipeline.scheduler = self._scheduler(warm, spec)
-        return warm, warm.pipeline, loras
+        ip_weights = self._attach_ip_adapter(warm, spec)
+        return warm, spec, loras, ip_weights
 
     def generate_batch(self, members, preview_every: int = 0):
-        """Several specs that share model, size, steps, guidance, scheduler and LoRAs in one
-        denoising pass; see ``batching.generate_batch``."""
+        """Several specs that share model, size, steps, guidance, scheduler, LoRAs and the kind
+        of their control/reference inputs in one denoising pass; see ``batching``."""
         from .batching import generate_batch
 
         return generate_batch(self, members, preview_every)
@@ -111,21 +113,14 @@ class Engine:
 
             return run_edit(self, spec, on_step)
         started = time.perf_counter()
-        warm, _ = self.pipelines.get(spec.model)
-        spec = self._with_local_attachments(spec)
-        loras = [resolve_lora(lora) for lora in spec.loras]
-        # IP-Adapter processors replace the attention ones: fused QKV only for plain runs.
-        plain = not loras and not spec.ip_adapter_images
-        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=not plain)
-        warm.loras.activate(warm.pipeline, loras)
-        ip_weights = self._attach_ip_adapter(warm, spec)
+        warm, spec, loras, ip_weights = self.prepare_attachments(spec)
         controls = (
             prepare_controls(spec.controls, self.controlnets, spec.width, spec.height)
             if spec.controls
             else None
         )
-        pipeline = self._pipeline_for(warm, controls)
-        pipeline.scheduler = self._scheduler(warm, spec)
+        pipeline = self.pipeline_for(warm, controls)
+        pipeline.scheduler = self.scheduler_for(warm, spec)
         load_ms = int((time.perf_counter() - started) * 1000)
 
         started = time.perf_counter()
@@ -160,7 +155,7 @@ class Engine:
             conditioning_images=conditioning,
         )
 
-    def _with_local_attachments(self, spec: GenerationSpec) -> GenerationSpec:
+    def with_local_attachments(self, spec: GenerationSpec) -> GenerationSpec:
         """LoRA files and ControlNet directories may be s3:// URIs: fetch them (once) first."""
         if not any(x.startswith("s3://") for x in [*_lora_paths(spec), *_control_models(spec)]):
             return spec
@@ -186,13 +181,13 @@ class Engine:
         return Path(weights)
 
     @staticmethod
-    def _pipeline_for(warm: WarmModel, controls: PreparedControls | None):
+    def pipeline_for(warm: WarmModel, controls: PreparedControls | None):
         if controls is None:
             return warm.pipeline
         return build_view(warm.pipeline, controls.pipeline_class, controlnet=controls.controlnet)
 
     @staticmethod
-    def _scheduler(warm: WarmModel, spec: GenerationSpec):
+    def scheduler_for(warm: WarmModel, spec: GenerationSpec):
         # Always a fresh scheduler: they keep per-run state, and a swap must not leak.
         base = warm.default_scheduler_config
         if spec.scheduler:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch.nn import Conv2d
 
 _SEED = 0
 
+_IMAGE_EMBEDDING_GAIN = 8.0
 _UNION_CONTROL_TYPES = 6  # xinsir union: openpose, depth, hed/scribble, canny/lineart, normal, seg
 
 
@@ -26,6 +28,20 @@ def _randomise_zero_convs(controlnet, generator: torch.Generator) -> None:
             module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * 0.1)
             if module.bias is not None:
                 module.bias.zero_()
+    _randomise_image_embedding(controlnet, generator)
+
+
+def _randomise_image_embedding(controlnet, generator: torch.Generator) -> None:
+    """The control image's embedding: its last conv starts at zero, and with default inits
+    the image fades under the biases, so every control image would steer alike. He-scaled
+    convs without bias (the last one stronger) keep each image's own effect visible."""
+    convs = [m for m in controlnet.controlnet_cond_embedding.modules() if isinstance(m, Conv2d)]
+    with torch.no_grad():
+        for conv in convs:
+            gain = _IMAGE_EMBEDDING_GAIN if conv is convs[-1] else 1.0
+            std = gain * (2 / conv.weight[0].numel()) ** 0.5
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * std)
+            conv.bias.zero_()
 
 
 def build_tiny_controlnet(unet, directory: Path) -> Path:

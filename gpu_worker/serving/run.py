@@ -1,5 +1,6 @@
 """Running a claimed batch: one engine pass for every job in it, each job with its own
-progress, previews, timings, images and manifest; an out-of-memory pass splits in halves."""
+progress, previews, timings, control and reference images, images, identity scores and
+manifest; an out-of-memory pass splits in halves."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ from collections.abc import Callable
 from django.conf import settings
 from rq.timeouts import JobTimeoutException
 
-from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.models import GenerationJob, JobStatus
 from generation.services import job_mark_cancelled, job_mark_failed
 
-from ..engine.batching import BatchMember
+from ..engine.batching import BatchMember, same_pass
 from ..engine.errors import EngineError, GenerationCancelled, OutOfMemory
-from ..job_run import _ms, run_claimed_job
+from ..job_run import _ms, add_result, run_claimed_job
 from ..job_specs import build_spec
 from ..outcome import Outcome
 from ..progress import StepReporter
 from ..runtime import get_engine
+from ..scoring import scorer_for_job
 from .store import store_batch
 
 logger = logging.getLogger(__name__)
@@ -47,17 +49,31 @@ def _run_pass(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, 
         for job in jobs
     }
     results: dict[str, dict] = {}
-    members, member_jobs = [], []
+    members, member_jobs, run_alone = [], [], []
     for job, reporter in zip(jobs, reporters, strict=True):
         try:
-            spec = build_spec(job)
-        except EngineError as exc:  # a LoRA file that went missing: this job only
+            spec = build_spec(job)  # loads its control, avatar and reference images
+        except EngineError as exc:  # a LoRA file or an upload that went missing: this job only
             results[str(job.id)] = _fail(job, exc.code, str(exc), outcomes[str(job.id)])
+            continue
+        if members and not same_pass(members[0].spec, spec):
+            # Its inputs changed since it was queued (a reference image deleted): it no
+            # longer fits this pass, so it runs alone after it rather than failing it.
+            run_alone.append(job)
             continue
         members.append(BatchMember(spec, on_step=reporter, on_preview=reporter.preview))
         member_jobs.append(job)
-    if not members:
-        return results
+    if members:
+        results.update(_run_members(engine, members, member_jobs, outcomes, hand_off))
+    for job in run_alone:
+        results[str(job.id)] = run_claimed_job(job, hand_off)
+    return results
+
+
+def _run_members(engine, members: list[BatchMember], member_jobs, outcomes, hand_off) -> dict:
+    """One engine pass for jobs that share it; each member's ``on_step`` is its job's
+    StepReporter."""
+    results: dict[str, dict] = {}
     try:
         batch = engine.generate_batch(members, preview_every=settings.ILLU_PREVIEW_EVERY)
     except OutOfMemory:
@@ -85,14 +101,15 @@ def _run_pass(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, 
         return results
 
     finished = []
-    reporter_of = {str(job.id): reporter for job, reporter in zip(jobs, reporters, strict=True)}
-    for job, result, reason in zip(member_jobs, batch.results, batch.cancelled, strict=True):
+    for job, member, result, reason in zip(
+        member_jobs, members, batch.results, batch.cancelled, strict=True
+    ):
         outcome = outcomes[str(job.id)]
         outcome.add_time("load_ms", batch.load_ms)
         outcome.add_time("inference_ms", batch.inference_ms)
         outcome.timings["batch_size"] = batch.batch_size
         outcome.timings["batch_jobs"] = len(member_jobs)
-        preview_ms = batch.extra.get("preview_ms", 0) + reporter_of[str(job.id)].preview_ms
+        preview_ms = batch.extra.get("preview_ms", 0) + member.on_step.preview_ms
         if preview_ms:
             outcome.timings["preview_ms"] = int(preview_ms)
         if result is None:
@@ -100,17 +117,13 @@ def _run_pass(jobs: list[GenerationJob], hand_off: HandOff | None) -> dict[str, 
             job_mark_cancelled(job_id=str(job.id), timings=outcome.timings)
             results[str(job.id)] = {"status": JobStatus.CANCELLED}
             continue
-        for output in result.images:
-            image = GeneratedImage(
-                job=job,
-                index=len(outcome.images),
-                width=output.image.width,
-                height=output.image.height,
-                seed=output.seed,
-                manifest=output.manifest,
-            )
-            image._pil = output.image  # kept until upload
-            outcome.images.append(image)
+        try:
+            add_result(job, member.spec, result, outcome, scorer_for_job(job), member.on_step)
+        except Exception:  # scoring this job's images: this job only
+            logger.exception("job %s: its images could not be scored", job.id)
+            message = "The worker hit an unexpected error; the team has the details in the logs."
+            results[str(job.id)] = _fail(job, "internal", message, outcome)
+            continue
         finished.append((job, outcome))
         results[str(job.id)] = {"status": "storing", "images": len(outcome.images)}
     if finished:

@@ -17,14 +17,16 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from accounts.services import api_token_create
+from accounts.services import api_token_create, avatar_create
 from characters.services import lora_register
 from generation.models import GenerationJob
 from generation.reconcile import reconcile_jobs
 from generation.services import job_create
+from generation.uploads import upload_create
 from generation.worker_registry import live_workers
 from gpu_worker import tasks
 from gpu_worker.runtime import ensure_demo_models
+from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.lifecycle import FAST_WORKER_ENV, wait_for
 from tests.generation.lifecycle.test_events_and_webhooks import read_events
@@ -96,6 +98,81 @@ def test_compatible_jobs_of_two_users_run_as_one_pass_equal_to_solo_runs(
         assert solo.timings["batch_size"] == 1
         difference = np.abs(pixels(job.images.get()) - pixels(solo.images.get())).max()
         assert difference <= 1, f"batched image differs from its solo run by {difference}/255"
+
+
+def control_job(owner, upload_id: str, scale: float = 0.8, **params) -> GenerationJob:
+    control = {"type": "canny", "image": upload_id, "scale": scale}
+    job, _ = job_create(owner=owner, kind="control", params={**SMALL, **params, "control": control})
+    return job
+
+
+def memory_job(owner, **params) -> GenerationJob:
+    job, _ = job_create(owner=owner, kind="memory", params={**SMALL, **params})
+    return job
+
+
+def stored_image(key: str) -> np.ndarray:
+    with default_storage.open(key, "rb") as handle:
+        return np.asarray(Image.open(io.BytesIO(handle.read())).convert("RGB"), dtype=np.int16)
+
+
+def test_control_and_avatar_jobs_share_a_pass_each_with_its_own_images(
+    make_user, empty_queues, run_worker_burst, settings
+):
+    alice, bob, carol = make_user(), make_user(), make_user()
+    for owner, face in ((alice, photos.astronaut()), (bob, photos.other_person())):
+        avatar_create(owner=owner, upload=photos.upload_of(face))
+    uploads = {
+        owner: str(upload_create(owner=owner, upload=photos.upload_of(photo)).id)
+        for owner, photo in ((alice, photos.astronaut()), (bob, photos.other_person()),
+                             (carol, photos.two_faces()))
+    }  # fmt: skip
+    controlled = [
+        control_job(alice, uploads[alice], prompt="a statue", seed=1),
+        control_job(bob, uploads[bob], prompt="a tower", negative_prompt="fog", seed=2),
+        control_job(carol, uploads[carol], prompt="a bridge", seed=3),
+    ]
+    remembered = [
+        memory_job(alice, prompt="a picnic", seed=4),
+        memory_job(bob, prompt="a boat", seed=5),
+    ]
+    weaker = control_job(carol, uploads[carol], scale=0.5, prompt="a bridge", seed=3)
+    result = run_worker_burst()
+
+    # Same ControlNet setup: one pass; same IP-Adapter setup (avatars): another; another
+    # control scale: a pass of its own.
+    assert sorted(len(batch) for batch in batches_in(result.stdout + result.stderr)) == [1, 2, 3]
+    controlled, remembered, weaker = rows(controlled), rows(remembered), rows([weaker])[0]
+    for group in (controlled, remembered):
+        assert all(job.status == "succeeded" for job in group)
+        assert {job.started_at for job in group} == {group[0].started_at}
+        assert all(job.timings["batch_size"] == len(group) for job in group)
+    assert weaker.status == "succeeded" and weaker.timings["batch_size"] == 1
+    # Each job kept its own inputs: its manifest names its control or reference image, its
+    # control image is stored with it, and the avatar jobs were scored for identity.
+    manifests = [job.images.get().manifest for job in [*controlled, *remembered]]
+    assert len({m["controls"][0]["image_sha256"] for m in manifests[:3]}) == 3
+    assert len({m["ip_adapter"]["reference_images_sha256"][0] for m in manifests[3:]}) == 2
+    assert all(m["identity"]["backend"] == "dlib" for m in manifests[3:])
+    assert all(len(job.conditioning) == 1 for job in controlled)
+
+    settings.ILLU_MAX_BATCH = 1
+    for job in [*controlled, *remembered]:
+        asked = {k: job.params[k] for k in ("prompt", "negative_prompt")}
+        if job.kind == "control":
+            solo = control_job(
+                job.owner, job.params["control"]["image"], seed=job.params["seed"], **asked
+            )
+        else:
+            solo = memory_job(job.owner, seed=job.params["seed"], **asked)
+        tasks.run_generation_job(str(solo.id))
+        solo.refresh_from_db()
+        assert solo.timings["batch_size"] == 1
+        difference = np.abs(pixels(job.images.get()) - pixels(solo.images.get())).max()
+        assert difference <= 1, f"batched image differs from its solo run by {difference}/255"
+        if job.kind == "control":
+            batched_edges = stored_image(job.conditioning[0]["key"])
+            assert np.array_equal(batched_edges, stored_image(solo.conditioning[0]["key"]))
 
 
 def test_cancelling_one_job_of_a_batch_drops_it_and_the_others_finish(

@@ -60,17 +60,57 @@ def test_batch_key_differs_for_everything_that_changes_the_pass():
     )
 
 
-def test_identity_control_and_consistency_filter_jobs_run_alone():
-    assert batch_key({**PARAMS, "avatar": 3}) is None
-    assert batch_key({**PARAMS, "reference_images": [1]}) is None
-    assert batch_key({**PARAMS, "control": {"type": "canny"}}) is None
+def test_consistency_filter_and_low_memory_jobs_run_alone():
     assert batch_key({**PARAMS, "consistency": {"filter": True}}) is None
     assert batch_key({**PARAMS, "consistency": {"filter": False}}) is not None
     assert batch_key({**PARAMS, "memory_profile": "low"}) is None
 
 
+CANNY = {"type": "canny", "image": "upload-1", "scale": 0.8, "preprocess": True}
+
+
+def test_control_jobs_share_a_key_with_the_same_control_setup_and_other_images():
+    controlled = batch_key({**PARAMS, "control": CANNY})
+    assert controlled is not None and controlled != batch_key(PARAMS)
+    other_image = {**CANNY, "image": "upload-2"}
+    assert batch_key({**PARAMS, "prompt": "b", "control": other_image}) == controlled
+    for change in ({"scale": 0.5}, {"type": "depth"}, {"preprocess": False}):
+        assert batch_key({**PARAMS, "control": {**CANNY, **change}}) != controlled, change
+    # The control setup adds to the pass; it does not replace it.
+    assert batch_key({**PARAMS, "steps": 9, "control": CANNY}) != controlled
+
+
+def test_reference_jobs_share_a_key_with_the_same_adapter_scale_and_image_count():
+    character = batch_key({**PARAMS, "reference_images": ["r1", "r2"], "ip_adapter_scale": 0.6})
+    assert character is not None and character != batch_key(PARAMS)
+    others = {**PARAMS, "reference_images": ["r3", "r4"], "ip_adapter_scale": 0.6}
+    assert batch_key(others) == character
+    assert batch_key({**others, "ip_adapter_scale": 0.3}) != character
+    assert batch_key({**others, "reference_images": ["r3"]}) != character
+    # An avatar is one reference image; a character with no references has none.
+    memory = batch_key({**PARAMS, "avatar": "a1", "ip_adapter_scale": 0.33})
+    assert memory == batch_key({**PARAMS, "avatar": "a2", "ip_adapter_scale": 0.33})
+    assert memory == batch_key({**PARAMS, "reference_images": ["r1"], "ip_adapter_scale": 0.33})
+    no_references = {**PARAMS, "reference_images": [], "ip_adapter_scale": 0.6}
+    assert batch_key(no_references) == batch_key(PARAMS)
+    both = batch_key({**PARAMS, "avatar": "a1", "control": CANNY, "ip_adapter_scale": 0.33})
+    assert both not in (memory, batch_key({**PARAMS, "control": CANNY}))
+
+
+def test_pick_batch_groups_control_jobs_by_their_setup():
+    jobs = [
+        job("c1", minute=0, control=CANNY),
+        job("d1", minute=1, control={**CANNY, "type": "depth"}),
+        job("c2", minute=2, control={**CANNY, "image": "upload-9"}),
+        job("t1", minute=3),
+    ]
+    assert [j.id for j in pick_batch(jobs, max_batch=4).jobs] == ["c1", "c2"]
+
+
 def test_editing_and_face_repair_jobs_run_alone():
     assert batch_key({**PARAMS, "source_image": "a1b2", "strength": 0.5}) is None
+    edit_with_control = {**PARAMS, "source_image": "a1b2", "control": CANNY}
+    assert batch_key(edit_with_control) is None
     assert batch_key({**PARAMS, "source_upload": "c3d4", "mask_rect": [0, 0, 8, 8]}) is None
     assert batch_key({**PARAMS, "consistency": {"repair": True}}) is None
 
