@@ -177,8 +177,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     with Stack(db_name=args.db_name) as stack:
         stack.start_services()
-        stack.migrate()
-        token = stack.create_user("bench")
+        token = stack.prepare({"bench": False})["tokens"]["bench"]
         stack.start_web(extra_env={"ILLU_BENCH_BARE_VIEW": "true"}, workers=args.server_workers)
         endpoints = asyncio.run(run(stack.base_url, token, args))
         services = dict(stack.description)

@@ -202,8 +202,7 @@ def main(argv=None) -> dict:
     body = job_body(args)
     with Stack(db_name=args.db_name) as stack:
         stack.start_services()
-        stack.migrate()
-        token = stack.create_user("bench")
+        token = stack.prepare({"bench": False})["tokens"]["bench"]
         stack.start_web()
         ready = stack.start_worker(name=f"bench-{uuid.uuid4().hex[:8]}")
         print(ready)

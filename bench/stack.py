@@ -60,6 +60,24 @@ def _seaweed_ports(count: int) -> list[int]:
     return ports
 
 
+# Run by `manage.py shell -c` (see Stack.prepare).
+SETUP_SCRIPT = """
+import json, uuid
+from django.core.management import call_command
+from accounts.services import api_token_create, user_create
+call_command("migrate", "--noinput", verbosity=0)
+tokens = {{}}
+for name, staff in json.loads('{users}').items():
+    user = user_create(username=name, password=name + "-" + uuid.uuid4().hex, is_staff=staff)
+    tokens[name] = api_token_create(user=user, name="bench")[1]
+models = {{}}
+if {demo_models}:
+    from gpu_worker.runtime import ensure_demo_models
+    models = ensure_demo_models()
+print(json.dumps({{"tokens": tokens, "demo_models": models}}))
+"""
+
+
 class Stack(contextlib.ExitStack):
     """Use as a context manager; everything started is stopped and dropped on exit."""
 
@@ -233,13 +251,14 @@ class Stack(contextlib.ExitStack):
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-4000:]}")
         return result.stdout
 
-    def migrate(self) -> None:
-        self.manage("migrate", "--noinput", "-v0")
-
-    def create_user(self, name: str, *, staff: bool = False) -> str:
-        args = ["createuser", name, "--password", f"{name}-{uuid.uuid4().hex}"]
-        output = self.manage(*args, *(["--staff"] if staff else []))
-        return output.strip().splitlines()[-1]
+    def prepare(self, users: dict[str, bool], *, demo_models: bool = False) -> dict:
+        """Migrate, create ``users`` (name -> staff) with an API token each and, if asked,
+        build the demo models, all in one process: each manage.py start imports the whole
+        platform (torch included), which costs more than the work itself.
+        Returns {"tokens": {name: token}, "demo_models": {...}}."""
+        script = SETUP_SCRIPT.format(users=json.dumps(users), demo_models=demo_models)
+        output = self.manage("shell", "-c", script)
+        return json.loads(output.strip().splitlines()[-1])
 
     # --- processes --------------------------------------------------------------------------
     def start_web(self, *, extra_env: dict | None = None, workers: int = 1) -> str:

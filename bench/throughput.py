@@ -30,7 +30,6 @@ if __name__ == "__main__" and not __package__:
     sys.exit("run it as a module from the repository root: python -m bench.throughput")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
@@ -84,15 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def register_loras(stack: Stack, base_url: str) -> list[list[dict]]:
+def register_loras(base_url: str, staff: str, demo: dict) -> list[list[dict]]:
     """Two LoRA sets from the demo models' LoRA files, registered through the API."""
-    output = stack.manage(
-        "shell", "-c",
-        "import json; from gpu_worker.runtime import ensure_demo_models; "
-        "print(json.dumps(ensure_demo_models()))",
-    )  # fmt: skip
-    demo = json.loads(output.strip().splitlines()[-1])
-    staff = stack.create_user("bench-staff", staff=True)
     headers = {"Authorization": f"Token {staff}"}
     for slug, key in (("bench-ink", "lora_a"), ("bench-wash", "lora_b")):
         with open(demo[key], "rb") as handle:
@@ -248,10 +240,17 @@ def main(argv=None) -> dict:
     modes = [(name, env) for name, env in MODES if name in wanted]
     with Stack(db_name=args.db_name) as stack:
         stack.start_services()
-        stack.migrate()
+        users = {f"bench-user-{user}": False for user in range(args.users)}
+        prepared = stack.prepare({**users, "bench-staff": True}, demo_models=not args.no_loras)
         stack.start_web()
-        tokens = [stack.create_user(f"bench-user-{user}") for user in range(args.users)]
-        lora_sets = [] if args.no_loras else register_loras(stack, stack.base_url)
+        tokens = [prepared["tokens"][name] for name in users]
+        lora_sets = (
+            []
+            if args.no_loras
+            else register_loras(
+                stack.base_url, prepared["tokens"]["bench-staff"], prepared["demo_models"]
+            )
+        )
         jobs = workload(args, tokens, lora_sets)
         figures = []
         for name, env in modes:

@@ -52,9 +52,16 @@ def test_a_handed_off_job_succeeds_only_after_its_commit_and_the_stage_is_bounde
 
         # Back-pressure: the next job's hand-off waits while the stage is full.
         second = claimed_job(owner, seed=2)
-        handing_off = threading.Thread(target=run_jobs, args=([second], stage.submit))
+        handed_off = threading.Event()
+
+        def submit(batch):
+            handed_off.set()  # denoised: the hand-off starts now and must wait
+            stage.submit(batch)
+
+        handing_off = threading.Thread(target=run_jobs, args=([second], submit))
         handing_off.start()
-        handing_off.join(timeout=20)  # long enough to denoise; the hand-off must still wait
+        assert handed_off.wait(timeout=120)
+        handing_off.join(timeout=2)
         assert handing_off.is_alive() and stage.pending_ids() == {str(first.id)}
     finally:
         release.set()
