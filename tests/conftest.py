@@ -238,3 +238,14 @@ def redis_down(settings, tmp_path):
 
     yield back
     back()
+
+
+# Modules whose tests share one expensive module-scoped stack and run in file order.
+RUN_FIRST = ("tests/platform/test_faults.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The shared supervised stack's module first: pytest-xdist's worksteal hands out tests
+    from the end of a process's queue, so a module at the front stays on one process and
+    starts its stack once."""
+    items.sort(key=lambda item: not item.nodeid.startswith(RUN_FIRST))

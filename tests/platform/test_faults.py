@@ -7,6 +7,7 @@ The tests share one stack and run in file order; the last one stops it."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import xmlrpc.client
@@ -19,6 +20,9 @@ from redis import Redis
 
 from bench.faults import KILL_ORDER, DrillLimits, SupervisedStack, run_drill, wait_until
 from illuplatform.supervision import rpc
+from tests.conftest import REPO_ROOT
+
+LOG_COPY = REPO_ROOT / "test-artifacts" / "supervised-stack-logs"
 
 # All slow: they share one real stack, which takes most of a minute to start.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,6 +41,9 @@ def stack(demo_models):
         stack.stop()
         for program in ("gpu_worker", "web", "supervisord"):
             print(f"--- {program}.log (end) ---\n{stack.log(program)[-3000:]}")
+        # Every program's whole log outlives the scratch folder, for a failure's post-mortem.
+        shutil.copytree(stack.paths.log_dir, LOG_COPY, dirs_exist_ok=True)
+        print(f"logs copied to {LOG_COPY}")
         stack.remove()
 
 
