@@ -57,16 +57,8 @@ def run_claimed_job(job: GenerationJob, hand_off=None) -> dict:
         return {"status": JobStatus.CANCELLED}
     except OutOfMemory as exc:
         return _after_out_of_memory(job, exc, outcome)
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        # A Redis blip is transient: the row goes back to queued (the attempt counted) and the
-        # reconciler enqueues it again once Redis answers. Never failed for it.
-        logger.warning("job %s: Redis stopped answering mid-job: %s", job_id, exc)
-        status = job_schedule_retry(
-            job_id=job_id,
-            code="queue_unavailable",
-            message="The job queue (Redis) stopped answering while the job ran.",
-        )
-        return {"status": status}
+    except REDIS_LOST as exc:
+        return retry_after_redis_loss(job_id, exc)
     except JobTimeoutException:
         return _after_time_limit(job_id, outcome)
     except EngineError as exc:
@@ -89,6 +81,22 @@ def run_claimed_job(job: GenerationJob, hand_off=None) -> dict:
         hand_off([(job, outcome)])
         return {"status": "storing", "images": len(outcome.images)}
     return store_batch([(job, outcome)])[job_id]
+
+
+# What redis-py raises when Redis goes away under a running job (progress, cancel checks).
+REDIS_LOST = (RedisConnectionError, RedisTimeoutError)
+
+
+def retry_after_redis_loss(job_id: str, exc: BaseException) -> dict:
+    """A Redis blip is transient: the row goes back to queued (the attempt counted) and the
+    reconciler enqueues it again once Redis answers. Never failed for it."""
+    logger.warning("job %s: Redis stopped answering mid-job: %s", job_id, exc)
+    status = job_schedule_retry(
+        job_id=job_id,
+        code="queue_unavailable",
+        message="The job queue (Redis) stopped answering while the job ran.",
+    )
+    return {"status": status}
 
 
 def _after_time_limit(job_id: str, outcome: Outcome) -> dict:

@@ -15,7 +15,7 @@ from generation.services import job_mark_cancelled, job_mark_failed
 
 from ..engine.batching import BatchMember, same_pass
 from ..engine.errors import EngineError, GenerationCancelled, OutOfMemory
-from ..job_run import _ms, add_result, run_claimed_job
+from ..job_run import REDIS_LOST, _ms, add_result, retry_after_redis_loss, run_claimed_job
 from ..job_specs import build_spec
 from ..outcome import Outcome
 from ..progress import StepReporter
@@ -84,6 +84,8 @@ def _run_members(engine, members: list[BatchMember], member_jobs, outcomes, hand
             job_mark_cancelled(job_id=str(job.id), timings=outcomes[str(job.id)].timings)
             results[str(job.id)] = {"status": JobStatus.CANCELLED}
         return results
+    except REDIS_LOST as exc:  # every member goes back to queued, as a solo job does
+        return {str(job.id): retry_after_redis_loss(str(job.id), exc) for job in member_jobs}
     except JobTimeoutException:
         for job in member_jobs:
             message = f"The job ran longer than the {settings.ILLU_JOB_TIMEOUT} s limit."

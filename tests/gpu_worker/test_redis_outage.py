@@ -24,3 +24,27 @@ def test_redis_gone_mid_job_puts_the_job_back_as_transient(make_user, empty_queu
     assert job.error["code"] == "queue_unavailable"
     assert job.retry_at is not None and job.images.count() == 0
     assert not GenerationJob.objects.filter(status="failed").exists()
+
+
+def test_redis_gone_mid_batch_puts_every_member_back_as_transient(
+    make_user, empty_queues, redis_down
+):
+    """The 20-job drill found this: Redis killed during a batched pass failed all its jobs."""
+    from generation.services import jobs_mark_running
+    from gpu_worker.serving.run import run_jobs
+
+    owner = make_user()
+    params = {"prompt": "a fox", "width": 256, "height": 256, "steps": 2}
+    jobs = [
+        job_create(owner=owner, kind="text", params={**params, "seed": s})[0] for s in (1, 2, 3)
+    ]
+    ids = [str(job.id) for job in jobs]
+    assert sorted(jobs_mark_running(job_ids=ids, worker_name="outage-test")) == sorted(ids)
+
+    results = run_jobs(list(GenerationJob.objects.filter(pk__in=ids)), None)
+
+    assert results == {job_id: {"status": "queued"} for job_id in ids}
+    for job in GenerationJob.objects.filter(pk__in=ids):
+        assert job.status == "queued" and job.attempts == 1
+        assert job.error["code"] == "queue_unavailable" and job.images.count() == 0
+    assert not GenerationJob.objects.filter(status="failed").exists()
