@@ -29,9 +29,9 @@ run: install
 	$(PY) -m illuplatform.launcher
 
 test: install
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not drill" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-# The 20-job fault drill against the supervised stack (also: python -m bench.faults).
+# Only the 20-job fault drill against the supervised stack (also: python -m bench.faults).
 test-drill: install
 	$(PY) -m pytest -m drill $(PYTEST_ARGS)
 
