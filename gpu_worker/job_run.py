@@ -23,7 +23,7 @@ from generation.services import (
 
 from .engine.errors import EngineError, GenerationCancelled, OutOfMemory
 from .job_specs import build_spec, fresh_seeds
-from .outcome import Outcome
+from .outcome import UNEXPECTED_ERROR_MESSAGE, Outcome
 from .progress import StepReporter
 from .repair_loop import repair_enabled, repair_rejected
 from .runtime import get_engine
@@ -73,7 +73,7 @@ def run_claimed_job(job: GenerationJob, hand_off=None) -> dict:
         job_mark_failed(
             job_id=job_id,
             code="internal",
-            message="The worker hit an unexpected error; the team has the details in the logs.",
+            message=UNEXPECTED_ERROR_MESSAGE,
             timings=outcome.timings,
         )
         return {"status": JobStatus.FAILED}

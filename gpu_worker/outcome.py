@@ -9,6 +9,11 @@ from PIL import Image
 
 from generation.models import GeneratedImage
 
+# What a job's error says when the worker failed it for a bug: the traceback stays in the logs.
+UNEXPECTED_ERROR_MESSAGE = (
+    "The worker hit an unexpected error; the team has the details in the logs."
+)
+
 
 @dataclass
 class Outcome:

@@ -43,6 +43,7 @@ from .engine.training.trainer import (
     train_lora,
 )
 from .job_run import worker_identity
+from .outcome import UNEXPECTED_ERROR_MESSAGE
 from .runtime import get_engine, resolve_model_source
 from .storing import StorageError
 
@@ -117,7 +118,7 @@ def _run_training(run_id: str) -> dict:
         training_mark_failed(
             run_id=run_id,
             code="internal",
-            message="The worker hit an unexpected error; the team has the details in the logs.",
+            message=UNEXPECTED_ERROR_MESSAGE,
         )
         return {"status": TrainingStatus.FAILED}
     finally:

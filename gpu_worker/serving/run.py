@@ -17,7 +17,7 @@ from ..engine.batching import BatchMember, same_pass
 from ..engine.errors import EngineError, GenerationCancelled, OutOfMemory
 from ..job_run import REDIS_LOST, _ms, add_result, retry_after_redis_loss, run_claimed_job
 from ..job_specs import build_spec
-from ..outcome import Outcome
+from ..outcome import UNEXPECTED_ERROR_MESSAGE, Outcome
 from ..progress import StepReporter
 from ..runtime import get_engine
 from ..scoring import scorer_for_job
@@ -97,7 +97,7 @@ def _run_members(engine, members: list[BatchMember], member_jobs, outcomes, hand
         return results
     except Exception:
         logger.exception("a batch failed unexpectedly")
-        message = "The worker hit an unexpected error; the team has the details in the logs."
+        message = UNEXPECTED_ERROR_MESSAGE
         for job in member_jobs:
             results[str(job.id)] = _fail(job, "internal", message, outcomes[str(job.id)])
         return results
@@ -123,7 +123,7 @@ def _run_members(engine, members: list[BatchMember], member_jobs, outcomes, hand
             add_result(job, member.spec, result, outcome, scorer_for_job(job), member.on_step)
         except Exception:  # scoring this job's images: this job only
             logger.exception("job %s: its images could not be scored", job.id)
-            message = "The worker hit an unexpected error; the team has the details in the logs."
+            message = UNEXPECTED_ERROR_MESSAGE
             results[str(job.id)] = _fail(job, "internal", message, outcome)
             continue
         finished.append((job, outcome))

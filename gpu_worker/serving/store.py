@@ -22,7 +22,7 @@ from generation.models import GeneratedImage, GenerationJob, JobStatus
 from generation.services import job_mark_failed, job_mark_succeeded, job_schedule_retry
 from generation.signals_redis import publish_event
 
-from ..outcome import Outcome
+from ..outcome import UNEXPECTED_ERROR_MESSAGE, Outcome
 from ..storing import StorageError, delete_stored_files, store_images
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def store_job(job: GenerationJob, outcome, finished_at: datetime | None = None) 
         job_mark_failed(
             job_id=job_id,
             code="internal",
-            message="The worker hit an unexpected error; the team has the details in the logs.",
+            message=UNEXPECTED_ERROR_MESSAGE,
             timings=outcome.timings,
         )
         return {"status": JobStatus.FAILED}
