@@ -23,7 +23,7 @@ from generation.services import (
 
 from .engine.errors import EngineError, GenerationCancelled, OutOfMemory
 from .job_specs import build_spec, fresh_seeds
-from .outcome import UNEXPECTED_ERROR_MESSAGE, Outcome
+from .outcome import Outcome, fail_unexpectedly
 from .progress import StepReporter
 from .repair_loop import repair_enabled, repair_rejected
 from .runtime import get_engine
@@ -70,13 +70,7 @@ def run_claimed_job(job: GenerationJob, hand_off=None) -> dict:
             # The limit fired inside a library that wrapped it (model loading re-raises).
             return _after_time_limit(job_id, outcome)
         logger.exception("job %s failed unexpectedly", job_id)
-        job_mark_failed(
-            job_id=job_id,
-            code="internal",
-            message=UNEXPECTED_ERROR_MESSAGE,
-            timings=outcome.timings,
-        )
-        return {"status": JobStatus.FAILED}
+        return fail_unexpectedly(job_id, outcome.timings)
     if hand_off is not None:
         hand_off([(job, outcome)])
         return {"status": "storing", "images": len(outcome.images)}

@@ -7,12 +7,21 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from generation.models import GeneratedImage
+from generation.models import GeneratedImage, JobStatus
+from generation.services import job_mark_failed
 
 # What a job's error says when the worker failed it for a bug: the traceback stays in the logs.
 UNEXPECTED_ERROR_MESSAGE = (
     "The worker hit an unexpected error; the team has the details in the logs."
 )
+
+
+def fail_unexpectedly(job_id: str, timings: dict) -> dict:
+    """Fail a job for a worker bug (logged by the caller); the result RQ reports."""
+    job_mark_failed(
+        job_id=job_id, code="internal", message=UNEXPECTED_ERROR_MESSAGE, timings=timings
+    )
+    return {"status": JobStatus.FAILED}
 
 
 @dataclass

@@ -70,7 +70,7 @@ def _preload() -> None:
     for name in PRELOAD:
         with contextlib.suppress(Exception):  # see PRELOAD
             importlib.import_module(name)
-    try:
+    with contextlib.suppress(Exception):  # see PRELOAD
         import diffusers
 
         for name in DIFFUSERS_CLASSES:
@@ -78,8 +78,6 @@ def _preload() -> None:
         engine = importlib.import_module(ENGINE_PACKAGE)
         for module in pkgutil.walk_packages(engine.__path__, ENGINE_PACKAGE + "."):
             importlib.import_module(module.name)
-    except Exception:  # noqa: BLE001 - see PRELOAD
-        pass
 
 
 def serve(socket_path: str) -> None:

@@ -19,10 +19,10 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from generation.models import GeneratedImage, GenerationJob, JobStatus
-from generation.services import job_mark_failed, job_mark_succeeded, job_schedule_retry
+from generation.services import job_mark_succeeded, job_schedule_retry
 from generation.signals_redis import publish_event
 
-from ..outcome import UNEXPECTED_ERROR_MESSAGE, Outcome
+from ..outcome import Outcome, fail_unexpectedly
 from ..storing import StorageError, delete_stored_files, store_images
 
 logger = logging.getLogger(__name__)
@@ -43,13 +43,7 @@ def store_job(job: GenerationJob, outcome, finished_at: datetime | None = None) 
         return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
     except Exception:
         logger.exception("job %s: storing failed unexpectedly", job_id)
-        job_mark_failed(
-            job_id=job_id,
-            code="internal",
-            message=UNEXPECTED_ERROR_MESSAGE,
-            timings=outcome.timings,
-        )
-        return {"status": JobStatus.FAILED}
+        return fail_unexpectedly(job_id, outcome.timings)
     if not _commit(job, outcome, finished_at=finished_at):
         delete_stored_files(outcome.images)
         return {"status": "discarded"}
