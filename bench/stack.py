@@ -12,14 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import random
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,7 +27,7 @@ import httpx
 
 from illuplatform.embedded import stop_process
 
-from .common import REPO_ROOT
+from .launch import run_python, start_python
 
 QUEUE_NAMES = ("gpu-high", "gpu", "gpu-low")
 _UNLIMITED = "1000000"  # quotas off: the benchmark measures the platform, not its limits
@@ -74,7 +72,8 @@ models = {{}}
 if {demo_models}:
     from gpu_worker.runtime import ensure_demo_models
     models = ensure_demo_models()
-print(json.dumps({{"tokens": tokens, "demo_models": models}}))
+with open({result!r}, "w") as out:
+    json.dump({{"tokens": tokens, "demo_models": models}}, out)
 """
 
 
@@ -90,6 +89,7 @@ class Stack(contextlib.ExitStack):
         self.env: dict[str, str] = {}
         self.base_url = ""
         self.description: dict[str, str] = {}
+        self._runs = 0
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
@@ -239,33 +239,35 @@ class Stack(contextlib.ExitStack):
 
     # --- Django ---------------------------------------------------------------------------
     def manage(self, *args: str, extra_env: dict | None = None) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO_ROOT,
+        """Run ``manage.py <args>`` to the end; returns its output (stdout and stderr)."""
+        self._runs += 1
+        code, output = run_python(
+            ["manage.py", *args],
             env={**self.env, **(extra_env or {})},
-            capture_output=True,
-            text=True,
+            log_path=self.work_dir / f"manage-{self._runs}.log",
             timeout=600,
         )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-4000:]}")
-        return result.stdout
+        if code != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{output[-4000:]}")
+        return output
 
     def prepare(self, users: dict[str, bool], *, demo_models: bool = False) -> dict:
         """Migrate, create ``users`` (name -> staff) with an API token each and, if asked,
         build the demo models, all in one process: each manage.py start imports the whole
-        platform (torch included), which costs more than the work itself.
+        platform, which costs more than the work itself.
         Returns {"tokens": {name: token}, "demo_models": {...}}."""
-        script = SETUP_SCRIPT.format(users=json.dumps(users), demo_models=demo_models)
-        output = self.manage("shell", "-c", script)
-        return json.loads(output.strip().splitlines()[-1])
+        result = self.work_dir / "prepared.json"
+        script = SETUP_SCRIPT.format(
+            users=json.dumps(users), demo_models=demo_models, result=str(result)
+        )
+        self.manage("shell", "-c", script)
+        return json.loads(result.read_text())
 
     # --- processes --------------------------------------------------------------------------
     def start_web(self, *, extra_env: dict | None = None, workers: int = 1) -> str:
         port = free_port()
-        process = self._popen(
+        process = self._start(
             [
-                sys.executable,
                 "-m",
                 "uvicorn",
                 "illuplatform.asgi:application",
@@ -295,41 +297,21 @@ class Stack(contextlib.ExitStack):
 
     def start_worker(self, *, name: str, extra_env: dict | None = None) -> str:
         """Start `manage.py gpu_worker` and return its ready line."""
-        process = self._popen(
-            [sys.executable, "manage.py", "gpu_worker", "--name", name],
-            extra_env,
-            name=name,
-            stdout=subprocess.PIPE,
-        )
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            for line in process.stdout:
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
+        process = self._start(["manage.py", "gpu_worker", "--name", name], extra_env, name=name)
+        log_path = self.work_dir / f"{name}.log"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                if process.poll() is not None:
-                    raise RuntimeError(f"worker exited with {process.returncode}; see {name}.log")
-                continue
-            if line.startswith("gpu_worker ready"):
-                return line.strip()
+            for line in log_path.read_text(errors="replace").splitlines():
+                if line.startswith("gpu_worker ready"):
+                    return line.strip()
+            if process.poll() is not None:
+                raise RuntimeError(f"worker exited with {process.returncode}; see {name}.log")
+            time.sleep(0.2)
         raise RuntimeError("the worker was not ready within 300 s")
 
-    def _popen(self, command, extra_env, *, name: str, stdout=None) -> subprocess.Popen:
-        log = open(self.work_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed on exit
-        self.callback(log.close)
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env={**self.env, **(extra_env or {})},
-            stdout=stdout or log,
-            stderr=log,
-            text=stdout is not None,
+    def _start(self, argv: list[str], extra_env, *, name: str):
+        process = start_python(
+            argv, env={**self.env, **(extra_env or {})}, log_path=self.work_dir / f"{name}.log"
         )
         self.callback(stop_process, process)
         return process

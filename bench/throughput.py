@@ -30,7 +30,6 @@ if __name__ == "__main__" and not __package__:
     sys.exit("run it as a module from the repository root: python -m bench.throughput")
 
 import argparse  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -38,7 +37,6 @@ from pathlib import Path  # noqa: E402
 import httpx  # noqa: E402
 
 from .common import (  # noqa: E402
-    REPO_ROOT,
     add_output_argument,
     machine,
     new_figure,
@@ -47,6 +45,7 @@ from .common import (  # noqa: E402
     save_figure,
     write_results,
 )
+from .launch import run_python  # noqa: E402
 from .stack import Stack  # noqa: E402
 
 FINISHED = {"succeeded", "failed", "cancelled"}
@@ -142,16 +141,16 @@ def run_mode(stack: Stack, args, name: str, env: dict, tokens, jobs) -> dict:
         if args.model:
             extra["ILLU_SDXL_MODEL"] = args.model
         started = time.perf_counter()
-        worker = subprocess.run(
-            [sys.executable, "manage.py", "gpu_worker", "--burst", "--name", f"bench-{name}"],
-            cwd=REPO_ROOT, env={**stack.env, **extra}, capture_output=True, text=True,
+        code, output = run_python(
+            ["manage.py", "gpu_worker", "--burst", "--name", f"bench-{name}"],
+            env={**stack.env, **extra},
+            log_path=stack.work_dir / f"worker-{name}.log",
             timeout=args.timeout,
-        )  # fmt: skip
-        if worker.returncode != 0:
-            raise RuntimeError(f"{name}: worker failed:\n{worker.stderr[-4000:]}")
+        )
+        if code != 0:
+            raise RuntimeError(f"{name}: worker failed:\n{output[-4000:]}")
         ready = next(
-            (line for line in worker.stdout.splitlines() if line.startswith("gpu_worker ready")),
-            "",
+            (line for line in output.splitlines() if line.startswith("gpu_worker ready")), ""
         )
         results = []
         for user, job_id in ids:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -141,8 +140,8 @@ def worker_env(demo_models) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def prefork(tmp_path_factory):
-    """One prefork server per test process (see tests/prefork.py); None: plain subprocesses."""
-    from tests.prefork import PreforkServer
+    """One prefork server per test process (see bench/prefork.py); None: plain subprocesses."""
+    from bench.prefork import PreforkServer
 
     if os.environ.get("ILLU_TEST_PREFORK", "1") == "0":
         yield None
@@ -154,21 +153,25 @@ def prefork(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def start_python(prefork):
+def prefork_env(prefork) -> dict[str, str]:
+    """Environment entries that let a started process fork its own Python children through
+    the prefork server too (the benchmarks' workers and web servers)."""
+    from bench.prefork import PREFORK_SOCKET_ENV
+
+    return {} if prefork is None else {PREFORK_SOCKET_ENV: str(prefork.socket_path)}
+
+
+@pytest.fixture(scope="session")
+def start_python(prefork_env):
     """Start ``python <argv>`` in the repository root with ``env``, its stdout and stderr
-    appended to ``log_path``; returns a Popen-like process."""
+    appended to ``log_path``; returns a Popen-like process (forked from the prefork server
+    unless ILLU_TEST_PREFORK=0)."""
+    from bench.launch import start_python as start
 
-    def start(argv: list[str], *, env: dict[str, str], log_path: Path):
-        Path(log_path).touch()  # readable at once, before the child opens it
-        if prefork is not None:
-            return prefork.spawn(argv, env=env, log_path=log_path)
-        with open(log_path, "a") as log:
-            return subprocess.Popen(
-                [sys.executable, *argv], cwd=REPO_ROOT, env=env, stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
+    def start_in_repository(argv: list[str], *, env: dict[str, str], log_path: Path):
+        return start(argv, env={**env, **prefork_env}, log_path=log_path)
 
-    return start
+    return start_in_repository
 
 
 @pytest.fixture

@@ -3,29 +3,33 @@ Timings are never asserted: only that the figures exist and are positive."""
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
+from bench.launch import run_python
 from tests.conftest import REPO_ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def run_bench(module: str, out, *args: str) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    assert "wrote" in result.stdout
+@pytest.fixture
+def run_bench(prefork_env, tmp_path):
+    """Run ``python -m bench.<module> <args> --out <out>`` to the end, forked from the
+    prefork server with everything it starts, as its users would run it otherwise."""
+
+    def run(module: str, out, *args: str) -> None:
+        env = {**os.environ, **prefork_env, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        code, output = run_python(
+            ["-m", f"bench.{module}", *args, "--out", str(out)],
+            env=env,
+            log_path=tmp_path / f"bench-{module}.log",
+            timeout=900,
+        )
+        assert code == 0, output[-8000:]
+        assert "wrote" in output
+
+    return run
 
 
 def load(out, name: str) -> dict:
@@ -37,24 +41,27 @@ def positive(*values) -> bool:
     return all(isinstance(v, int | float) and v > 0 for v in values)
 
 
-def test_platform_bench(tmp_path, empty_queues):
+def test_platform_bench(tmp_path, run_bench, empty_queues):
     db = f"illu_bench_smoke_{uuid.uuid4().hex[:8]}"
-    run_bench("platform", tmp_path, "--jobs", "5", "--serial", "2", "--db-name", db)
+    run_bench(
+        "platform", tmp_path, "--jobs", "4", "--serial", "1", "--steps", "1",
+        "--db-name", db,
+    )  # fmt: skip
     results = load(tmp_path, "platform")
     assert results["machine"]["cpus"] and results["services"]["storage"].startswith("s3")
     serial, batch = results["serial"], results["batch"]
-    assert serial["succeeded"] == 2 and batch["succeeded"] == batch["jobs"] == 5
+    assert serial["succeeded"] == 1 and batch["succeeded"] == batch["jobs"] == 4
     for figure in (serial["e2e_overhead_ms"], serial["e2e_ms"], batch["worker_overhead_ms"]):
         assert positive(figure["median"], figure["p95"])
     assert positive(batch["jobs_per_s"], batch["worker_jobs_per_s"], batch["store_ms"]["median"])
     assert "gpu_worker ready" in results["worker_ready"]
 
 
-def test_api_bench(tmp_path, empty_queues):
+def test_api_bench(tmp_path, run_bench, empty_queues):
     db = f"illu_bench_smoke_{uuid.uuid4().hex[:8]}"
     run_bench(
-        "api", tmp_path, "--clients", "4", "--duration", "1", "--warmup", "0.3",
-        "--requests", "200", "--db-name", db,
+        "api", tmp_path, "--clients", "4", "--duration", "0.5", "--warmup", "0.1",
+        "--requests", "100", "--db-name", db,
     )  # fmt: skip
     results = load(tmp_path, "api")
     assert set(results["endpoints"]) == {"api_post", "bare_post", "api_get", "bare_get"}
@@ -64,7 +71,7 @@ def test_api_bench(tmp_path, empty_queues):
     assert positive(*results["ratios"].values())
 
 
-def test_engine_bench(tmp_path):
+def test_engine_bench(tmp_path, run_bench):
     run_bench(
         "engine", tmp_path, "--device", "cpu", "--presets", "draft", "--batch-sizes", "1", "2",
         "--models-dir", str(REPO_ROOT / "var" / "bench-models" / "cpu"),
@@ -86,7 +93,7 @@ def test_engine_bench(tmp_path):
         assert positive(results["lora"]["load_ms"], results["lora"]["switch_ms"])
 
 
-def test_upscale_bench(tmp_path):
+def test_upscale_bench(tmp_path, run_bench):
     run_bench(
         "upscale", tmp_path, "--device", "cpu", "--source", "128", "--tile", "256",
         "--overlap", "32", "--steps", "4",
@@ -100,7 +107,7 @@ def test_upscale_bench(tmp_path):
     assert positive(rows["tiled"]["seconds"], rows["tiled"]["peak_rss_mib"])
 
 
-def test_training_bench(tmp_path):
+def test_training_bench(tmp_path, run_bench):
     run_bench(
         "training", tmp_path, "--device", "cpu", "--steps", "6",
         "--models-dir", str(REPO_ROOT / "var" / "bench-models" / "cpu"),
@@ -111,7 +118,7 @@ def test_training_bench(tmp_path):
     assert len(results["loss_history"]) == 6 and results["settings"]["rank"] == 4
 
 
-def test_throughput_bench(tmp_path, empty_queues):
+def test_throughput_bench(tmp_path, run_bench, empty_queues):
     db = f"illu_bench_smoke_{uuid.uuid4().hex[:8]}"
     run_bench(
         "throughput", tmp_path, "--users", "2", "--jobs-per-user", "1", "--heavy-jobs", "3",

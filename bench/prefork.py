@@ -1,13 +1,16 @@
-"""Test subprocesses forked from a process that has already imported the heavy libraries.
+"""Python processes forked from a process that has already imported the heavy libraries.
 
-A worker or web server started with ``python manage.py ...`` spends most of its start-up
-importing torch, diffusers and transformers (about 5 s of CPU on a 2-core machine, and the
-suite starts dozens). The prefork server imports them once, without Django settings, then
-forks one child per request; the child takes the request's environment, working directory
-and log file, and runs the script or module as ``__main__`` exactly as ``python`` would, so
-Django reads its settings from that environment. The test side gets a ``ForkedProcess`` with
-the ``subprocess.Popen`` methods the tests use (poll, wait, send_signal, terminate, kill).
+A worker started with ``python manage.py gpu_worker`` spends most of its start-up importing
+torch, diffusers and transformers (about 7 s of CPU on a 2-core machine, and the test suite and
+its benchmark smoke runs start dozens). The prefork server imports them once, without Django
+settings, then forks one child per request; the child takes the request's environment,
+working directory and log file, and runs the script or module as ``__main__`` exactly as
+``python`` would, so Django reads its settings from that environment. The caller gets a
+``ForkedProcess`` with the ``subprocess.Popen`` methods it needs (poll, wait, send_signal,
+terminate, kill).
 
+The test session starts one server per test process (tests/conftest.py) and hands its socket
+to what it runs in ``PREFORK_SOCKET_ENV``; ``bench.launch.start_python`` uses it when set.
 Set ``ILLU_TEST_PREFORK=0`` to start plain subprocesses instead.
 """
 
@@ -22,7 +25,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+
+# Names the socket of a running prefork server; bench.launch forks through it when set.
+PREFORK_SOCKET_ENV = "ILLU_PREFORK_SOCKET"
 
 # Django-free modules a worker or the ASGI app imports; a failed import is only a lost
 # saving, never an error (the child imports what it needs itself).
@@ -44,6 +51,7 @@ PRELOAD = (
     "redis",
     "rq",
     "jinja2",
+    "matplotlib",
     "httpx",
     "uvicorn",
     "django",
@@ -224,6 +232,27 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
+def spawn(socket_path, argv: list[str], *, env: dict[str, str], log_path, cwd) -> ForkedProcess:
+    """Start ``python <argv>`` (argv without the interpreter: ["manage.py", ...] or
+    ["-m", "module", ...]) through the server at ``socket_path``, its stdout and stderr
+    appended to ``log_path``."""
+    # The server writes the child's exit status here; any client may ask, so names are unique.
+    status_path = Path(socket_path).parent / f"child-{uuid.uuid4().hex}.status"
+    request = {
+        "argv": argv,
+        "env": env,
+        "cwd": str(cwd),
+        "log_path": str(log_path),
+        "status_path": str(status_path),
+    }
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(str(socket_path))
+        client.sendall(json.dumps(request).encode())
+        client.shutdown(socket.SHUT_WR)
+        pid = json.loads(_read_all(client))["pid"]
+    return ForkedProcess(pid, status_path, [sys.executable, *argv])
+
+
 class PreforkServer:
     """The test session's prefork server; ``spawn`` starts a child through it."""
 
@@ -231,11 +260,10 @@ class PreforkServer:
         self.directory = directory
         self.cwd = cwd
         self.socket_path = directory / "prefork.sock"
-        self._count = 0
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         self._log = open(directory / "prefork.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "tests.prefork", str(self.socket_path)],
+            [sys.executable, "-u", "-m", "bench.prefork", str(self.socket_path)],
             cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -250,23 +278,7 @@ class PreforkServer:
         return False
 
     def spawn(self, argv: list[str], *, env: dict[str, str], log_path: Path, cwd=None):
-        """Start ``python <argv>`` (argv without the interpreter: ["manage.py", ...] or
-        ["-m", "module", ...]) with its output appended to ``log_path``."""
-        self._count += 1
-        status_path = self.directory / f"child-{self._count}.status"
-        request = {
-            "argv": argv,
-            "env": env,
-            "cwd": str(cwd or self.cwd),
-            "log_path": str(log_path),
-            "status_path": str(status_path),
-        }
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.connect(str(self.socket_path))
-            client.sendall(json.dumps(request).encode())
-            client.shutdown(socket.SHUT_WR)
-            pid = json.loads(_read_all(client))["pid"]
-        return ForkedProcess(pid, status_path, [sys.executable, *argv])
+        return spawn(self.socket_path, argv, env=env, log_path=log_path, cwd=cwd or self.cwd)
 
     def stop(self) -> None:
         self.process.terminate()

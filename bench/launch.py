@@ -1,0 +1,42 @@
+"""One way to start the Python processes of a benchmark or a test: ``python <argv>`` in the
+repository root, its stdout and stderr appended to one log file.
+
+When ``ILLU_PREFORK_SOCKET`` names a live prefork server (bench/prefork.py; the test session
+starts one), the process is forked from it and skips importing torch and diffusers again;
+otherwise it is a plain subprocess. Either way the caller gets the Popen methods it needs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .common import REPO_ROOT
+from .prefork import PREFORK_SOCKET_ENV, spawn
+
+
+def start_python(argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path = REPO_ROOT):
+    """Start ``python <argv>`` (["manage.py", ...] or ["-m", "module", ...]) with ``env``."""
+    Path(log_path).touch()  # readable at once, before the child opens it
+    socket_path = env.get(PREFORK_SOCKET_ENV) or os.environ.get(PREFORK_SOCKET_ENV)
+    if socket_path and Path(socket_path).exists():
+        return spawn(socket_path, argv, env=env, log_path=log_path, cwd=cwd)
+    with open(log_path, "a") as log:
+        return subprocess.Popen(
+            [sys.executable, *argv], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def run_python(
+    argv: list[str], *, env: dict[str, str], log_path: Path, timeout: float
+) -> tuple[int, str]:
+    """Run ``python <argv>`` to the end; returns its exit status and its whole output."""
+    process = start_python(argv, env=env, log_path=log_path)
+    try:
+        code = process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    return code, Path(log_path).read_text(errors="replace")
