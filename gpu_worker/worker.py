@@ -4,6 +4,7 @@ survive from one job to the next. Its maintenance pass also runs the job reconci
 from __future__ import annotations
 
 import logging
+import signal
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -27,6 +28,23 @@ class GpuWorker(SimpleWorker):
     def request_stop(self, signum, frame):
         self.shutdown_requested = True
         super().request_stop(signum, frame)
+
+    def listen_for_stop_signals(self) -> None:
+        """From now on SIGTERM and SIGINT stop the worker cleanly. RQ installs its handlers
+        only once work() has registered the worker in Redis; a signal before that (a
+        supervisor stopping a worker that is still starting) would kill it with its heartbeat
+        and registration left behind. Until RQ's handlers take over, a signal marks the stop."""
+
+        def stop_when_serving_starts(signum, frame):
+            self.shutdown_requested = True
+
+        signal.signal(signal.SIGTERM, stop_when_serving_starts)
+        signal.signal(signal.SIGINT, stop_when_serving_starts)
+
+    def _install_signal_handlers(self):
+        super()._install_signal_handlers()
+        if self.shutdown_requested:  # signalled during start-up: leave at the first check
+            self._stop_requested = True
 
     def execute_job(self, job, queue):
         # One process serves many jobs: drop database connections that went stale in between.

@@ -6,7 +6,6 @@ import time
 import uuid
 
 import pytest
-from rq import Worker
 
 from generation.queueing import get_redis
 from generation.worker_registry import KEY_PREFIX, live_workers
@@ -54,16 +53,9 @@ def test_a_running_worker_is_live_with_its_model_until_it_stops(
         assert worker["pid"] == process.pid
         assert worker["device"] and worker["memory_used"] > 0
         assert len(worker["models"]) == 1 and "tiny-sdxl" in worker["models"][0]
-        # SIGTERM is RQ's warm shutdown once the worker has registered (and set its handlers).
-        deadline = time.monotonic() + 30
-        while (
-            Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=get_redis())
-            is None
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
     finally:
-        process.send_signal(signal.SIGTERM)  # RQ's warm shutdown
+        # Right after "ready", maybe before RQ listens for signals: still a clean stop.
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -36,8 +36,15 @@ class Command(BaseCommand):
         warmup_ms, compile_ms = warmup.get("total_ms", 0), warmup.get("compile_ms", 0)
         queues = list(queues or default_queue_names())
         worker = build_worker(tuple(queues), name=name)
+        worker.listen_for_stop_signals()
         # Started while Redis is down (a restart during an outage): wait rather than crash.
-        wait_for_redis(worker.connection, max_delay=settings.ILLU_REDIS_RECONNECT_MAX_DELAY)
+        waited = wait_for_redis(
+            worker.connection,
+            max_delay=settings.ILLU_REDIS_RECONNECT_MAX_DELAY,
+            should_stop=lambda: worker.shutdown_requested,
+        )
+        if waited is None:  # told to stop while waiting
+            return
         memory = memory_snapshot(engine.profile.device)
         ready = {
             "device": engine.profile.name,
