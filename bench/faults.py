@@ -123,6 +123,11 @@ class SupervisedStack:
     def pid(self, program: str) -> int:
         return self.info(program)["pid"]
 
+    def pids(self) -> dict[str, int]:
+        """Every supervised program's pid (0 while it is not running)."""
+        programs = rpc(self.paths).supervisor.getAllProcessInfo()
+        return {info["name"]: info["pid"] for info in programs}
+
     def kill(self, program: str) -> int:
         pid = self.pid(program)
         os.kill(pid, signal.SIGKILL)
@@ -196,6 +201,8 @@ class KillRecord:
     in_flight: list[str]
     api_answered_s: float | None
     serving_again_s: float | None
+    # Programs that were not killed but got a new pid meanwhile: one death took them along.
+    others_restarted: list[str] = field(default_factory=list)
     jobs_lost: int = 0
     jobs_duplicated: int = 0
 
@@ -223,6 +230,7 @@ class DrillResult:
                     "jobs_duplicated": kill.jobs_duplicated,
                     "api_answered_s": kill.api_answered_s,
                     "serving_again_s": kill.serving_again_s,
+                    "others_restarted": kill.others_restarted,
                 }
                 for kill in self.kills
             ],
@@ -236,7 +244,7 @@ class DrillResult:
 
     def table(self) -> str:
         rows = [("process killed", "jobs in flight", "jobs lost", "jobs duplicated",
-                 "API answered (s)", "serving again (s)")]  # fmt: skip
+                 "API answered (s)", "serving again (s)", "others restarted")]  # fmt: skip
         for kill in self.kills:
             rows.append(
                 (
@@ -246,6 +254,7 @@ class DrillResult:
                     str(kill.jobs_duplicated),
                     _seconds(kill.api_answered_s),
                     _seconds(kill.serving_again_s),
+                    ", ".join(kill.others_restarted) or "none",
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -320,6 +329,7 @@ def kill_and_measure(
     wait_until(lambda: _running_job(stack), timeout=30)
     states = job_states(stack, ids)
     in_flight = [job_id for job_id, job in states.items() if job["status"] not in FINISHED]
+    others = {name: pid for name, pid in stack.pids().items() if name != program}
     old_pid = stack.kill(program)
     killed = time.monotonic()
     answer_limit = limits.web_answer_s if program == "web" else limits.api_answer_s
@@ -331,7 +341,9 @@ def kill_and_measure(
 
     serving_again = wait_until(serving, timeout=limits.serving_again_s, interval=0.2)
     serving_again_s = time.monotonic() - killed if serving_again else None
-    return KillRecord(program, in_flight, api_answered_s, serving_again_s)
+    now = stack.pids()
+    restarted = sorted(name for name, pid in others.items() if now.get(name) != pid)
+    return KillRecord(program, in_flight, api_answered_s, serving_again_s, restarted)
 
 
 def run_drill(
@@ -385,6 +397,7 @@ def main() -> None:
             "api_answered_s": "kill -> first 200 from GET /api/v1/jobs/ (polled, 2 s timeout)",
             "serving_again_s": "kill -> program RUNNING again under a new pid and "
             "/health/ready/ 200",
+            "others_restarted": "programs not killed whose pid changed by then",
         }
         results = {"drill": result.as_dict(), "job": DRILL_JOB, "env": DRILL_ENV}
         results |= {"definitions": definitions, "machine": machine()}

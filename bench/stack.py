@@ -70,7 +70,7 @@ for name, staff in json.loads('{users}').items():
     tokens[name] = api_token_create(user=user, name="bench")[1]
 models = {{}}
 if {demo_models}:
-    from gpu_worker.runtime import ensure_demo_models
+    from gpu_worker.demo_models import ensure_demo_models
     models = ensure_demo_models()
 with open({result!r}, "w") as out:
     json.dump({{"tokens": tokens, "demo_models": models}}, out)

@@ -3,28 +3,17 @@ model configuration (real weights from settings, or the tiny demo models built o
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from filelock import FileLock
 
+from .demo_models import DEMO_MODEL, ensure_demo_models
 from .engine.config import EngineConfig
 from .engine.fast_path import FastPath
 from .engine.generate import Engine
 from .engine.sources import S3Config
-
-logger = logging.getLogger(__name__)
-
-DEMO_MODEL = "demo:tiny-sdxl"
-_DEMO_DIR = "demo"
-_DEMO_MANIFEST = "demo-models.json"
-# Raised when the tiny models change (2: control images steer the tiny ControlNets), so a
-# cache built by an earlier version is rebuilt rather than used.
-_DEMO_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -37,29 +26,6 @@ class ModelSet:
 
 def configured_model() -> str:
     return settings.ILLU_SDXL_MODEL or DEMO_MODEL
-
-
-def ensure_demo_models() -> dict[str, str]:
-    """Build the tiny demo models once under ILLU_MODELS_DIR/demo and remember their paths."""
-    from .engine.preprocessors.tiny_depth import build_tiny_depth_model
-    from .engine.tiny_models import build_tiny_models
-
-    root = Path(settings.ILLU_MODELS_DIR) / _DEMO_DIR
-    manifest = root / _DEMO_MANIFEST
-    root.mkdir(parents=True, exist_ok=True)
-    # Several processes may ask at once (make run's web and worker, parallel test processes):
-    # one builds, the others wait and read its manifest.
-    with FileLock(str(root) + ".lock"):
-        if manifest.exists():
-            recorded = json.loads(manifest.read_text())
-            paths = recorded.get("paths") if recorded.get("version") == _DEMO_VERSION else None
-            if paths and all(Path(path).exists() for path in paths.values()):
-                return paths
-        logger.info("building the tiny demo models under %s", root)
-        built = {key: str(path) for key, path in build_tiny_models(root).items()}
-        built["depth"] = str(build_tiny_depth_model(root / "tiny-depth"))
-        manifest.write_text(json.dumps({"version": _DEMO_VERSION, "paths": built}, indent=2))
-        return built
 
 
 def _parse_controlnets(raw: str) -> dict[str, str]:

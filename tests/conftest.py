@@ -116,7 +116,7 @@ def database_url_for_subprocess() -> str:
 @pytest.fixture(scope="session")
 def demo_models() -> dict[str, str]:
     """Built once per session, before any worker starts: workers then only load them."""
-    from gpu_worker.runtime import ensure_demo_models
+    from gpu_worker.demo_models import ensure_demo_models
 
     return ensure_demo_models()
 

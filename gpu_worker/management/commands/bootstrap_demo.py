@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.models import User
 from accounts.services import api_token_create, user_create
-from gpu_worker.runtime import ensure_demo_models
+from gpu_worker.demo_models import ensure_demo_models
 
 DEMO_USERNAME = "demo"
 

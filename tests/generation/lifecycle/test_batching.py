@@ -25,7 +25,7 @@ from generation.services import job_create
 from generation.uploads import upload_create
 from generation.worker_registry import live_workers
 from gpu_worker import tasks
-from gpu_worker.runtime import ensure_demo_models
+from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.lifecycle import FAST_WORKER_ENV, wait_for

@@ -13,7 +13,7 @@ from generation.models import GenerationJob
 from generation.reconcile import reconcile_jobs
 from generation.uploads import upload_create
 from generation.worker_registry import live_workers
-from gpu_worker.runtime import ensure_demo_models
+from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.fixtures.lifecycle import wait_for
 
