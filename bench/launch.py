@@ -16,15 +16,31 @@ from .common import REPO_ROOT
 from .prefork import PREFORK_SOCKET_ENV, spawn
 
 
-def start_python(argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path = REPO_ROOT):
-    """Start ``python <argv>`` (["manage.py", ...] or ["-m", "module", ...]) with ``env``."""
-    Path(log_path).touch()  # readable at once, before the child opens it
+def start_python(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    cwd: Path = REPO_ROOT,
+    stderr_path: Path | None = None,
+):
+    """Start ``python <argv>`` (["manage.py", ...] or ["-m", "module", ...]) with ``env``;
+    stdout goes to ``log_path``, stderr too unless ``stderr_path`` is given."""
+    for path in (log_path, stderr_path):
+        if path:
+            Path(path).touch()  # readable at once, before the child opens it
     socket_path = env.get(PREFORK_SOCKET_ENV) or os.environ.get(PREFORK_SOCKET_ENV)
     if socket_path and Path(socket_path).exists():
-        return spawn(socket_path, argv, env=env, log_path=log_path, cwd=cwd)
-    with open(log_path, "a") as log:
+        return spawn(
+            socket_path, argv, env=env, log_path=log_path, cwd=cwd, stderr_path=stderr_path
+        )
+    with open(log_path, "a") as log, open(stderr_path or os.devnull, "a") as errors:
         return subprocess.Popen(
-            [sys.executable, *argv], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, *argv],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=errors if stderr_path else subprocess.STDOUT,
         )
 
 

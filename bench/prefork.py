@@ -143,10 +143,10 @@ def _run_child(request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        log = os.open(request["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
+        for fd, path in ((1, request["log_path"]), (2, request["stderr_path"])):
+            log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(log, fd)
+            os.close(log)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
@@ -232,10 +232,12 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
-def spawn(socket_path, argv: list[str], *, env: dict[str, str], log_path, cwd) -> ForkedProcess:
+def spawn(
+    socket_path, argv: list[str], *, env: dict[str, str], log_path, cwd, stderr_path=None
+) -> ForkedProcess:
     """Start ``python <argv>`` (argv without the interpreter: ["manage.py", ...] or
-    ["-m", "module", ...]) through the server at ``socket_path``, its stdout and stderr
-    appended to ``log_path``."""
+    ["-m", "module", ...]) through the server at ``socket_path``, its stdout appended to
+    ``log_path`` and its stderr to ``stderr_path`` (default: the same file)."""
     # The server writes the child's exit status here; any client may ask, so names are unique.
     status_path = Path(socket_path).parent / f"child-{uuid.uuid4().hex}.status"
     request = {
@@ -243,6 +245,7 @@ def spawn(socket_path, argv: list[str], *, env: dict[str, str], log_path, cwd) -
         "env": env,
         "cwd": str(cwd),
         "log_path": str(log_path),
+        "stderr_path": str(stderr_path or log_path),
         "status_path": str(status_path),
     }
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:

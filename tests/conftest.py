@@ -163,13 +163,15 @@ def prefork_env(prefork) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def start_python(prefork_env):
-    """Start ``python <argv>`` in the repository root with ``env``, its stdout and stderr
-    appended to ``log_path``; returns a Popen-like process (forked from the prefork server
-    unless ILLU_TEST_PREFORK=0)."""
+    """Start ``python <argv>`` in the repository root with ``env``, its stdout (and its
+    stderr, unless ``stderr_path`` is given) appended to ``log_path``; returns a Popen-like
+    process (forked from the prefork server unless ILLU_TEST_PREFORK=0)."""
     from bench.launch import start_python as start
 
-    def start_in_repository(argv: list[str], *, env: dict[str, str], log_path: Path):
-        return start(argv, env={**env, **prefork_env}, log_path=log_path)
+    def start_in_repository(
+        argv: list[str], *, env: dict[str, str], log_path: Path, stderr_path: Path | None = None
+    ):
+        return start(argv, env={**env, **prefork_env}, log_path=log_path, stderr_path=stderr_path)
 
     return start_in_repository
 

@@ -2,8 +2,6 @@
 
 import json
 import logging
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -13,7 +11,6 @@ from generation.models import GenerationJob
 from gpu_worker import tasks
 from gpu_worker.warmup import enqueue_warmup
 from illuplatform.logging_config import build_logging, log_format_for
-from tests.conftest import REPO_ROOT
 
 log = logging.getLogger("tests.ops")
 
@@ -79,18 +76,20 @@ def test_the_job_layer_logs_tagged_json_inside_the_context(make_user, empty_queu
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_a_worker_process_logs_only_json_lines_and_tags_its_job(empty_queues, worker_env):
+def test_a_worker_process_logs_only_json_lines_and_tags_its_job(
+    empty_queues, worker_env, start_python, tmp_path
+):
     [job_id] = enqueue_warmup(1)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "gpu_worker", "--burst"],
-        cwd=REPO_ROOT,
+    stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    worker = start_python(
+        ["manage.py", "gpu_worker", "--burst"],
         env={**worker_env, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"},
-        capture_output=True,
-        text=True,
-        timeout=240,
+        log_path=stdout,
+        stderr_path=stderr,
     )
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    assert worker.wait(timeout=240) == 0, stderr.read_text()
+    assert "gpu_worker ready" in stdout.read_text()
+    lines = [json.loads(line) for line in stderr.read_text().splitlines()]  # every line is JSON
     tagged = [line for line in lines if line.get("job_id") == job_id]
     assert tagged, lines
     assert all(line["user"] == "system" and line["queue"] == "gpu-high" for line in tagged)
