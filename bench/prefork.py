@@ -293,5 +293,6 @@ class PreforkServer:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Nothing to save on the way out: skip tearing down torch & co. (about 2 s).
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     serve(sys.argv[1])
