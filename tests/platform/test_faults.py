@@ -164,10 +164,12 @@ def test_kill_each_supervised_process_while_20_jobs_run(stack):
         assert kill.api_answered_s is not None, f"no API answer after killing {kill.process}"
         assert kill.serving_again_s is not None, f"{kill.process} did not come back"
     # Finding 1: a dead GPU worker used to stop the web server, the webhook worker and Redis
-    # for good. Now only the killed program restarts, whichever it is.
-    assert {kill.process: kill.others_restarted for kill in result.kills} == {
-        program: [] for program in KILL_ORDER
-    }
+    # for good; now it restarts alone. Only Redis's loss may take a program along: the webhook
+    # processes (RQ's worker exits when Redis goes), which supervisord restarts; the GPU
+    # worker and the web server wait for Redis instead.
+    for kill in result.kills:
+        allowed = {"webhook_worker", "webhook_scheduler"} if kill.process == "redis" else set()
+        assert set(kill.others_restarted) <= allowed, kill
     assert all(len(job["images"]) == 1 for job in result.jobs.values())
 
 
