@@ -1,5 +1,5 @@
 """One way to start the Python processes of a benchmark or a test: ``python <argv>`` in the
-repository root, its stdout and stderr appended to one log file.
+repository root, its output appended to a log file (stderr to a file of its own if asked).
 
 When ``ILLU_PREFORK_SOCKET`` names a live prefork server (bench/prefork.py; the test session
 starts one), the process is forked from it and skips importing torch and diffusers again;
@@ -7,6 +7,7 @@ otherwise it is a plain subprocess. Either way the caller gets the Popen methods
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,13 +35,11 @@ def start_python(
         return spawn(
             socket_path, argv, env=env, log_path=log_path, cwd=cwd, stderr_path=stderr_path
         )
-    with open(log_path, "a") as log, open(stderr_path or os.devnull, "a") as errors:
+    with contextlib.ExitStack() as files:
+        log = files.enter_context(open(log_path, "a"))
+        errors = files.enter_context(open(stderr_path, "a")) if stderr_path else subprocess.STDOUT
         return subprocess.Popen(
-            [sys.executable, *argv],
-            cwd=cwd,
-            env=env,
-            stdout=log,
-            stderr=errors if stderr_path else subprocess.STDOUT,
+            [sys.executable, *argv], cwd=cwd, env=env, stdout=log, stderr=errors
         )
 
 
