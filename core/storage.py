@@ -13,6 +13,7 @@ the process runs, so one loader, which caches what it parsed, serves every sessi
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import boto3
@@ -23,8 +24,6 @@ from storages.utils import clean_name
 
 _clients: dict[tuple, object] = {}
 _lock = threading.Lock()
-_loader: botocore.loaders.Loader | None = None
-_loader_lock = threading.Lock()  # not _lock: the signing client is built while holding that
 
 
 class _SearchPaths(list):
@@ -41,12 +40,9 @@ class _SharedLoader(botocore.loaders.Loader):
         self._search_paths = _SearchPaths(self._search_paths)
 
 
+@functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
-    global _loader
-    with _loader_lock:
-        if _loader is None:
-            _loader = _SharedLoader()
-        return _loader
+    return _SharedLoader()
 
 
 class SharedSigningS3Storage(S3Storage):

@@ -177,23 +177,23 @@ def start_python(prefork_env):
 
 
 @pytest.fixture
-def run_worker_burst(worker_env, start_python, tmp_path):
+def run_worker_burst(worker_env, prefork_env, tmp_path):
     """Run a real `manage.py gpu_worker --burst` process until the queues are empty; its
     output (stdout and stderr together) is the result's ``stdout``."""
+    from bench.launch import run_python
+
     runs = iter(range(1_000_000))
 
     def run(timeout: float = 240) -> subprocess.CompletedProcess:
-        log_path = tmp_path / f"burst-worker-{next(runs)}.log"
         argv = ["manage.py", "gpu_worker", "--burst"]
-        process = start_python(argv, env=worker_env, log_path=log_path)
-        try:
-            process.wait(timeout=timeout)
-        finally:
-            if process.poll() is None:
-                process.kill()
-        output = log_path.read_text()
-        assert process.returncode == 0, output
-        return subprocess.CompletedProcess(argv, process.returncode, stdout=output, stderr="")
+        code, output = run_python(
+            argv,
+            env={**worker_env, **prefork_env},
+            log_path=tmp_path / f"burst-worker-{next(runs)}.log",
+            timeout=timeout,
+        )
+        assert code == 0, output
+        return subprocess.CompletedProcess(argv, code, stdout=output, stderr="")
 
     return run
 
