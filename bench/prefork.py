@@ -88,16 +88,28 @@ def _preload() -> None:
             importlib.import_module(module.name)
 
 
-def serve(socket_path: str) -> None:
-    """Fork one child per request until the parent (the test session) goes away."""
+def serve(socket_path: str, owner_pid: int | None = None) -> None:
+    """Fork one child per request until the parent (the test session) goes away, or, when
+    ``owner_pid`` is given, until that process does (pytest-xdist's controller, for a server
+    its test processes share)."""
     _preload()
     parent = os.getppid()
+
+    def owner_alive() -> bool:
+        if owner_pid is None:
+            return os.getppid() == parent
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
     listener.listen(16)
     print("prefork ready", flush=True)
     children: dict[int, str] = {}  # pid -> where its exit status goes
-    while os.getppid() == parent:
+    while owner_alive():
         _reap(children)
         readable, _, _ = select.select([listener], [], [], 0.05)
         if not readable:
@@ -257,25 +269,52 @@ def spawn(
 
 
 class PreforkServer:
-    """The test session's prefork server; ``spawn`` starts a child through it."""
+    """A prefork server for a test session; ``spawn`` starts a child through it.
+
+    ``PreforkServer.start(directory, cwd)`` starts one that lives as long as its creator.
+    ``PreforkServer.shared(directory, cwd, owner_pid)`` gives every caller the same one,
+    started by the first of them and living until ``owner_pid`` exits, so parallel test
+    processes import torch and diffusers once between them."""
 
     def __init__(self, directory: Path, cwd: Path):
         self.directory = directory
         self.cwd = cwd
         self.socket_path = directory / "prefork.sock"
+        self.log_path = directory / "prefork.log"
+        self.process: subprocess.Popen | None = None  # set where this process started it
+        self.owned = False  # stopped by its creator, not left to run until its owner exits
+
+    @classmethod
+    def start(cls, directory: Path, cwd: Path, *, owner_pid: int | None = None) -> PreforkServer:
+        server = cls(directory, cwd)
+        server.owned = owner_pid is None
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        self._log = open(directory / "prefork.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "bench.prefork", str(self.socket_path)],
-            cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        argv = [sys.executable, "-u", "-m", "bench.prefork", str(server.socket_path)]
+        with open(server.log_path, "w") as log:
+            server.process = subprocess.Popen(
+                argv + ([] if owner_pid is None else [str(owner_pid)]),
+                cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=not server.owned,  # outlives the process that started it
+            )  # fmt: skip
+        return server
+
+    @classmethod
+    def shared(cls, directory: Path, cwd: Path, owner_pid: int) -> PreforkServer:
+        """The server in ``directory``, started now if no caller has started it yet."""
+        from filelock import FileLock
+
+        directory.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(directory / "start.lock")):
+            if (directory / "prefork.log").exists():
+                return cls(directory, cwd)
+            return cls.start(directory, cwd, owner_pid=owner_pid)
 
     def wait_ready(self, timeout: float = 120) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.process is not None and self.process.poll() is not None:
                 return False
-            if "prefork ready" in (self.directory / "prefork.log").read_text():
+            if "prefork ready" in self.log_path.read_text():
                 return True
             time.sleep(0.1)
         return False
@@ -284,15 +323,17 @@ class PreforkServer:
         return spawn(self.socket_path, argv, env=env, log_path=log_path, cwd=cwd or self.cwd)
 
     def stop(self) -> None:
+        """Stop a server this process owns; a shared one ends with its owner."""
+        if not self.owned or self.process is None:
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        self._log.close()
 
 
 if __name__ == "__main__":
     # Nothing to save on the way out: skip tearing down torch & co. (about 2 s).
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)

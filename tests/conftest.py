@@ -140,13 +140,21 @@ def worker_env(demo_models) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def prefork(tmp_path_factory):
-    """One prefork server per test process (see bench/prefork.py); None: plain subprocesses."""
+    """The prefork server (see bench/prefork.py): one for all pytest-xdist test processes of
+    a run (it ends with xdist's controller), else one for this session; None: plain
+    subprocesses."""
     from bench.prefork import PreforkServer
 
     if os.environ.get("ILLU_TEST_PREFORK", "1") == "0":
         yield None
         return
-    server = PreforkServer(tmp_path_factory.mktemp("prefork"), REPO_ROOT)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # The test processes' temporary folders share this parent; their parent is the
+        # controller.
+        shared = tmp_path_factory.getbasetemp().parent / "prefork"
+        server = PreforkServer.shared(shared, REPO_ROOT, owner_pid=os.getppid())
+    else:
+        server = PreforkServer.start(tmp_path_factory.mktemp("prefork"), REPO_ROOT)
     ready = server.wait_ready()
     yield server if ready else None
     server.stop()
