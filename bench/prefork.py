@@ -10,8 +10,8 @@ working directory and log file, and runs the script or module as ``__main__`` ex
 terminate, kill).
 
 The test session starts one server per run (tests/conftest.py; shared by the xdist test
-processes) and hands its socket
-to what it runs in ``PREFORK_SOCKET_ENV``; ``bench.launch.start_python`` uses it when set.
+processes) and hands its socket to what it runs in ``PREFORK_SOCKET_ENV``;
+``bench.launch.start_python`` uses it when set.
 Set ``ILLU_TEST_PREFORK=0`` to start plain subprocesses instead.
 """
 
