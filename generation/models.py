@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from catalog.models import StylePreset
+
 
 class JobKind(models.TextChoices):
     TEXT = "text"
@@ -35,77 +37,6 @@ class JobPriority(models.TextChoices):
     HIGH = "high"
     NORMAL = "normal"
     LOW = "low"
-
-
-class Scheduler(models.TextChoices):
-    EULER = "euler"
-    EULER_A = "euler_a"
-    DPMPP_2M = "dpmpp_2m"
-    DDIM = "ddim"
-
-
-class Quality(models.TextChoices):
-    DRAFT = "draft"
-    STANDARD = "standard"
-    HIGH = "high"
-    ULTRA = "ultra"
-
-
-class StylePreset(models.Model):
-    """A curated look: prompt template, negative prompt, sampler defaults, control weights."""
-
-    slug = models.SlugField(max_length=80, unique=True)
-    name = models.CharField(max_length=120)
-    prompt_template = models.TextField(
-        default="{prompt}", help_text="Must contain {prompt}, where the user's prompt goes."
-    )
-    negative_prompt = models.TextField(blank=True)
-    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
-    steps = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Overrides the quality preset's steps when set."
-    )
-    scheduler = models.CharField(max_length=16, choices=Scheduler.choices, default="euler")
-    ip_adapter_scale = models.FloatField(null=True, blank=True)
-    controlnet_weights = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text='Control type -> conditioning scale, e.g. {"canny": 0.9}',
-    )
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(prompt_template__contains="{prompt}"),
-                name="stylepreset_template_has_prompt",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(quality__in=Quality.values), name="stylepreset_quality_valid"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(scheduler__in=Scheduler.values),
-                name="stylepreset_scheduler_valid",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(ip_adapter_scale__isnull=True)
-                | (models.Q(ip_adapter_scale__gte=0.0) & models.Q(ip_adapter_scale__lte=1.0)),
-                name="stylepreset_ip_scale_unit_interval",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(steps__isnull=True)
-                | (models.Q(steps__gte=1) & models.Q(steps__lte=150)),
-                name="stylepreset_steps_range",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def render(self, prompt: str) -> str:
-        return self.prompt_template.replace("{prompt}", prompt)
 
 
 class GenerationJob(models.Model):

@@ -9,12 +9,13 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import Avatar, User
+from catalog.models import StylePreset
+from catalog.selectors import loras_visible_to
 from characters.models import Character
-from characters.selectors import loras_visible_to
 from core.errors import InvalidParams
 
 from .edit_params import resolve_edit_params
-from .models import EDIT_KINDS, JobKind, StylePreset, Upload
+from .models import EDIT_KINDS, JobKind, Upload
 from .presets import DEFAULT_QUALITY, QUALITY_PRESETS
 
 MAX_SEED = 2**63 - 1

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from rq.timeouts import JobTimeoutException
 
-from characters.services import lora_register
+from catalog.services import lora_register
 from core.log_context import job_log_context
 from generation.signals_redis import cancel_requested, publish_event
 from training.models import SourceKind, TrainingRun, TrainingStatus

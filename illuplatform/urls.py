@@ -12,6 +12,7 @@ from ops import health as health_views
 api_v1 = (
     [
         path("", include("accounts.urls")),
+        path("", include("catalog.urls")),
         path("", include("characters.urls")),
         path("", include("generation.api.urls")),
         path("", include("training.api.urls")),

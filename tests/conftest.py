@@ -41,9 +41,9 @@ def _isolated_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _seed_data(request):
-    """Transactional tests truncate every table, the migrations' seed rows included; put the
-    seed style presets back for each test that uses the database."""
+def _initial_style_presets(request):
+    """Transactional tests truncate every table, the rows migrations add included; put the
+    style presets of migration generation 0003 back for each test that uses the database."""
     marker = request.node.get_closest_marker("django_db")
     wants_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
     if not wants_db:
@@ -54,10 +54,11 @@ def _seed_data(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     from importlib import import_module
 
-    from django.apps import apps
+    from catalog.models import StylePreset
 
-    seed = import_module("generation.migrations.0003_seed_style_presets")
-    seed.create_presets(apps, None)
+    initial = import_module("generation.migrations.0003_seed_style_presets")
+    for preset in initial.PRESETS:
+        StylePreset.objects.update_or_create(slug=preset["slug"], defaults=preset)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from characters.models import LoraType
+from catalog.models import LoraType
 from generation.models import FINISHED_STATUSES, JobStatus
 
 TrainingStatus = JobStatus  # queued, running, succeeded, failed, cancelled: as for jobs
@@ -57,7 +57,7 @@ class TrainingRun(models.Model):
     final_loss = models.FloatField(null=True, blank=True)
     manifest = models.JSONField(null=True, blank=True)
     lora = models.ForeignKey(
-        "characters.Lora",
+        "catalog.Lora",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

@@ -13,7 +13,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from characters.models import Character, CharacterLora, Lora, LoraType, ReferenceImage
+from catalog.models import Lora, LoraType
+from characters.models import Character, CharacterLora, ReferenceImage
 from core.errors import Conflict, InvalidParams
 from generation.models import FINISHED_STATUSES, Upload
 from generation.queueing import get_queue

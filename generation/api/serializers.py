@@ -6,9 +6,10 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.controlnet_weights import CONTROL_TYPES
+from catalog.models import Scheduler
 from core.media import storage_url
 from core.serializers import StrictSerializer
-from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
 from ..models import (
     EDIT_KINDS,
@@ -18,7 +19,6 @@ from ..models import (
     JobPriority,
     JobStatus,
     ReviewStatus,
-    StylePreset,
     Upload,
 )
 from ..params import MAX_SEED
@@ -59,7 +59,6 @@ def _multiple_of_8(value: int) -> None:
         raise serializers.ValidationError(f"Must be a multiple of 8 (got {value}).")
 
 
-CONTROL_TYPES = ("canny", "depth", "pose", "segmentation", "normal", "scribble")
 WEBHOOK_EVENTS = ("start", "progress", "completed")
 
 
@@ -97,7 +96,7 @@ class JobCreateSerializer(StrictSerializer):
     quality = serializers.ChoiceField(choices=sorted(QUALITY_PRESETS), required=False)
     steps = serializers.IntegerField(min_value=1, max_value=150, required=False)
     guidance_scale = serializers.FloatField(min_value=0, max_value=30, required=False)
-    scheduler = serializers.ChoiceField(choices=SCHEDULER_NAMES, required=False)
+    scheduler = serializers.ChoiceField(choices=Scheduler.values, required=False)
     width = serializers.IntegerField(
         min_value=256, max_value=2048, required=False, validators=[_multiple_of_8]
     )
@@ -279,28 +278,6 @@ class ImageQuerySerializer(serializers.Serializer):
     accepted = serializers.BooleanField(required=False, help_text="Only (not) accepted images.")
     review_status = serializers.ChoiceField(choices=ReviewStatus.choices, required=False)
     ordering = serializers.ChoiceField(choices=list(IMAGE_ORDERINGS), default="-created_at")
-
-
-class StylePresetSerializer(serializers.ModelSerializer):
-    controlnet_weights = serializers.DictField(
-        child=serializers.FloatField(), help_text="Control type -> conditioning scale."
-    )
-
-    class Meta:
-        model = StylePreset
-        fields = [
-            "slug",
-            "name",
-            "prompt_template",
-            "negative_prompt",
-            "quality",
-            "steps",
-            "scheduler",
-            "ip_adapter_scale",
-            "controlnet_weights",
-            "updated_at",
-        ]
-        read_only_fields = fields
 
 
 class UploadSerializer(serializers.ModelSerializer):

@@ -31,7 +31,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_rq",
     "accounts",
+    "catalog",
     "characters",
+    "work",
     "generation",
     "training",
     "gpu_worker",
@@ -279,6 +281,11 @@ ILLU_DOWNLOAD_PROGRESS_INTERVAL = env.float("ILLU_DOWNLOAD_PROGRESS_INTERVAL", d
 # (a model pack directory such as buffalo_l; its released packs are non-commercial only).
 ILLU_IDENTITY_BACKEND = env.str("ILLU_IDENTITY_BACKEND", default="dlib")
 ILLU_INSIGHTFACE_MODEL_DIR = env.str("ILLU_INSIGHTFACE_MODEL_DIR", default="")
+# The engine's checks that uploads pass on the web side (faces on avatars and references, the
+# safetensors header of LoRA files). Only gpu_worker may import the engine, so the layers below
+# it reach these through the dotted paths named here (django.utils.module_loading.import_string).
+ILLU_FACE_DETECTION = "gpu_worker.upload_checks.FACE_DETECTION"
+ILLU_WEIGHTS_CHECK = "gpu_worker.upload_checks.check_lora_file"
 
 # --- REST API: request limits, parsers, OpenAPI (drf-spectacular) ----------------------------
 # JSON and form bodies (everything but files) up to this size; files have their own caps
@@ -308,8 +315,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "generation.models.JobStatus",
         "ReviewStatusEnum": "generation.models.ReviewStatus",
         "DeliveryStatusEnum": "generation.models.DeliveryStatus",
-        "ControlTypeEnum": "generation.api.serializers.CONTROL_TYPES",
-        "LoraTypeEnum": "characters.models.LoraType",
+        "ControlTypeEnum": "catalog.controlnet_weights.CONTROL_TYPES",
+        "LoraTypeEnum": "catalog.models.LoraType",
     },
 }
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "core.pagination.PageNumberPagination"

@@ -7,7 +7,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from characters.models import LoraType
+from catalog.models import LoraType
 from core.media import storage_url
 from core.serializers import StrictSerializer
 from generation.params import MAX_SEED

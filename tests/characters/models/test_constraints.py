@@ -5,8 +5,9 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from accounts.models import Avatar
-from characters.models import Character, Lora
-from generation.models import GeneratedImage, GenerationJob, StylePreset
+from catalog.models import Lora, StylePreset
+from characters.models import Character
+from generation.models import GeneratedImage, GenerationJob
 
 pytestmark = pytest.mark.django_db
 

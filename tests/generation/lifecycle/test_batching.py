@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from accounts.services import api_token_create, avatar_create
-from characters.services import lora_register
+from catalog.services import lora_register
 from generation.models import GenerationJob
 from generation.reconcile import reconcile_jobs
 from generation.services import job_create

@@ -8,7 +8,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from accounts.services import avatar_create
-from characters.services import character_create, lora_register, reference_add
+from catalog.services import lora_register
+from characters.services import character_create, reference_add
 from generation.models import GenerationJob
 from generation.reconcile import reconcile_jobs
 from generation.uploads import upload_create

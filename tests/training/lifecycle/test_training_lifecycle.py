@@ -12,7 +12,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from characters.models import Lora
+from catalog.models import Lora
 from characters.services import character_create, reference_add
 from generation.worker_registry import live_workers
 from gpu_worker.engine.training.trainer import read_training_manifest

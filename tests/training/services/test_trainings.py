@@ -7,8 +7,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from catalog.services import lora_register
 from characters.models import CharacterLora
-from characters.services import character_create, lora_register, reference_add
+from characters.services import character_create, reference_add
 from tests import photos
 from tests.fixtures.api import lora_upload
 from training.models import TrainingRun

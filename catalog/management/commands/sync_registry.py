@@ -4,14 +4,14 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.registry import RegistrySyncError, export_registry, import_registry
+from catalog.registry import RegistrySyncError, export_registry, import_registry
 
 
 class Command(BaseCommand):
     help = (
         "Import the registry from a YAML file (idempotent; --dry-run reports without writing), "
         "or --export it there, copying the LoRA files into a folder beside the file. "
-        "The schema is described in generation/registry/__init__.py."
+        "The schema is described in catalog/registry/__init__.py."
     )
 
     def add_arguments(self, parser):

@@ -24,7 +24,7 @@ Schema (every key but the required ones may be left out; unknown keys are errors
       - {slug: comic, name: Comic, prompt_template: "comic of {prompt}", negative_prompt: "",
          quality: standard, steps: null, scheduler: euler, ip_adapter_scale: null,
          controlnet_weights: {canny: 0.9}, enabled: true}
-    characters:       # required: owner, name (together they identify a character)
+    characters:       # the characters app's section; required: owner, name
       - {owner: alice, name: Luca, description: "", trigger_words: [luca], style: comic,
          consistency_threshold: 0.5, scene_presets: {beach: "on the beach"},
          default_loras: [{lora: hero, weight: 0.7}]}
@@ -36,13 +36,16 @@ LoRA preview images (uploads, not curated metadata).
 """
 
 from .exporter import export_registry, lora_files_dir
-from .importer import import_registry
-from .schema import RegistrySyncError, SyncReport
+from .importer import RegistryImporter, import_registry
+from .schema import RegistrySyncError, Section, SyncReport, register_section
 
 __all__ = [
+    "RegistryImporter",
     "RegistrySyncError",
+    "Section",
     "SyncReport",
     "export_registry",
     "import_registry",
     "lora_files_dir",
+    "register_section",
 ]

@@ -12,8 +12,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from safetensors.torch import save
 
-from characters.models import Lora
-from characters.services import LoraRejected, LoraTooLarge, lora_register
+from catalog.models import Lora
+from catalog.services import LoraRejected, LoraTooLarge, lora_register
 
 pytestmark = pytest.mark.django_db
 

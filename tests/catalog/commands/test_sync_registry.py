@@ -7,10 +7,11 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from characters.models import Character, CharacterLora, Lora, LoraCombination, LoraCombinationEntry
-from characters.services import character_create, lora_register, lora_set_enabled
-from generation.models import StylePreset
-from tests.characters.services.test_lora_registry import (
+from catalog.models import Lora, LoraCombination, LoraCombinationEntry, StylePreset
+from catalog.services import lora_register, lora_set_enabled
+from characters.models import Character, CharacterLora
+from characters.services import character_create
+from tests.catalog.services.test_lora_registry import (
     _torch_pickle,
     lora_bytes,
     register,

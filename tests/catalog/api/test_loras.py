@@ -7,9 +7,8 @@ import hashlib
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from characters.models import Lora
-from generation.models import StylePreset
-from tests.characters.services.test_lora_registry import lora_bytes
+from catalog.models import Lora, StylePreset
+from tests.catalog.services.test_lora_registry import lora_bytes
 from tests.fixtures.api import lora_upload, stored_keys
 
 pytestmark = pytest.mark.django_db

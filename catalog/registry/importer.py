@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +14,20 @@ from django.core.files import File
 from django.db import transaction
 
 from accounts.models import User
-from characters.models import Character, Lora, LoraCombination, LoraCombinationEntry
-from characters.services import character_create, character_update, lora_register, lora_set_enabled
 from core.errors import DomainError
 
 from ..controlnet_weights import controlnet_weights_errors
-from ..models import StylePreset
+from ..models import Lora, LoraCombination, LoraCombinationEntry, StylePreset
+from ..services import lora_register, lora_set_enabled
 from .schema import (
-    CHARACTER_FIELDS,
     LORA_FIELDS,
-    SECTIONS,
     STYLE_FIELDS,
     RegistrySyncError,
+    Section,
     SyncReport,
     _where,
     load_document,
+    sections,
 )
 
 
@@ -40,14 +40,15 @@ def import_registry(path: Path, *, dry_run: bool = False) -> SyncReport:
     path = Path(path)
     document = load_document(path)
     report = SyncReport(dry_run=dry_run)
-    importer = _Importer(base_dir=path.parent.resolve(), report=report)
+    importer = RegistryImporter(base_dir=path.parent.resolve(), report=report)
     try:
         with transaction.atomic():
-            for section in SECTIONS:
-                for index, entry in enumerate(document.get(section) or []):
-                    where = _where(section, index, entry)
+            for section in sections():
+                import_entry = importer.importer_of(section)
+                for index, entry in enumerate(document.get(section.name) or []):
+                    where = _where(section.name, index, entry)
                     try:
-                        getattr(importer, f"import_{section}")(entry, where)
+                        import_entry(entry, where)
                     except ValidationError as exc:
                         raise RegistrySyncError(f"{where}: {'; '.join(exc.messages)}")
                     except DomainError as exc:
@@ -90,12 +91,21 @@ def _sha256_of(path: Path) -> str:
 
 
 @dataclass
-class _Importer:
+class RegistryImporter:
+    """Imports one file's entries. Another app's section gets this object as its first
+    argument: ``record`` reports a change, ``user``, ``lora``, ``weights`` and ``style`` look
+    up what an entry names (a RegistrySyncError naming the entry when it is unknown)."""
+
     base_dir: Path
     report: SyncReport
     to_disable: list[Lora] = field(default_factory=list)
 
-    def _record(self, kind: str, label: str, created: bool, changed: list[str]) -> None:
+    def importer_of(self, section: Section):
+        if section.import_entry is not None:
+            return partial(section.import_entry, self)
+        return getattr(self, f"import_{section.name}")
+
+    def record(self, kind: str, label: str, created: bool, changed: list[str]) -> None:
         if created:
             self.report.changes.append(f"create {kind} {label!r}")
         elif changed:
@@ -103,7 +113,7 @@ class _Importer:
         else:
             self.report.unchanged += 1
 
-    def _user(self, username: Any, where: str) -> User | None:
+    def user(self, username: Any, where: str) -> User | None:
         if username is None:
             return None
         user = User.objects.filter(username=username).first()
@@ -111,7 +121,7 @@ class _Importer:
             raise RegistrySyncError(f"{where}: unknown user {username!r}.")
         return user
 
-    def _lora(self, slug: Any, where: str) -> Lora:
+    def lora(self, slug: Any, where: str) -> Lora:
         lora = Lora.objects.filter(slug=slug).first()
         if lora is None:
             raise RegistrySyncError(f"{where}: unknown LoRA {slug!r}.")
@@ -141,7 +151,7 @@ class _Importer:
             sha256 = actual
         values = {key: entry[key] for key in LORA_FIELDS if key in entry}
         if "owner" in entry:
-            values["owner"] = self._user(entry["owner"], where)
+            values["owner"] = self.user(entry["owner"], where)
         lora = Lora.objects.filter(sha256=sha256).first()
         created = lora is None
         if created:
@@ -158,7 +168,7 @@ class _Importer:
                 # (the character services accept only enabled ones).
                 self.to_disable.append(lora)
             changed.append("enabled")
-        self._record("lora", lora.slug, created, changed)
+        self.record("lora", lora.slug, created, changed)
 
     def finish(self) -> None:
         for lora in self.to_disable:
@@ -207,7 +217,7 @@ class _Importer:
         if created or changed:
             preset.full_clean()
             preset.save()
-        self._record("style", preset.slug, created, changed)
+        self.record("style", preset.slug, created, changed)
 
     def import_combinations(self, entry: dict, where: str) -> None:
         combination = LoraCombination.objects.filter(slug=entry["slug"]).first()
@@ -220,7 +230,7 @@ class _Importer:
             combination.full_clean()
             combination.save()
         if "entries" in entry:
-            wanted = self._weights(entry["entries"], where, "entries")
+            wanted = self.weights(entry["entries"], where, "entries")
             current = {e.lora.slug: e.weight for e in combination.entries.select_related("lora")}
             if {lora.slug: weight for lora, weight in wanted} != current:
                 combination.entries.all().delete()
@@ -229,47 +239,19 @@ class _Importer:
                     for lora, weight in wanted
                 )
                 changed.append("entries")
-        self._record("combination", combination.slug, created, changed)
+        self.record("combination", combination.slug, created, changed)
 
-    def _weights(self, items: list[dict], where: str, key: str) -> list[tuple[Lora, float]]:
+    def weights(self, items: list[dict], where: str, key: str) -> list[tuple[Lora, float]]:
         resolved, seen = [], set()
         for position, item in enumerate(items or []):
-            lora = self._lora(item["lora"], f"{where}.{key}[{position}]")
+            lora = self.lora(item["lora"], f"{where}.{key}[{position}]")
             if lora.slug in seen:
                 raise RegistrySyncError(f"{where}.{key}: LoRA {lora.slug!r} is listed twice.")
             seen.add(lora.slug)
             resolved.append((lora, item.get("weight", lora.default_weight)))
         return resolved
 
-    def import_characters(self, entry: dict, where: str) -> None:
-        owner = self._user(entry["owner"], where)
-        values = {key: entry[key] for key in CHARACTER_FIELDS if key in entry}
-        if "style" in entry:
-            values["style"] = self._style(entry["style"], where)
-        loras = None
-        if "default_loras" in entry:
-            loras = [
-                {"lora": lora.slug, "weight": weight}
-                for lora, weight in self._weights(entry["default_loras"], where, "default_loras")
-            ]
-        character = Character.objects.filter(owner=owner, name=entry["name"]).first()
-        label = f"{owner.username}/{entry['name']}"
-        if character is None:
-            character_create(owner=owner, name=entry["name"], default_loras=loras or [], **values)
-            self._record("character", label, True, [])
-            return
-        changed = [name for name, value in values.items() if getattr(character, name) != value]
-        current = {link.lora.slug: link.weight for link in character.lora_links.all()}
-        if loras is not None and {item["lora"]: item["weight"] for item in loras} != current:
-            changed.append("default_loras")
-        if changed:
-            updates = {name: values[name] for name in changed if name in values}
-            if "default_loras" in changed:
-                updates["default_loras"] = loras
-            character_update(character=character, **updates)
-        self._record("character", label, False, changed)
-
-    def _style(self, slug: Any, where: str) -> StylePreset | None:
+    def style(self, slug: Any, where: str) -> StylePreset | None:
         if slug is None:
             return None
         preset = StylePreset.objects.filter(slug=slug).first()

@@ -6,17 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from characters.models import Character, Lora, LoraCombination
-
-from ..models import StylePreset
-from .schema import (
-    CHARACTER_FIELDS,
-    LORA_FIELDS,
-    SCHEMA_VERSION,
-    SECTIONS,
-    STYLE_FIELDS,
-    RegistrySyncError,
-)
+from ..models import Lora, LoraCombination, StylePreset
+from .schema import LORA_FIELDS, SCHEMA_VERSION, STYLE_FIELDS, RegistrySyncError, sections
 
 
 def lora_files_dir(path: Path) -> Path:
@@ -63,15 +54,12 @@ def export_registry(path: Path) -> dict[str, int]:
             {"slug": style.slug, **{key: getattr(style, key) for key in STYLE_FIELDS}}
             for style in StylePreset.objects.order_by("slug")
         ],
-        "characters": [
-            _export_character(character)
-            for character in Character.objects.select_related("owner", "style").order_by(
-                "owner__username", "name"
-            )
-        ],
     }
+    for section in sections():
+        if section.export is not None:
+            document[section.name] = section.export()
     path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), "utf-8")
-    return {section: len(document[section]) for section in SECTIONS}
+    return {section.name: len(document[section.name]) for section in sections()}
 
 
 def _export_combination(combination: LoraCombination) -> dict[str, Any]:
@@ -81,15 +69,4 @@ def _export_combination(combination: LoraCombination) -> dict[str, Any]:
         "name": combination.name,
         "description": combination.description,
         "entries": [{"lora": e.lora.slug, "weight": e.weight} for e in entries],
-    }
-
-
-def _export_character(character: Character) -> dict[str, Any]:
-    links = character.lora_links.select_related("lora").order_by("lora__slug")
-    return {
-        "owner": character.owner.username,
-        "name": character.name,
-        **{key: getattr(character, key) for key in CHARACTER_FIELDS},
-        "style": character.style.slug if character.style else None,
-        "default_loras": [{"lora": link.lora.slug, "weight": link.weight} for link in links],
     }

@@ -1,8 +1,13 @@
 """The registry file's schema (see the package docstring) and its checks, run before anything
-is written: unknown keys, missing keys and wrong shapes are errors naming the entry."""
+is written: unknown keys, missing keys and wrong shapes are errors naming the entry.
+
+The catalog's own sections are LoRAs, styles and combinations; an app above the catalog adds
+a section of its own with ``register_section`` (the characters app adds ``characters``), so the
+catalog never imports it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,25 +22,48 @@ STYLE_FIELDS = (
     "name", "prompt_template", "negative_prompt", "quality", "steps", "scheduler",
     "ip_adapter_scale", "controlnet_weights", "enabled",
 )  # fmt: skip
-CHARACTER_FIELDS = (
-    "description", "trigger_words", "consistency_threshold", "scene_presets",
-)  # fmt: skip
+Keys = tuple[set[str], set[str]]  # (required keys, optional keys)
 
-# section -> (required keys, optional keys)
-SCHEMA: dict[str, tuple[set[str], set[str]]] = {
-    "loras": (
-        {"slug", "name", "type"},
-        {"file", "sha256", "enabled", "owner", *LORA_FIELDS} - {"slug", "name", "type"},
+
+@dataclass(frozen=True)
+class Section:
+    """One list of entries in the file: the keys of an entry and of the lists inside it.
+    A section of another app brings its own ``import_entry(importer, entry, where)`` and
+    ``export() -> list[dict]``; the catalog's own sections are handled by the importer."""
+
+    name: str
+    keys: Keys
+    nested: dict[str, Keys] = field(default_factory=dict)
+    import_entry: Callable[[Any, dict, str], None] | None = None
+    export: Callable[[], list[dict[str, Any]]] | None = None
+
+
+CATALOG_SECTIONS = (
+    Section(
+        "loras",
+        (
+            {"slug", "name", "type"},
+            {"file", "sha256", "enabled", "owner", *LORA_FIELDS} - {"slug", "name", "type"},
+        ),
     ),
-    "combinations": ({"slug", "name"}, {"description", "entries"}),
-    "styles": ({"slug", "name"}, set(STYLE_FIELDS) - {"name"}),
-    "characters": ({"owner", "name"}, {"style", "default_loras", *CHARACTER_FIELDS}),
-}
-NESTED = {  # lists inside entries: (section, key) -> (required, optional)
-    ("combinations", "entries"): ({"lora", "weight"}, set()),
-    ("characters", "default_loras"): ({"lora"}, {"weight"}),
-}
-SECTIONS = ("loras", "styles", "combinations", "characters")  # import order: references last
+    Section("styles", ({"slug", "name"}, set(STYLE_FIELDS) - {"name"})),
+    Section(
+        "combinations",
+        ({"slug", "name"}, {"description", "entries"}),
+        nested={"entries": ({"lora", "weight"}, set())},
+    ),
+)
+_added: dict[str, Section] = {}
+
+
+def register_section(section: Section) -> None:
+    """Add an app's section; imported after the catalog's own (it may refer to them)."""
+    _added[section.name] = section
+
+
+def sections() -> tuple[Section, ...]:
+    """Every section in import order: references last."""
+    return (*CATALOG_SECTIONS, *_added.values())
 
 
 class RegistrySyncError(Exception):
@@ -82,26 +110,25 @@ def _check_keys(entry: Any, required: set[str], optional: set[str], where: str) 
 
 def check_document(document: Any) -> None:
     """Check the whole file's shape before anything is written."""
-    _check_keys(document, set(), {"version", *SECTIONS}, "the top level")
+    names = [section.name for section in sections()]
+    _check_keys(document, set(), {"version", *names}, "the top level")
     if document.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
         raise RegistrySyncError(f"Unsupported version {document['version']!r}; expected 1.")
-    for section in SECTIONS:
-        entries = document.get(section) or []
+    for section in sections():
+        entries = document.get(section.name) or []
         if not isinstance(entries, list):
-            raise RegistrySyncError(f"{section!r} must be a list of entries.")
+            raise RegistrySyncError(f"{section.name!r} must be a list of entries.")
         for index, entry in enumerate(entries):
-            where = _where(section, index, entry)
-            _check_keys(entry, *SCHEMA[section], where)
-            for (nested_section, key), keys in NESTED.items():
-                if nested_section != section:
-                    continue
+            where = _where(section.name, index, entry)
+            _check_keys(entry, *section.keys, where)
+            for key, keys in section.nested.items():
                 items = entry.get(key) or []
                 if not isinstance(items, list):
                     raise RegistrySyncError(f"{key!r} in {where} must be a list.")
                 for position, item in enumerate(items):
                     _check_keys(item, *keys, f"{where}.{key}[{position}]")
-        if section == "loras":
+        if section.name == "loras":
             for index, entry in enumerate(entries):
                 if not entry.get("file") and not entry.get("sha256"):
-                    where = _where(section, index, entry)
+                    where = _where(section.name, index, entry)
                     raise RegistrySyncError(f"{where} needs 'file' or 'sha256'.")

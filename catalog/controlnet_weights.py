@@ -1,5 +1,7 @@
-"""The rule for a style preset's ControlNet weights, shared by the admin form and the registry
-import: a mapping of known control type to a weight within range."""
+"""The control types a job or a style may name (defined here once: the job API, the create
+form and the style presets read them), and the rule for a style preset's ControlNet weights,
+shared by the admin form and the registry import: a mapping of known control type to a
+weight within range."""
 
 from __future__ import annotations
 
