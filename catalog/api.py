@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from core.acting import acting_user
 from core.parsers import LoraMultiPartParser
+from core.schema import USER_ID_PARAMETER
 from core.throttles import UploadThrottle
 
 from .api_serializers import (
@@ -58,9 +59,9 @@ class LoraListCreateView(generics.ListAPIView):
     def get_queryset(self):
         query = LoraQuerySerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
-        return lora_list(user=self.request.user, filters=query.validated_data)
+        return lora_list(user=acting_user(self.request), filters=query.validated_data)
 
-    @extend_schema(parameters=[LoraQuerySerializer], tags=["loras"])
+    @extend_schema(parameters=[LoraQuerySerializer, USER_ID_PARAMETER], tags=["loras"])
     def get(self, request, *args, **kwargs):
         """Enabled public LoRAs and the requester's own private ones."""
         return super().get(request, *args, **kwargs)
@@ -83,10 +84,10 @@ class LoraListCreateView(generics.ListAPIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-@extend_schema(tags=["loras"])
+@extend_schema(parameters=[USER_ID_PARAMETER], tags=["loras"])
 class LoraDetailView(generics.RetrieveAPIView):
     serializer_class = LoraSerializer
     lookup_field = "slug"
 
     def get_queryset(self):
-        return loras_visible_to(user=self.request.user)
+        return loras_visible_to(user=acting_user(self.request))

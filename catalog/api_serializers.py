@@ -7,8 +7,9 @@ import math
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.acting import acting_user_field
 from core.media import storage_url
-from core.serializers import StrictSerializer, acting_user_field
+from core.serializers import StrictSerializer
 
 from .models import BaseModelFamily, Lora, LoraType, StylePreset
 

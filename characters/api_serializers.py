@@ -10,8 +10,9 @@ from accounts.api_serializers import FaceSerializer, face_block
 from catalog.api_serializers import trigger_words_field
 from catalog.models import StylePreset
 from catalog.selectors import loras_visible_to
+from core.acting import acting_user_field
 from core.media import storage_url
-from core.serializers import StrictSerializer, acting_user_field
+from core.serializers import StrictSerializer
 
 from .models import Character, ReferenceImage
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from catalog.models import StylePreset
+from work.models import Work
 
 
 class JobKind(models.TextChoices):
@@ -22,34 +23,21 @@ class JobKind(models.TextChoices):
 EDIT_KINDS = (JobKind.IMG2IMG, JobKind.INPAINT, JobKind.UPSCALE, JobKind.FACE_REPAIR)
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
 class JobPriority(models.TextChoices):
     HIGH = "high"
     NORMAL = "normal"
     LOW = "low"
 
 
-class GenerationJob(models.Model):
-    """The source of truth for a job; Redis only carries its id to a worker."""
+class GenerationJob(Work):
+    """A request for images: the source of truth for a job; Redis only carries its id to a
+    worker. Its lifecycle (claim, finish, retry, cancel) is ``work.lifecycle``'s, with the
+    hooks of ``generation.lifecycle.JOBS``."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs"
     )
     kind = models.CharField(max_length=16, choices=JobKind.choices)
-    status = models.CharField(
-        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
-    )
     priority = models.CharField(
         max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL
     )
@@ -68,16 +56,7 @@ class GenerationJob(models.Model):
         "accounts.Avatar", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     timings = models.JSONField(default=dict, blank=True)
-    error = models.JSONField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    worker_name = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    cancel_at = models.DateTimeField(
-        null=True, blank=True, help_text="From cancel_after: the job is cancelled if unfinished."
-    )
-    retry_at = models.DateTimeField(
-        null=True, blank=True, help_text="A transient failure put it back; not before this time."
-    )
     webhook_url = models.URLField(max_length=500, blank=True)
     webhook_events = models.JSONField(default=list, blank=True)
     conditioning = models.JSONField(
@@ -85,14 +64,11 @@ class GenerationJob(models.Model):
     )
     generated_count = models.PositiveIntegerField(default=0)
     accepted_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(Work.Meta):
         indexes = [models.Index(fields=["owner", "-created_at"])]
         constraints = [
+            *Work.Meta.constraints,
             models.UniqueConstraint(
                 fields=["owner", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
@@ -101,17 +77,10 @@ class GenerationJob(models.Model):
             models.CheckConstraint(
                 condition=models.Q(kind__in=JobKind.values), name="generationjob_kind_valid"
             ),
-            models.CheckConstraint(
-                condition=models.Q(status__in=JobStatus.values), name="generationjob_status_valid"
-            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.id} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
 
 def generated_image_key(instance: "GeneratedImage", filename: str) -> str:

@@ -37,7 +37,9 @@ def _invalid(field: str, message: str) -> InvalidParams:
 def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[str, Any]:
     """Return the complete parameter set, or raise InvalidParams naming the field."""
     # Editing kinds may name a character (or an avatar) for its LoRAs, references and score.
-    wants_character = kind == "character" or (kind in EDIT_KINDS and requested.get("character"))
+    wants_character = kind == JobKind.CHARACTER or (
+        kind in EDIT_KINDS and requested.get("character")
+    )
     character = _character(owner, requested) if wants_character else None
     style = _style(requested, kind, character)
     quality = requested.get("quality") or (style.quality if style else DEFAULT_QUALITY)

@@ -8,8 +8,9 @@ from datetime import datetime
 from django.db.models import F, Q, QuerySet
 
 from accounts.models import User
+from work.models import FINISHED_STATUSES
 
-from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob, Upload
+from .models import GeneratedImage, GenerationJob, Upload
 
 JOB_ORDERINGS = ("created_at", "-created_at", "finished_at", "-finished_at")
 IMAGE_ORDERINGS = {

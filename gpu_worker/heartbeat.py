@@ -2,7 +2,7 @@
 
 RQ's SimpleWorker sends no heartbeat while a job runs, and RQ knows nothing of devices or
 models; this hash (``illu:worker:<name>``) says which workers are alive right now, what they
-hold in memory and what they are running. ``generation.worker_registry.live_workers()`` reads
+hold in memory and what they are running. ``work.workers.live_workers()`` reads
 them all (reconciler, metrics, health).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from generation.worker_registry import KEY_PREFIX
+from work.workers import KEY_PREFIX
 
 logger = logging.getLogger(__name__)
 

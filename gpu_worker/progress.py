@@ -11,8 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from PIL import Image
 
-from generation.signals_redis import cancel_requested, publish_event
 from generation.webhooks import webhook_emit
+from work.channel import cancel_requested, publish_event
 
 from .engine.errors import GenerationCancelled
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from generation.presets import DEFAULT_QUALITY, QUALITY_PRESETS
-from generation.queueing import get_queue
+from work.queue import get_queue
 
 from .engine.spec import GenerationSpec
 from .runtime import configured_model, get_engine, resolve_model_source
@@ -90,7 +90,7 @@ def run_warmup_job() -> dict[str, Any]:
 
     from core.log_context import job_log_context
 
-    from .job_run import worker_identity
+    from .runtime import worker_identity
 
     job = get_current_job()
     job_id = job.id if job else "warmup"

@@ -14,7 +14,8 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create, user_create
-from generation.queueing import QUEUE_NAMES, get_queue
+from generation.lifecycle import QUEUE_NAMES
+from work.queue import get_queue
 
 # Fixtures shared across apps and layers; tests live in tests/<app>/<layer>/.
 pytest_plugins = [
@@ -91,7 +92,7 @@ def api(user) -> APIClient:
 
 @pytest.fixture
 def empty_queues():
-    from training.queueing import TRAINING_QUEUE
+    from training.lifecycle import TRAINING_QUEUE
 
     for name in (*QUEUE_NAMES, TRAINING_QUEUE):
         get_queue(name).empty()

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
+from core.acting import acting_user_field
 from core.throttles import JobCreateThrottle
 
 from .serializers import JobSerializer, StrictSerializer
@@ -12,7 +13,7 @@ from .views import create_job_from
 
 
 class SeedRequestSerializer(StrictSerializer):
-    user_id = serializers.CharField(required=False)
+    user_id = acting_user_field()
     prompt = serializers.CharField(required=False)
     num_inference_steps = serializers.IntegerField(required=False)
     ip_adapter_scale = serializers.FloatField(required=False)

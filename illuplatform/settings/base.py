@@ -312,7 +312,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "generation.models.JobStatus",
+        "JobStatusEnum": "work.models.WorkStatus",  # jobs and trainings alike
         "ReviewStatusEnum": "generation.models.ReviewStatus",
         "DeliveryStatusEnum": "generation.models.DeliveryStatus",
         "ControlTypeEnum": "catalog.controlnet_weights.CONTROL_TYPES",

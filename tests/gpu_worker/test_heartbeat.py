@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from generation.queueing import get_redis
-from generation.worker_registry import KEY_PREFIX, live_workers
 from gpu_worker.heartbeat import Heartbeat, worker_state
 from tests.fixtures.lifecycle import wait_for
+from work.queue import get_redis
+from work.workers import KEY_PREFIX, live_workers
 
 
 def test_a_heartbeat_writes_the_state_with_a_ttl_and_stop_removes_it(clean_heartbeats):

@@ -10,14 +10,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from generation.lifecycle import JOBS, reconcile_jobs
 from generation.models import GenerationJob
-from generation.queueing import get_redis
-from generation.reconcile import reconcile_jobs
-from generation.services import job_create, jobs_mark_running
+from generation.services import job_create
 from gpu_worker.heartbeat import KEY_PREFIX, worker_state, write_heartbeat
-from gpu_worker.serving import store
-from gpu_worker.serving.run import run_jobs
-from gpu_worker.serving.store import StorageStage
+from gpu_worker.serving import storage_stage
+from gpu_worker.serving.batch_pass import run_jobs
+from gpu_worker.serving.storage_stage import StorageStage
+from work.lifecycle import work_claim_many
+from work.queue import get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +27,8 @@ PARAMS = {"prompt": "a red fox", "width": 256, "height": 256, "steps": 2}
 
 def claimed_job(owner, **params) -> GenerationJob:
     job, _ = job_create(owner=owner, kind="text", params={**PARAMS, **params})
-    assert jobs_mark_running(job_ids=[str(job.id)], worker_name="store-test") == [str(job.id)]
+    claimed = work_claim_many(JOBS, row_ids=[str(job.id)], worker_name="store-test")
+    assert claimed == [str(job.id)]
     return GenerationJob.objects.get(pk=job.pk)
 
 
@@ -34,13 +36,13 @@ def test_a_handed_off_job_succeeds_only_after_its_commit_and_the_stage_is_bounde
     make_user, empty_queues, monkeypatch
 ):
     release = threading.Event()
-    real_upload = store._upload
+    real_upload = storage_stage._upload
 
     def held_upload(job, outcome):
         release.wait(timeout=120)  # the fault: storage is slow until the test lets it go
         real_upload(job, outcome)
 
-    monkeypatch.setattr(store, "_upload", held_upload)
+    monkeypatch.setattr(storage_stage, "_upload", held_upload)
     owner = make_user()
     stage = StorageStage(capacity=1)
     first = claimed_job(owner, seed=1)

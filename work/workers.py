@@ -16,7 +16,7 @@ _INT_FIELDS = ("memory_total", "memory_used", "memory_reserved", "pid")
 def live_workers(redis: Redis | None = None) -> list[dict[str, Any]]:
     """Every worker whose heartbeat has not expired, sorted by name, with typed fields."""
     if redis is None:
-        from .queueing import get_redis
+        from .queue import get_redis
 
         redis = get_redis()
     keys = sorted(redis.scan_iter(match=KEY_PREFIX + "*", count=500))
@@ -39,3 +39,17 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
     state["jobs"] = json.loads(state.get("jobs") or "[]")  # every job it holds (batch, storing)
     state["current_job"] = state.get("current_job") or None
     return state
+
+
+def live_worker_states() -> dict[str, dict]:
+    """Each live worker's heartbeat state by name (current job, and every job it holds)."""
+    return {worker["name"]: worker for worker in live_workers()}
+
+
+def worker_holds(live: dict[str, dict], worker_name: str, row_id: str) -> bool:
+    """Whether the live worker ``worker_name`` still holds the row: running it (or between
+    heartbeats), or holding it in a batch or its storage stage."""
+    worker = live.get(worker_name)
+    if worker is None:
+        return False
+    return worker.get("current_job") in (row_id, None) or row_id in worker.get("jobs", [])

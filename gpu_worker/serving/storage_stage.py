@@ -18,78 +18,75 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from generation.models import GeneratedImage, GenerationJob, JobStatus
-from generation.services import job_mark_succeeded, job_schedule_retry
-from generation.signals_redis import publish_event
+from generation.lifecycle import JOBS, QUEUE_BY_PRIORITY
+from generation.models import GeneratedImage, GenerationJob
+from work.channel import publish_event
+from work.lifecycle import work_succeed
+from work.models import WorkStatus
 
-from ..outcome import Outcome, fail_unexpectedly
-from ..storing import StorageError, delete_stored_files, store_images
+from ..failures import settle
+from ..image_storage import delete_stored_files, store_images
+from .output import JobOutput
 
 logger = logging.getLogger(__name__)
 
-# (job, outcome) pairs of one engine pass: stored together, with one finished_at.
-StoredBatch = list[tuple[GenerationJob, object]]
+# (job, output) pairs of one engine pass: stored together, with one finished_at.
+StoredBatch = list[tuple[GenerationJob, JobOutput]]
 
 
-def store_job(job: GenerationJob, outcome, finished_at: datetime | None = None) -> dict:
+def store_job(job: GenerationJob, output: JobOutput, finished_at: datetime | None = None) -> dict:
     """Upload then commit one job's images; the outcome as the RQ result reports it."""
     job_id = str(job.id)
     try:
         started = time.perf_counter()
-        _upload(job, outcome)
-        outcome.add_time("store_ms", int((time.perf_counter() - started) * 1000))
-    except StorageError as exc:
-        logger.warning("job %s: storage failed: %s", job_id, exc)
-        return {"status": job_schedule_retry(job_id=job_id, code=exc.code, message=str(exc))}
-    except Exception:
-        logger.exception("job %s: storing failed unexpectedly", job_id)
-        return fail_unexpectedly(job_id, outcome.timings)
-    if not _commit(job, outcome, finished_at=finished_at):
-        delete_stored_files(outcome.images)
+        _upload(job, output)
+        output.add_time("store_ms", int((time.perf_counter() - started) * 1000))
+    except Exception as exc:
+        return settle(JOBS, job_id, exc, changes={"timings": output.timings})
+    if not _commit(job, output, finished_at=finished_at):
+        delete_stored_files(output.images)
         return {"status": "discarded"}
-    return {"status": JobStatus.SUCCEEDED, "images": len(outcome.images)}
+    return {"status": WorkStatus.SUCCEEDED, "images": len(output.images)}
 
 
-def _upload(job: GenerationJob, outcome: Outcome) -> None:
+def _upload(job: GenerationJob, output: JobOutput) -> None:
     """Upload every PNG and thumbnail first; rows are written only once all uploads succeeded."""
     keep_rejected = settings.ILLU_KEEP_REJECTED_IMAGES
-    outcome.generated = len(outcome.images)
-    kept = [image for image in outcome.images if image.accepted or keep_rejected]
+    output.generated = len(output.images)
+    kept = [image for image in output.images if image.accepted or keep_rejected]
     for index, image in enumerate(kept):
         image.index = index
-    outcome.images = kept
-    outcome.conditioning_records = store_images(job, kept, outcome.conditioning)
+    output.images = kept
+    output.conditioning_records = store_images(job, kept, output.conditioning)
 
 
-def _commit(job: GenerationJob, outcome: Outcome, finished_at=None) -> bool:
+def _commit(job: GenerationJob, output: JobOutput, finished_at=None) -> bool:
     """Write the rows and the success together; if the job ended meanwhile, write nothing."""
-    counts = {
-        "generated_count": outcome.generated,
-        "accepted_count": sum(1 for image in outcome.images if image.accepted),
-        "conditioning": outcome.conditioning_records,
+    changes = {
+        "timings": output.timings,
+        "generated_count": output.generated,
+        "accepted_count": sum(1 for image in output.images if image.accepted),
+        "conditioning": output.conditioning_records,
     }
     with transaction.atomic():
-        GeneratedImage.objects.bulk_create(outcome.images)
-        if not job_mark_succeeded(
-            job_id=str(job.id), timings=outcome.timings, counts=counts, finished_at=finished_at
-        ):
+        GeneratedImage.objects.bulk_create(output.images)
+        if not work_succeed(JOBS, row_id=str(job.id), changes=changes, finished_at=finished_at):
             transaction.set_rollback(True)
             return False
-    for image in outcome.images:
+    for image in output.images:
         publish_event(str(job.id), "image", {"id": str(image.id), "index": image.index})
     return True
 
 
 def store_batch(batch: StoredBatch) -> dict[str, dict]:
     from core.log_context import job_log_context
-    from generation.queueing import QUEUE_BY_PRIORITY
 
     finished_at = timezone.now()  # jobs of one pass end together
     results = {}
-    for job, outcome in batch:
+    for job, output in batch:
         # On the storage thread too, every line names its job.
         with job_log_context(str(job.id), job.owner.username, QUEUE_BY_PRIORITY[job.priority]):
-            results[str(job.id)] = store_job(job, outcome, finished_at)
+            results[str(job.id)] = store_job(job, output, finished_at)
     return results
 
 

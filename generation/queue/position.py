@@ -8,10 +8,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .models import GenerationJob, JobStatus
-from .queue_order import scheduled_order
+from work.models import WorkStatus
+from work.workers import live_workers
+
+from ..models import GenerationJob
+from .order import scheduled_order
 from .scheduling import QueueEstimate, queue_estimates
-from .worker_registry import live_workers
 
 RECENT_PASSES = 20
 
@@ -19,7 +21,7 @@ RECENT_PASSES = 20
 def seconds_per_batch() -> float:
     """How long a pass took lately (jobs of one batch share started_at), or the setting."""
     recent = (
-        GenerationJob.objects.filter(status=JobStatus.SUCCEEDED, started_at__isnull=False)
+        GenerationJob.objects.filter(status=WorkStatus.SUCCEEDED, started_at__isnull=False)
         .order_by("-finished_at")
         .values_list("started_at", "finished_at")[: RECENT_PASSES * 4]
     )
@@ -50,7 +52,7 @@ def current_estimates() -> dict[str, QueueEstimate]:
 def queue_state(job: GenerationJob, estimates: dict[str, QueueEstimate] | None = None):
     """``{"position", "batches_ahead", "estimated_start"}`` for a queued job, else None. A
     job waiting for a retry is placed from its retry time."""
-    if job.status != JobStatus.QUEUED:
+    if job.status != WorkStatus.QUEUED:
         return None
     estimates = current_estimates() if estimates is None else estimates
     estimate = estimates.get(str(job.id))

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from .models import GenerationJob, JobStatus
+from work.models import WorkStatus
+
+from ..models import GenerationJob
 from .scheduling import QueuedJob, batch_key, fair_order, fifo_order, lora_key
 
 CANDIDATE_LIMIT = 1000  # the oldest queued rows the scheduler looks at per claim
@@ -24,7 +26,7 @@ def queued_jobs(now: datetime | None = None, woken_by: str | None = None) -> lis
     if woken_by:
         eligible |= Q(pk=woken_by)
     rows = (
-        GenerationJob.objects.filter(status=JobStatus.QUEUED)
+        GenerationJob.objects.filter(status=WorkStatus.QUEUED)
         .filter(eligible)
         .order_by("created_at")
         .values("id", "owner_id", "priority", "created_at", "params")[:CANDIDATE_LIMIT]

@@ -1,5 +1,7 @@
-"""Per-job state in Redis that the web and the worker share: cancel flags and live progress.
-Postgres stays the source of truth; these keys only carry what changes every step."""
+"""The Redis event channel of a row of background work: what the web and the worker tell each
+other about it while it runs, namely a cancel flag, the live progress (a hash, so late readers
+see the latest) and events on a pub/sub channel. Postgres stays the source of truth; these
+keys only carry what changes every step. (The keys say "job" for every kind of work.)"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import time
 
 from redis.exceptions import RedisError
 
-from .queueing import get_redis
+from .queue import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,10 @@ def events_channel(job_id: str) -> str:
 
 def request_cancel(job_id: str) -> None:
     get_redis().set(cancel_key(job_id), "1", ex=CANCEL_TTL_SECONDS)
+
+
+def clear_cancel(job_id: str) -> None:
+    get_redis().delete(cancel_key(job_id))
 
 
 def cancel_requested(job_id: str) -> bool:

@@ -1,4 +1,6 @@
-"""Redis transport: queues, the JSON serializer, and enqueueing a job row by id."""
+"""Redis transport of background work: the connection web requests and workers share, RQ
+queues with the JSON serializer, and putting a row's id on its kind's queue. The row in
+Postgres stays the source of truth: what is lost here the reconciler puts back."""
 
 import contextlib
 import logging
@@ -10,18 +12,8 @@ from django.conf import settings
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
-
-from .models import GenerationJob, JobPriority
-
-QUEUE_BY_PRIORITY = {
-    JobPriority.HIGH: "gpu-high",
-    JobPriority.NORMAL: "gpu",
-    JobPriority.LOW: "gpu-low",
-}
-# A worker serves its queues in this order, so high priority always goes first.
-QUEUE_NAMES = ("gpu-high", "gpu", "gpu-low")
-RUN_JOB_FUNC = "gpu_worker.tasks.run_generation_job"
 
 logger = logging.getLogger(__name__)
 
@@ -46,29 +38,42 @@ def get_queue(name: str) -> Queue:
     return Queue(name, connection=get_redis(), serializer=JSONSerializer)
 
 
-def enqueue_generation_job(job: GenerationJob) -> None:
-    """Put the job's id on its priority queue; the RQ job id is the row id."""
-    get_queue(QUEUE_BY_PRIORITY[job.priority]).enqueue(
-        RUN_JOB_FUNC,
-        str(job.id),
-        job_id=str(job.id),
-        job_timeout=settings.ILLU_JOB_TIMEOUT,
+def enqueue_row(kind, row) -> None:
+    """Put the row's id on its kind's queue; the RQ job id is the row id (so the reconciler
+    can look a row up in Redis). Raises RedisError when Redis does not answer."""
+    get_queue(kind.queue_name(row)).enqueue(
+        kind.rq_function,
+        str(row.id),
+        job_id=str(row.id),
+        job_timeout=kind.time_limit_s(),
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
-        description=f"{job.kind} job {job.id}",
+        description=kind.rq_description(row),
     )
 
 
-def enqueue_or_leave_to_reconciler(job: GenerationJob) -> bool:
-    """Enqueue after commit; when Redis does not answer, the row stays `queued` and the
-    reconciler enqueues it once Redis is back (queued rows without an RQ job). Nothing is lost
-    and the client still gets its 201."""
+def enqueue_or_leave_to_reconciler(kind, row) -> bool:
+    """Enqueue; when Redis does not answer, the row stays ``queued`` and the reconciler
+    enqueues it once Redis is back (queued rows without an RQ job). Nothing is lost and the
+    client still gets its 201."""
     try:
-        enqueue_generation_job(job)
+        enqueue_row(kind, row)
     except RedisError as exc:
-        logger.warning("job %s stored but not queued (Redis: %s); the reconciler will", job.id, exc)
+        logger.warning(
+            "%s %s stored but not queued (Redis: %s); the reconciler will", kind.label, row.id, exc
+        )
         return False
     return True
+
+
+def rq_job_waiting(row_id: str) -> bool:
+    """True when Redis still holds the row's RQ job and it is waiting on a queue."""
+    try:
+        rq_job = Job.fetch(row_id, connection=get_redis(), serializer=JSONSerializer)
+    except Exception:  # NoSuchJobError, or a payload nobody can read: either way, not waiting
+        return False
+    waiting = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    return rq_job.get_status(refresh=False) in waiting
 
 
 def wait_for_redis(

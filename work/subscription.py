@@ -1,5 +1,5 @@
-"""Async helpers shared by the long-lived job views (Prefer: wait, Server-Sent Events):
-they wait on Redis pub/sub without holding one of Django's sync threads."""
+"""Waiting on a row's events from async views (Server-Sent Events, ``Prefer: wait``): they
+wait on Redis pub/sub without holding one of Django's sync threads or a database connection."""
 
 from __future__ import annotations
 
@@ -12,38 +12,38 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from ..models import FINISHED_STATUSES, GenerationJob
-from ..signals_redis import events_channel
+from .channel import events_channel
+from .models import FINISHED_STATUSES
 
 
-def _job_status(job_id: str) -> str | None:
-    return GenerationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+def _row_status(kind, row_id: str) -> str | None:
+    return kind.model.objects.filter(pk=row_id).values_list("status", flat=True).first()
 
 
-job_status = sync_to_async(_job_status)
+row_status = sync_to_async(_row_status)
 
 # While Redis does not answer, callers re-read the status from the database this often.
 DEGRADED_POLL_SECONDS = 1.0
 
 
-class JobSubscription:
+class WorkSubscription:
     """Subscribed on entry, so checking the database afterwards can miss no event.
 
     Without Redis (an outage, before or during the subscription) ``next`` returns None every
     ``DEGRADED_POLL_SECONDS``, so its callers fall back to polling the row: the views keep
     answering instead of failing."""
 
-    def __init__(self, job_id: str):
-        self.job_id = job_id
+    def __init__(self, row_id: str):
+        self.row_id = row_id
         self.degraded = False
 
-    async def __aenter__(self) -> JobSubscription:
+    async def __aenter__(self) -> WorkSubscription:
         self.client = aioredis.from_url(
             settings.REDIS_URL, socket_connect_timeout=settings.ILLU_REDIS_CONNECT_TIMEOUT
         )
         self.pubsub = self.client.pubsub()
         try:
-            await self.pubsub.subscribe(events_channel(self.job_id))
+            await self.pubsub.subscribe(events_channel(self.row_id))
         except RedisError:
             self.degraded = True
         return self

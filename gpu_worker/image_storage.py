@@ -1,6 +1,7 @@
-"""Encode and store a job's images: each PNG with its WebP thumbnail, and the conditioning
-images (edge maps, depth maps) the engine drew from the control image. Storage is Django's
-default storage (S3 in production); rows are the caller's business."""
+"""The files of a job's images: each PNG encoded with its WebP thumbnail and uploaded, and the
+conditioning images (edge maps, depth maps) the engine drew from the control image. Storage is
+Django's default storage (S3 in production); rows and when to write them are the storage
+stage's (``serving.storage_stage``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,9 @@ from PIL import Image
 
 from generation.models import GeneratedImage, GenerationJob
 
+from .failures import StorageError
+
 THUMBNAIL_SIZE = (384, 384)
-
-
-class StorageError(Exception):
-    code = "storage_error"
 
 
 def store_images(
