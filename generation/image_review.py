@@ -8,8 +8,8 @@ from django.db import transaction
 
 from core.stored_files import delete_files_on_commit
 
-from .lifecycle import job_stored_files
 from .models import GeneratedImage, ReviewStatus
+from .work_kind import job_stored_files
 
 
 def _ids(images: Iterable[GeneratedImage]) -> list:

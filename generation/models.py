@@ -32,7 +32,7 @@ class JobPriority(models.TextChoices):
 class GenerationJob(Work):
     """A request for images: the source of truth for a job; Redis only carries its id to a
     worker. Its lifecycle (claim, finish, retry, cancel) is ``work.lifecycle``'s, with the
-    hooks of ``generation.lifecycle.JOBS``."""
+    hooks of ``generation.work_kind.JOBS``."""
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs"

@@ -23,10 +23,10 @@ from work.progress import percent, work_progress
 from .edit_forms import ImageEditForm
 from .forms import GalleryFilterForm, JobForm
 from .image_services import image_delete, image_generate_again
-from .lifecycle import JOBS
 from .models import GeneratedImage, GenerationJob
 from .selectors import image_list, images_visible_to, jobs_visible_to
 from .services import job_cancel
+from .work_kind import JOBS
 
 GALLERY_PAGE_SIZE = 24
 PRESELECTABLE = ("kind", "character", "prompt")

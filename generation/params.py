@@ -20,7 +20,7 @@ from .presets import DEFAULT_QUALITY, QUALITY_PRESETS
 
 MAX_SEED = 2**63 - 1
 IDENTITY_KINDS = ("memory", "subject", "character")
-# The seed service's kinds come with their own curated style.
+# The AutoBio service's kinds come with their own curated style.
 DEFAULT_STYLE_BY_KIND = {"memory": "memory", "subject": "subject"}
 SUBJECT_DEFAULT_PROMPT = "portrait of the person"
 DEFAULT_IP_ADAPTER_SCALE = 0.6

@@ -1,6 +1,6 @@
 """Writes on jobs that are generation's own: create (quotas, idempotency), rerun, delete. Status
 changes (claim, finish, retry, cancel, requeue) are ``work.lifecycle``'s, with the hooks of
-``generation.lifecycle.JOBS``."""
+``generation.work_kind.JOBS``."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from work.lifecycle import work_cancel, work_enqueue_on_commit, work_requeue
 from work.models import ACTIVE_STATUSES, WorkStatus
 
 from .edit_params import DERIVED_PARAMS as EDIT_DERIVED_PARAMS
-from .lifecycle import JOBS, job_stored_files
 from .models import EDIT_KINDS, GeneratedImage, GenerationJob, JobKind, JobPriority
 from .params import resolve_params
+from .work_kind import JOBS, job_stored_files
 
 IDEMPOTENCY_KEY_MAX_LENGTH = GenerationJob._meta.get_field("idempotency_key").max_length
 

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from rq import Retry
 from rq.job import Job
 
-from work.queue import get_queue, get_redis
+from work.redis_queue import get_queue, get_redis
 
 from .models import DeliveryStatus, GenerationJob, WebhookDelivery
 from .webhook_targets import (

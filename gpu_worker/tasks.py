@@ -14,7 +14,7 @@ def run_generation_job(job_id: str) -> dict:
     """RQ entry point: every log line of the job carries its id, user and queue."""
     from rq import get_current_job
 
-    from generation.lifecycle import QUEUE_BY_PRIORITY
+    from generation.work_kind import QUEUE_BY_PRIORITY
 
     row = GenerationJob.objects.filter(pk=job_id).values("owner__username", "priority").first()
     row = row or {"owner__username": "", "priority": "normal"}

@@ -21,12 +21,12 @@ from django.utils.text import slugify
 from catalog.models import LoraType
 from catalog.services import lora_register
 from core.log_context import job_log_context
-from training.lifecycle import TRAINING_QUEUE, TRAININGS
 from training.models import SourceKind, TrainingRun
 from training.services import training_mark_succeeded, training_record_checkpoint
-from work.channel import cancel_requested, publish_event
+from training.work_kind import TRAINING_QUEUE, TRAININGS
 from work.lifecycle import work_claim
 from work.models import WorkStatus
+from work.redis_channel import cancel_requested, publish_event
 
 from .assets import storage_image
 from .engine.training.spec import TrainingImage, TrainingSpec

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from generation.presets import DEFAULT_QUALITY, QUALITY_PRESETS
-from work.queue import get_queue
+from work.redis_queue import get_queue
 
 from .engine.spec import GenerationSpec
 from .runtime import configured_model, get_engine, resolve_model_source

@@ -26,7 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("api/v1/", include(api_v1)),
-    path("v1/", include(("generation.api.seed_urls", "seed"))),
+    path("v1/", include(("generation.api.autobio_urls", "autobio"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("health/", health_views.health, name="health"),

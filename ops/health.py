@@ -28,9 +28,9 @@ from core.errors import DomainError
 from core.parsers import JSONParser
 from core.schema import ErrorDetailSerializer
 from core.serializers import StrictSerializer
-from generation.lifecycle import QUEUE_NAMES
-from training.lifecycle import TRAINING_QUEUE
-from work.queue import get_queue
+from generation.work_kind import QUEUE_NAMES
+from training.work_kind import TRAINING_QUEUE
+from work.redis_queue import get_queue
 from work.workers import live_workers
 
 # Probes must answer quickly even when Redis hangs rather than refuses.

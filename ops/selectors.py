@@ -9,11 +9,11 @@ from django.utils import timezone
 from rq import Worker
 from rq.registry import StartedJobRegistry
 
-from generation.lifecycle import QUEUE_NAMES
 from generation.models import GeneratedImage, GenerationJob
-from training.lifecycle import TRAINING_QUEUE
+from generation.work_kind import QUEUE_NAMES
+from training.work_kind import TRAINING_QUEUE
 from work.models import WorkStatus
-from work.queue import get_queue, get_redis
+from work.redis_queue import get_queue, get_redis
 
 # A scrape must stay cheap however busy the platform was: newest first, at most this many.
 MAX_TIMED_JOBS = 10_000

@@ -14,8 +14,8 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create, user_create
-from generation.lifecycle import QUEUE_NAMES
-from work.queue import get_queue
+from generation.work_kind import QUEUE_NAMES
+from work.redis_queue import get_queue
 
 # Fixtures shared across apps and layers; tests live in tests/<app>/<layer>/.
 pytest_plugins = [
@@ -92,7 +92,7 @@ def api(user) -> APIClient:
 
 @pytest.fixture
 def empty_queues():
-    from training.lifecycle import TRAINING_QUEUE
+    from training.work_kind import TRAINING_QUEUE
 
     for name in (*QUEUE_NAMES, TRAINING_QUEUE):
         get_queue(name).empty()

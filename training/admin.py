@@ -11,10 +11,10 @@ from core.admin import pretty_json
 from core.errors import Conflict
 from work.progress import work_progress
 
-from .lifecycle import TRAININGS
 from .models import TrainingRun
 from .pages import PLOT_HEIGHT, PLOT_WIDTH, loss_plot_points
 from .services import trained_lora_publish, training_cancel
+from .work_kind import TRAININGS
 
 
 @admin.register(TrainingRun)

@@ -14,7 +14,7 @@ class SourceKind(models.TextChoices):
 
 class TrainingRun(Work):
     """One LoRA training. Its lifecycle (claim, finish, retry, cancel) is ``work.lifecycle``'s,
-    with the hooks of ``training.lifecycle.TRAININGS``; a run that is put back resumes from
+    with the hooks of ``training.work_kind.TRAININGS``; a run that is put back resumes from
     its last checkpoint."""
 
     owner = models.ForeignKey(

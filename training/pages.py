@@ -15,9 +15,9 @@ from core.media import media_url
 from work.progress import percent, work_progress
 
 from .api.views import create_training_from
-from .lifecycle import TRAININGS
 from .selectors import trainings_visible_to
 from .services import training_cancel
+from .work_kind import TRAININGS
 
 PLOT_WIDTH, PLOT_HEIGHT = 600, 160
 PLOT_MAX_POINTS = 300

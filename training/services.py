@@ -1,6 +1,6 @@
 """Writes on training runs that are training's own: create (source images, quotas), delete,
 checkpoints, success (the LoRA and the character). Status changes (claim, finish, retry,
-cancel) are ``work.lifecycle``'s, with the hooks of ``training.lifecycle.TRAININGS``."""
+cancel) are ``work.lifecycle``'s, with the hooks of ``training.work_kind.TRAININGS``."""
 
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ from characters.models import Character, CharacterLora, ReferenceImage
 from core.errors import InvalidParams, QuotaExceeded
 from core.stored_files import delete_files_on_commit
 from generation.models import Upload
-from work.channel import publish_event
 from work.lifecycle import work_cancel, work_enqueue_on_commit, work_succeed
 from work.models import ACTIVE_STATUSES, WorkStatus
+from work.redis_channel import publish_event
 
-from .lifecycle import TRAININGS
 from .models import SourceKind, TrainingRun
 from .params import (
     CAPTION_TEMPLATES,
@@ -31,6 +30,7 @@ from .params import (
     caption_for,
     resolve_training_params,
 )
+from .work_kind import TRAININGS
 
 MAX_IMAGES = 200
 

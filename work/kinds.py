@@ -3,7 +3,7 @@
 A new kind (a book run, an export, a model fetch) is a subclass of ``work.models.Work`` plus a
 ``WorkKind`` that names its row model, queue and RQ entry point and overrides the hooks where
 the kind differs. Every function of ``work.lifecycle``, ``work.reconcile``, ``work.progress``
-and ``work.events`` takes the kind as its first argument; none is ever copied into a kind."""
+and ``work.event_stream`` takes the kind as its first argument; none is ever copied into a kind."""
 
 from __future__ import annotations
 

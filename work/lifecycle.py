@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from core.errors import Conflict
 
-from .channel import clear_cancel, publish_event, request_cancel
 from .kinds import WorkKind
 from .models import FINISHED_STATUSES, Work, WorkStatus
-from .queue import enqueue_or_leave_to_reconciler, get_queue
+from .redis_channel import clear_cancel, publish_event, request_cancel
+from .redis_queue import enqueue_or_leave_to_reconciler, get_queue
 
 Changes = dict[str, Any] | Callable[[Work], dict[str, Any]] | None
 

@@ -1,6 +1,6 @@
 """The row every kind of background work is: a subclass of ``Work`` (generation jobs,
 training runs; later book runs, exports, model fetches). The row in Postgres is the source of
-truth; Redis only carries its id to a worker (``work.queue``)."""
+truth; Redis only carries its id to a worker (``work.redis_queue``)."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .channel import read_progress
 from .kinds import WorkKind
 from .models import Work, WorkStatus
+from .redis_channel import read_progress
 
 
 def work_progress(kind: WorkKind, row: Work) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from .kinds import WorkKind
 from .lifecycle import work_cancel, work_schedule_retry
 from .models import ACTIVE_STATUSES, WorkStatus
-from .queue import enqueue_row, rq_job_waiting
+from .redis_queue import enqueue_row, rq_job_waiting
 from .workers import live_worker_states, worker_holds
 
 logger = logging.getLogger(__name__)

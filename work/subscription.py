@@ -12,8 +12,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from .channel import events_channel
 from .models import FINISHED_STATUSES
+from .redis_channel import events_channel
 
 
 def _row_status(kind, row_id: str) -> str | None:

@@ -16,7 +16,7 @@ _INT_FIELDS = ("memory_total", "memory_used", "memory_reserved", "pid")
 def live_workers(redis: Redis | None = None) -> list[dict[str, Any]]:
     """Every worker whose heartbeat has not expired, sorted by name, with typed fields."""
     if redis is None:
-        from .queue import get_redis
+        from .redis_queue import get_redis
 
         redis = get_redis()
     keys = sorted(redis.scan_iter(match=KEY_PREFIX + "*", count=500))

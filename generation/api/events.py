@@ -1,15 +1,15 @@
-"""`GET /api/v1/jobs/{id}/events/`: the job's Server-Sent Events (``work.events``): the
+"""`GET /api/v1/jobs/{id}/events/`: the job's Server-Sent Events (``work.event_stream``): the
 current status, the queue position while queued (again at each keep-alive), progress and a
 preview while running, ``image`` events for the stored images, then ``completed`` with the
 job resource."""
 
 from __future__ import annotations
 
-from work.events import EventStream
+from work.event_stream import EventStream
 
-from ..lifecycle import JOBS
 from ..models import GenerationJob
 from ..selectors import jobs_visible_to
+from ..work_kind import JOBS
 
 
 class JobEventStream(EventStream):

@@ -13,7 +13,6 @@ from core.serializers import StrictSerializer
 from work.models import WorkStatus
 from work.progress import work_progress
 
-from ..lifecycle import JOBS
 from ..models import (
     EDIT_KINDS,
     GeneratedImage,
@@ -27,6 +26,7 @@ from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
 from ..selectors import IMAGE_ORDERINGS, JOB_ORDERINGS
 from ..webhook_targets import WebhookTargetRefused, resolve_webhook_target
+from ..work_kind import JOBS
 
 __all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
 

@@ -50,7 +50,7 @@ def render_job(job, request, status_code=status.HTTP_200_OK) -> Response:
 
 
 def create_job_from(request, data: dict, *, kind: str | None = None) -> Response:
-    """Shared by /api/v1/jobs/ and the seed-compatible endpoints."""
+    """Shared by /api/v1/jobs/ and the AutoBio service's endpoints."""
     owner = acting_user(request)
     serializer = JobCreateSerializer.for_body(data, kind=kind)
     serializer.is_valid(raise_exception=True)

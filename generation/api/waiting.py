@@ -11,8 +11,8 @@ from django.conf import settings
 
 from work.subscription import WorkSubscription, is_final, row_status
 
-from ..lifecycle import JOBS
 from ..models import GenerationJob
+from ..work_kind import JOBS
 
 _PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait\s*=\s*(\d+)", re.IGNORECASE)
 

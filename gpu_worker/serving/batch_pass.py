@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from generation.lifecycle import JOBS
 from generation.models import GenerationJob
+from generation.work_kind import JOBS
 from work.lifecycle import work_end_cancelled
 from work.models import WorkStatus
 
@@ -18,8 +18,8 @@ from ..engine.batching import BatchMember, same_pass
 from ..engine.errors import EngineError, OutOfMemory
 from ..failures import settle
 from ..job_specs import build_spec
-from ..progress import StepReporter
 from ..runtime import worker_services
+from ..step_reporter import StepReporter
 from .output import JobOutput, add_result, ms
 from .solo import run_claimed_job
 from .storage_stage import store_batch

@@ -11,12 +11,12 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from generation.lifecycle import JOBS
 from generation.models import GenerationJob
 from generation.queue.order import scheduled_order
 from generation.queue.scheduling import pick_batch
+from generation.work_kind import JOBS
 from work.lifecycle import work_claim_many
-from work.queue import get_redis
+from work.redis_queue import get_redis
 
 from .state import ServingState
 

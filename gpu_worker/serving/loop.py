@@ -10,11 +10,11 @@ import logging
 
 from django.conf import settings
 
-from generation.lifecycle import JOBS
 from generation.models import GenerationJob
 from generation.queue.scheduling import lora_key
+from generation.work_kind import JOBS
 from work.models import WorkStatus
-from work.queue import enqueue_row
+from work.redis_queue import enqueue_row
 
 from ..runtime import worker_identity
 from .batch_pass import run_jobs

@@ -10,17 +10,17 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from generation.lifecycle import JOBS
 from generation.models import GenerationJob
+from generation.work_kind import JOBS
 from work.lifecycle import work_put_back
 from work.models import WorkStatus
 
 from ..engine.errors import OutOfMemory
 from ..failures import settle
 from ..job_specs import build_spec, fresh_seeds
-from ..progress import StepReporter
 from ..runtime import worker_services
 from ..scoring import IdentityScorer
+from ..step_reporter import StepReporter
 from .output import JobOutput, add_result, ms
 from .storage_stage import store_batch
 

@@ -18,11 +18,11 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from generation.lifecycle import JOBS, QUEUE_BY_PRIORITY
 from generation.models import GeneratedImage, GenerationJob
-from work.channel import publish_event
+from generation.work_kind import JOBS, QUEUE_BY_PRIORITY
 from work.lifecycle import work_succeed
 from work.models import WorkStatus
+from work.redis_channel import publish_event
 
 from ..failures import settle
 from ..image_storage import delete_stored_files, store_images

@@ -242,7 +242,7 @@ ILLU_KEEP_REJECTED_IMAGES = env.bool("ILLU_KEEP_REJECTED_IMAGES", default=True)
 ILLU_LOGIN_MAX_FAILURES_PER_USERNAME = env.int("ILLU_LOGIN_MAX_FAILURES_PER_USERNAME", default=5)
 ILLU_LOGIN_MAX_FAILURES_PER_IP = env.int("ILLU_LOGIN_MAX_FAILURES_PER_IP", default=50)
 ILLU_LOGIN_LOCKOUT_SECONDS = env.int("ILLU_LOGIN_LOCKOUT_SECONDS", default=900)
-# Bursts per user, DRF rate strings "N/s|m|h|d": job creation (jobs, retries, seed endpoints)
+# Bursts per user, DRF rate strings "N/s|m|h|d": job creation (jobs, retries, AutoBio endpoints)
 # and image/LoRA uploads (uploads, avatars, references, LoRAs).
 ILLU_THROTTLE_JOB_CREATE = env.str("ILLU_THROTTLE_JOB_CREATE", default="60/min")
 ILLU_THROTTLE_UPLOADS = env.str("ILLU_THROTTLE_UPLOADS", default="30/min")

@@ -8,19 +8,19 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.timeouts import JobTimeoutException
 
-from generation.lifecycle import JOBS
 from generation.models import GenerationJob
 from generation.services import job_create
 from generation.uploads import upload_create
+from generation.work_kind import JOBS
 from gpu_worker import tasks
 from gpu_worker.engine.errors import GenerationCancelled, ModelUnavailable, OutOfMemory
 from gpu_worker.engine.training.trainer import TrainingCancelled
 from gpu_worker.failures import Outcome, StorageError, verdict_for
 from gpu_worker.training_tasks import run_training_job
 from tests import photos
-from training.lifecycle import TRAININGS
 from training.models import TrainingRun
 from training.services import training_create
+from training.work_kind import TRAININGS
 
 PARAMS = {"prompt": "a red fox", "width": 256, "height": 256, "steps": 2}
 

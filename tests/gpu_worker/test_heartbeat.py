@@ -9,7 +9,7 @@ import pytest
 
 from gpu_worker.heartbeat import Heartbeat, worker_state
 from tests.fixtures.lifecycle import wait_for
-from work.queue import get_redis
+from work.redis_queue import get_redis
 from work.workers import KEY_PREFIX, live_workers
 
 

@@ -30,7 +30,7 @@ def test_redis_gone_mid_batch_puts_every_member_back_as_transient(
     make_user, empty_queues, redis_down
 ):
     """The 20-job drill found this: Redis killed during a batched pass failed all its jobs."""
-    from generation.lifecycle import JOBS
+    from generation.work_kind import JOBS
     from gpu_worker.serving.batch_pass import run_jobs
     from work.lifecycle import work_claim_many
 

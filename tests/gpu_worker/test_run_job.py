@@ -96,7 +96,7 @@ def test_storage_failure_is_retried_with_backoff_then_fails(
 
 
 def test_late_success_never_overwrites_a_finished_job(make_user, empty_queues):
-    from generation.lifecycle import JOBS
+    from generation.work_kind import JOBS
     from work.lifecycle import work_succeed
 
     job = create(make_user())
@@ -109,8 +109,8 @@ def test_late_success_never_overwrites_a_finished_job(make_user, empty_queues):
 def test_out_of_memory_puts_the_job_back_announced_and_queued_for_the_low_memory_profile(
     make_user, empty_queues, unet_out_of_memory
 ):
-    from work.channel import events_channel
-    from work.queue import get_queue, get_redis
+    from work.redis_channel import events_channel
+    from work.redis_queue import get_queue, get_redis
 
     job = create(make_user())
     get_queue("gpu").empty()  # what the worker enqueues, alone

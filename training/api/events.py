@@ -1,14 +1,14 @@
-"""`GET /api/v1/trainings/{id}/events/`: the run's Server-Sent Events (``work.events``): the
+"""`GET /api/v1/trainings/{id}/events/`: the run's Server-Sent Events (``work.event_stream``): the
 current status and progress first, then `status`, `progress` (step, loss, ETA) and `sample`
 events, and a final `completed` event with the training resource."""
 
 from __future__ import annotations
 
-from work.events import EventStream
+from work.event_stream import EventStream
 
-from ..lifecycle import TRAININGS
 from ..models import TrainingRun
 from ..selectors import trainings_visible_to
+from ..work_kind import TRAININGS
 
 
 class TrainingEventStream(EventStream):

@@ -14,8 +14,8 @@ from core.serializers import StrictSerializer
 from generation.params import MAX_SEED
 from work.progress import work_progress
 
-from ..lifecycle import TRAININGS
 from ..models import TrainingRun
+from ..work_kind import TRAININGS
 
 TRIGGER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_ -]{0,63}$"
 

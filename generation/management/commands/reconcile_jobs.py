@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from generation.lifecycle import reconcile_jobs
+from generation.work_kind import reconcile_jobs
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
 from generation.webhooks import WEBHOOK_QUEUE
-from work.queue import get_queue, get_redis, wait_for_redis
+from work.redis_queue import get_queue, get_redis, wait_for_redis
 
 
 class Command(BaseCommand):

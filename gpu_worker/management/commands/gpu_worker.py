@@ -9,7 +9,7 @@ from gpu_worker.redis_outage import serve_through_outages
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
 from gpu_worker.warmup import run_warmup
 from gpu_worker.worker import build_worker, default_queue_names
-from work.queue import wait_for_redis
+from work.redis_queue import wait_for_redis
 
 logger = logging.getLogger("gpu_worker")
 

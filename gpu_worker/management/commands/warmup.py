@@ -5,7 +5,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from gpu_worker.warmup import enqueue_warmup
-from work.queue import get_redis
+from work.redis_queue import get_redis
 from work.workers import live_workers
 
 

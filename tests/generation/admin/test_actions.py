@@ -4,11 +4,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from generation.lifecycle import JOBS
 from generation.models import GeneratedImage, GenerationJob
+from generation.work_kind import JOBS
 from tests.fixtures.admin import make_image, make_job, run_action
 from work.models import WorkStatus
-from work.queue import enqueue_row, get_queue
+from work.redis_queue import enqueue_row, get_queue
 
 pytestmark = pytest.mark.django_db
 

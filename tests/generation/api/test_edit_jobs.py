@@ -12,7 +12,7 @@ from generation.services import job_create, job_rerun
 from generation.uploads import upload_create
 from tests import photos
 from tests.conftest import client_for
-from work.queue import get_queue
+from work.redis_queue import get_queue
 
 
 def upload(owner, size=(256, 256), color=(90, 120, 200)):

@@ -7,7 +7,7 @@ from rq.serializers import JSONSerializer
 
 from generation.models import GenerationJob
 from tests.conftest import client_for
-from work.queue import get_queue, get_redis
+from work.redis_queue import get_queue, get_redis
 
 VALID = {"kind": "text", "prompt": "a lighthouse at dusk", "width": 512, "height": 384}
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from generation.lifecycle import reconcile_jobs
 from generation.models import GenerationJob
-from work.queue import get_queue, get_redis
+from generation.work_kind import reconcile_jobs
+from work.redis_queue import get_queue, get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,10 +19,10 @@ from PIL import Image
 
 from accounts.services import api_token_create, avatar_create
 from catalog.services import lora_register
-from generation.lifecycle import reconcile_jobs
 from generation.models import GenerationJob
 from generation.services import job_create
 from generation.uploads import upload_create
+from generation.work_kind import reconcile_jobs
 from gpu_worker import tasks
 from gpu_worker.demo_models import ensure_demo_models
 from tests import photos

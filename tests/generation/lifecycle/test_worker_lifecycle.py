@@ -10,9 +10,9 @@ from django.core.files.storage import default_storage
 from accounts.services import avatar_create
 from catalog.services import lora_register
 from characters.services import character_create, reference_add
-from generation.lifecycle import reconcile_jobs
 from generation.models import GenerationJob
 from generation.uploads import upload_create
+from generation.work_kind import reconcile_jobs
 from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.fixtures.lifecycle import wait_for
@@ -166,7 +166,7 @@ def test_cancel_after_cancels_an_unfinished_job(api, empty_queues, settings):
 
 
 def test_queued_job_missing_in_redis_is_enqueued_again(api, empty_queues, settings):
-    from work.queue import get_queue
+    from work.redis_queue import get_queue
 
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     job = create(api, kind="text", prompt="lost in redis")

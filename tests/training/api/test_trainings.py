@@ -12,10 +12,10 @@ from generation.uploads import upload_create
 from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.api import image_file
-from training.lifecycle import TRAINING_QUEUE
 from training.models import TrainingRun
 from training.params import DEMO_DEFAULTS
-from work.queue import get_queue
+from training.work_kind import TRAINING_QUEUE
+from work.redis_queue import get_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -195,7 +195,7 @@ def test_a_training_started_during_a_redis_outage_is_stored_once_and_enqueued_la
     assert str(run.id) == response.json()["id"] and run.status == "queued"
 
     redis_down()  # Redis answers again
-    from training.lifecycle import reconcile_trainings
+    from training.work_kind import reconcile_trainings
 
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     assert reconcile_trainings().reenqueued == [str(run.id)]

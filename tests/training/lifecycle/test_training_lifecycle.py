@@ -20,8 +20,8 @@ from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.api import stored_keys
 from tests.fixtures.lifecycle import wait_for
-from training.lifecycle import reconcile_trainings
 from training.models import TrainingRun
+from training.work_kind import reconcile_trainings
 from work.workers import live_workers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

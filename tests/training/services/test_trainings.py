@@ -12,13 +12,13 @@ from characters.models import CharacterLora
 from characters.services import character_create, reference_add
 from tests import photos
 from tests.fixtures.api import lora_upload
-from training.lifecycle import TRAININGS
 from training.models import TrainingRun
 from training.services import (
     training_create,
     training_mark_succeeded,
     training_record_checkpoint,
 )
+from training.work_kind import TRAININGS
 from work.lifecycle import work_claim, work_end_cancelled, work_schedule_retry
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_reconcile_requeues_a_run_whose_worker_is_gone(run, settings):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from training.lifecycle import reconcile_trainings
+    from training.work_kind import reconcile_trainings
 
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0

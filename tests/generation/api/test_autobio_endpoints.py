@@ -1,4 +1,5 @@
-"""The replaced service's curl examples, verbatim, with a staff token acting for a user."""
+"""The replaced AutoBio service's curl examples, verbatim, with a staff token acting for a
+user."""
 
 import pytest
 

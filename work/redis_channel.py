@@ -11,7 +11,7 @@ import time
 
 from redis.exceptions import RedisError
 
-from .queue import get_redis
+from .redis_queue import get_redis
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generation.webhooks import webhook_emit
-from work.channel import cancel_requested, publish_event
+from work.redis_channel import cancel_requested, publish_event
 
 from .engine.errors import GenerationCancelled
 

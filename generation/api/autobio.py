@@ -1,5 +1,5 @@
-"""The illustration service this platform replaces: `POST /v1/images/memory|subject` with its
-parameter names, answered with the job resource (Prefer: wait supported)."""
+"""The AutoBio illustration service this platform replaces: `POST /v1/images/memory|subject`
+with its parameter names, answered with the job resource (Prefer: wait supported)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -12,7 +12,9 @@ from .serializers import JobSerializer, StrictSerializer
 from .views import create_job_from
 
 
-class SeedRequestSerializer(StrictSerializer):
+class AutoBioRequestSerializer(StrictSerializer):
+    """A request to the AutoBio service, in its own parameter names."""
+
     user_id = acting_user_field()
     prompt = serializers.CharField(required=False)
     num_inference_steps = serializers.IntegerField(required=False)
@@ -30,24 +32,24 @@ class SeedRequestSerializer(StrictSerializer):
         return {self.RENAMES.get(key, key): value for key, value in data.items()}
 
 
-def _seed_view(kind: str):
-    class SeedView(APIView):
+def _autobio_view(kind: str):
+    class AutoBioView(APIView):
         throttle_classes = [JobCreateThrottle]
 
         @extend_schema(
-            request=SeedRequestSerializer,
+            request=AutoBioRequestSerializer,
             responses={201: JobSerializer, 200: JobSerializer},
-            operation_id=f"seed_images_{kind}",
+            operation_id=f"autobio_images_{kind}",
         )
         def post(self, request):
-            serializer = SeedRequestSerializer(data=request.data)
+            serializer = AutoBioRequestSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             # user_id stays in request.data for acting_user; the job request leaves it out.
             return create_job_from(request, serializer.platform_payload(), kind=kind)
 
-    SeedView.__name__ = f"Seed{kind.title()}View"
-    return SeedView.as_view()
+    AutoBioView.__name__ = f"AutoBio{kind.title()}View"
+    return AutoBioView.as_view()
 
 
-memory_view = _seed_view("memory")
-subject_view = _seed_view("subject")
+memory_view = _autobio_view("memory")
+subject_view = _autobio_view("subject")
