@@ -102,6 +102,7 @@ def job_detail(request, job_id):
     job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
     context = {
         "job": job,
+        "statuses": WorkStatus,
         "progress": job_progress(job),
         "queue": _queue_state(job),
         "cards": [image_card(image) for image in job.images.all()],

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from characters.selectors import characters_of
 from core.errors import Conflict, DomainError
 from core.media import media_url
+from work.models import WorkStatus
 from work.progress import percent, work_progress
 
 from .api.views import create_training_from
@@ -74,6 +75,7 @@ def training_detail(request, training_id):
     progress = work_progress(TRAININGS, run)
     context = {
         "run": run,
+        "statuses": WorkStatus,
         "progress": {**progress, "percent": percent(progress)},
         "plot": {
             "width": PLOT_WIDTH,

@@ -284,8 +284,12 @@ ILLU_INSIGHTFACE_MODEL_DIR = env.str("ILLU_INSIGHTFACE_MODEL_DIR", default="")
 # The engine's checks that uploads pass on the web side (faces on avatars and references, the
 # safetensors header of LoRA files). Only gpu_worker may import the engine, so the layers below
 # it reach these through the dotted paths named here (django.utils.module_loading.import_string).
-ILLU_FACE_DETECTION = "gpu_worker.upload_checks.FACE_DETECTION"
-ILLU_WEIGHTS_CHECK = "gpu_worker.upload_checks.check_lora_file"
+ILLU_FACE_DETECTION = env.str(
+    "ILLU_FACE_DETECTION", default="gpu_worker.upload_checks.FACE_DETECTION"
+)
+ILLU_WEIGHTS_CHECK = env.str(
+    "ILLU_WEIGHTS_CHECK", default="gpu_worker.upload_checks.check_lora_file"
+)
 
 # --- REST API: request limits, parsers, OpenAPI (drf-spectacular) ----------------------------
 # JSON and form bodies (everything but files) up to this size; files have their own caps
