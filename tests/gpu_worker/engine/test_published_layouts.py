@@ -103,7 +103,7 @@ def test_a_vae_not_known_fp16_safe_keeps_its_own_force_upcast(tiny_models, offli
 
 
 def test_xinsir_union_config_loads_as_union_and_its_control_mode_steers(
-    offline_hub, hub_engine, make_spec
+    offline_hub, engine, make_spec
 ):
     from diffusers import ControlNetUnionModel
 
@@ -112,10 +112,10 @@ def test_xinsir_union_config_loads_as_union_and_its_control_mode_steers(
 
     def run(kind: str):
         control = ControlSpec(image=image, model=folder, kind=kind, scale=1.0, preprocess=False)
-        return hub_engine.generate(make_spec(model=SDXL, steps=2, controls=(control,)))
+        return engine.generate(make_spec(steps=2, controls=(control,)))
 
     canny, depth = run("canny"), run("depth")
-    assert isinstance(hub_engine.controlnets.get(folder), ControlNetUnionModel)
+    assert isinstance(engine.controlnets.get(folder), ControlNetUnionModel)
     assert max_diff(canny, depth) > 0  # control_mode reaches the model
 
 
@@ -136,7 +136,7 @@ def test_controlnets_load_by_hub_id_and_hash_only_the_file_they_load(
     assert hub_engine.controlnets.get(promax).config.num_control_type == 8
 
 
-def test_h94_vit_h_adapters_take_the_vit_h_encoder_from_models(offline_hub, hub_engine, make_spec):
+def test_h94_vit_h_adapters_take_the_vit_h_encoder_from_models(offline_hub, engine, make_spec):
     snapshot = hub_snapshot(offline_hub, REPOS["ip_adapter"])
     vit_h_by_path = str(snapshot / IP_ADAPTER_FILES["vit_h"])
     expected = {
@@ -145,10 +145,8 @@ def test_h94_vit_h_adapters_take_the_vit_h_encoder_from_models(offline_hub, hub_
         f"{REPOS['ip_adapter']}/{IP_ADAPTER_FILES['bigg']}": "sdxl_models/image_encoder",
     }
     for weights, encoder in expected.items():
-        spec = make_spec(
-            model=SDXL, steps=1, ip_adapter=weights, ip_adapter_images=(pattern_image(7),)
-        )
-        files = hub_engine.generate(spec).images[0].manifest["ip_adapter"]["weights_sha256"]
+        spec = make_spec(steps=1, ip_adapter=weights, ip_adapter_images=(pattern_image(7),))
+        files = engine.generate(spec).images[0].manifest["ip_adapter"]["weights_sha256"]
         assert any(path.endswith(f"{encoder}/model.safetensors") for path in files), files
 
 
