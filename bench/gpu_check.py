@@ -51,12 +51,12 @@ UNION = "random:controlnet-union"
 # Seconds per section on an H200 (in run order); with installs and imports under 8 minutes.
 LIMITS = {
     "environment": 10,
-    "speed": 90,
-    "attachments": 35,
+    "speed": 110,
+    "attachments": 45,
     "upscale": 35,
     "training": 35,
     "fp8": 45,
-    "compiled": 150,
+    "compiled": 120,
 }
 DRY_LIMIT_S = 60
 # What the GPU hosts lack and no section needs: the dry run hides them, so it proves the engine
@@ -96,7 +96,7 @@ class Shape:
         return self.device.startswith("cuda")
 
 
-FULL = Shape(False, "cuda", 1024, 30, 20, (1, 4, 8), 1024, 1024, 128, 10, 16, 4, 2)
+FULL = Shape(False, "cuda", 1024, 30, 20, (1, 4, 8), 1024, 1024, 128, 10, 16, 2, 2)
 DRY = Shape(True, "cpu", 64, 2, 1, (1, 2), 32, 64, 16, 2, 4, 1, 1)
 
 
