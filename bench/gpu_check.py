@@ -89,7 +89,7 @@ class Shape:
     train_steps: int
     train_rank: int
     train_images: int
-    warmup_steps: int
+    warmup_steps: int  # a pass of each new shape before timing it (0: none, the dry run)
 
     @property
     def cuda(self) -> bool:
@@ -97,7 +97,7 @@ class Shape:
 
 
 FULL = Shape(False, "cuda", 1024, 30, 20, (1, 4, 8), 1024, 1024, 128, 10, 16, 2, 2)
-DRY = Shape(True, "cpu", 64, 2, 1, (1, 2), 32, 64, 16, 2, 4, 1, 1)
+DRY = Shape(True, "cpu", 64, 2, 1, (1, 2), 32, 80, 32, 2, 4, 1, 0)
 
 
 class SectionTimeout(Exception):
@@ -304,6 +304,14 @@ def text_spec(shape: Shape, batch: int, steps: int | None = None, **extra):
     )
 
 
+def warm_up(shape: Shape, engine, spec) -> None:
+    """One short pass of ``spec``'s shape, so loading and kernel selection are not timed."""
+    if shape.warmup_steps:
+        from dataclasses import replace
+
+        engine.generate(replace(spec, steps=shape.warmup_steps))
+
+
 def sync(shape: Shape) -> None:
     if shape.cuda:
         import torch
@@ -393,7 +401,7 @@ def speed(section: Section, shape: Shape, models: Models) -> None:
             if last_per_step and not section.fits(estimate):
                 section.data["rows"].append({"dtype": name, "batch": batch, "skipped": "time"})
                 continue
-            engine.generate(text_spec(shape, batch, steps=shape.warmup_steps))  # warm-up
+            warm_up(shape, engine, text_spec(shape, batch))
             reset_peak(shape)
             seconds, result = timed(
                 shape, lambda b=batch, e=engine: e.generate(text_spec(shape, b))
@@ -469,9 +477,7 @@ def attachments(section: Section, shape: Shape, models: Models) -> None:
     }  # fmt: skip
     rows = {}
     for name, spec in variants.items():
-        from dataclasses import replace
-
-        engine.generate(replace(spec, steps=shape.warmup_steps))  # loads, warms up
+        warm_up(shape, engine, spec)  # loads and warms up this kind
         reset_peak(shape)
         seconds, _ = timed(shape, lambda s=spec, e=engine: e.generate(s))
         rows[name] = {"s_per_image": round(seconds, 4), "peak_gib": peak_gib(shape)}
@@ -575,7 +581,7 @@ def fp8(section: Section, shape: Shape, models: Models) -> None:
     rows, images = {}, {}
     for name, enabled in (("bf16", False), ("fp8", True)):
         engine = new_engine(shape, dtype, pipeline, fast_path=no_fusion, fp8=enabled)
-        engine.generate(text_spec(shape, batch, steps=shape.warmup_steps))
+        warm_up(shape, engine, text_spec(shape, batch))
         seconds, result = timed(shape, lambda e=engine: e.generate(text_spec(shape, batch, steps)))
         images[name] = [np.asarray(image.image, dtype=np.float32) for image in result.images]
         rows[name] = {"s_per_image": round(seconds / batch, 4), "steps": steps, "batch": batch}

@@ -10,11 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.gpu_check import SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # a process of its own that imports torch and diffusers
 def test_the_gpu_check_dry_run_writes_every_section_s_json_in_at_most_8_files(tmp_path):
     out = tmp_path / "gpu"
     env = {**os.environ, "PYTHON": sys.executable, "OUT": str(out), "OMP_NUM_THREADS": "1"}
