@@ -80,7 +80,7 @@ def main(argv=None) -> int:
                 for name, path in IP_ADAPTER_FILES.items()
             },
             **{
-                f"LoRA {name}": (
+                f"LoRA {name.removeprefix('lora_')} (find, check header, sha256)": (
                     lambda name=name: resolve_lora(
                         LoraSpec(f"{REPOS[name]}/{LORA_FILES[name]}", 0.8)
                     )
