@@ -61,8 +61,13 @@ def model_digests(local_path: str) -> dict[str, str]:
     try:  # a hub repo id: hash the snapshot already in the local cache, never download
         from huggingface_hub import snapshot_download
 
+        from .hub import hub_cache_dir
+
         snapshot = snapshot_download(
-            local_path, local_files_only=True, allow_patterns=["*.safetensors", "*.json"]
+            local_path,
+            local_files_only=True,
+            allow_patterns=["*.safetensors", "*.json"],
+            cache_dir=hub_cache_dir(),
         )
     except Exception:  # not cached or no huggingface_hub: the manifest says so
         return {}

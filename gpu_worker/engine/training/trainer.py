@@ -163,12 +163,27 @@ class _Trainer:
             module.requires_grad_(False)
 
     def _from_pretrained(self, pipeline_class):
+        """The base model from a directory or a hub id (resolved in the Hugging Face cache),
+        reading its fp16 weights variant in half precision or when that is all it has."""
+        from ..hub import pipeline_weights
+        from ..sources import SourceConfig, is_hub_source, resolve_source
+        from ..weight_hashes import WEIGHT_HASHES
+
+        half = self.weight_dtype != torch.float32
+        source = self.spec.model
+        if is_hub_source(source):
+            source = resolve_source(source, SourceConfig(), layout="pipeline", prefer_fp16=half)
+        variant = None
+        if (Path(source) / "model_index.json").is_file():
+            files, variant = pipeline_weights(Path(source), half)
+            WEIGHT_HASHES.record_loaded((self.spec.model, str(source)), Path(source), files)
         try:
             pipeline = pipeline_class.from_pretrained(
-                self.spec.model,
+                source,
                 dtype=self.weight_dtype,
                 use_safetensors=True,
                 add_watermarker=False,
+                variant=variant,
             )
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"Could not load SDXL model {self.spec.model!r}: {exc}") from exc

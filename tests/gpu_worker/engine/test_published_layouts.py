@@ -177,6 +177,19 @@ def test_depth_preprocessor_runs_the_configured_hub_model_on_the_engine_device(
     assert {str(p.device) for p in estimators[0].model.parameters()} == {"cpu"}
 
 
+def test_lora_training_starts_from_the_fp16_only_sdxl_by_hub_id(offline_hub, tmp_path):
+    from gpu_worker.engine.training.spec import TrainingImage, TrainingSpec
+    from gpu_worker.engine.training.trainer import train_lora
+
+    spec = TrainingSpec(
+        model=SDXL, images=(TrainingImage(pattern_image(9), "a photo of zkx"),), rank=4,
+        alpha=4.0, learning_rate=5e-3, steps=1, resolution=64, face_crop=False,
+    )  # fmt: skip
+    result = train_lora(spec, tmp_path / "lora.safetensors", profile=CPU)
+    assert (tmp_path / "lora.safetensors").stat().st_size > 0
+    assert "unet/diffusion_pytorch_model.fp16.safetensors" in result.manifest["base_model_files"]
+
+
 def test_a_hub_id_missing_from_the_offline_cache_is_a_clear_error(offline_hub):
     from gpu_worker.engine.loading import PipelineCache
 
