@@ -21,7 +21,14 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from .errors import ModelUnavailable
-from .hub import choose_file, fetch_files, model_folder_files, parse_hub_ref, repo_files
+from .hub import (
+    choose_file,
+    fetch_files,
+    model_folder_files,
+    model_folder_weights,
+    parse_hub_ref,
+    repo_files,
+)
 from .weight_hashes import WEIGHT_HASHES
 from .weights import read_safetensors_header
 
@@ -57,7 +64,8 @@ class IPAdapterFiles:
         return relative if "/" in relative or not self.subfolder else f"./{relative}"
 
     def all_files(self) -> list[Path]:
-        return [self.weights, *sorted(self.encoder.glob("*.safetensors"))]
+        """The adapter file and the encoder weights ``load_ip_adapter`` reads (plain files)."""
+        return [self.weights, *model_folder_weights(self.encoder, prefer_fp16=False)[0]]
 
 
 def locate_ip_adapter(weights: Path | str) -> IPAdapterFiles:
