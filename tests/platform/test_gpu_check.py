@@ -18,9 +18,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow  # a process of its own that imports torch and diffusers
-def test_the_gpu_check_dry_run_writes_every_section_s_json_in_at_most_8_files(tmp_path):
+def test_the_gpu_check_dry_run_writes_every_section_s_json_in_at_most_8_files(
+    tmp_path, tiny_models
+):
     out = tmp_path / "gpu"
-    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(out), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "OUT": str(out),
+        "OMP_NUM_THREADS": "1",
+        "GPU_CHECK_TINY_SDXL": str(tiny_models["sdxl"]),  # built already: not again
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     run = subprocess.run(
         ["bash", "bench/gpu_check.sh", "--dry-run"],
