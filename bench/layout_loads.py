@@ -34,7 +34,6 @@ def main(argv=None) -> int:
     from gpu_worker.engine.config import EngineConfig
     from gpu_worker.engine.controlnet import ControlNetCache
     from gpu_worker.engine.devices import DeviceProfile
-    from gpu_worker.engine.ip_adapter import IPAdapterState
     from gpu_worker.engine.loading import PipelineCache, load_vae
     from gpu_worker.engine.lora import resolve_lora
     from gpu_worker.engine.preprocessors.depth import load_depth_model
@@ -74,9 +73,7 @@ def main(argv=None) -> int:
                 REPOS["controlnet_canny"]
             ),
             **{
-                f"h94 {name} IP-Adapter": (
-                    lambda path=path: _attach(IPAdapterState(), base, f"{ip}/{path}")
-                )
+                f"h94 {name} IP-Adapter": (lambda path=path: _attach(base, f"{ip}/{path}"))
                 for name, path in IP_ADAPTER_FILES.items()
             },
             **{
@@ -107,9 +104,19 @@ def main(argv=None) -> int:
     return 0
 
 
-def _attach(state, pipeline, weights: str) -> None:
-    state.attach(pipeline, Path(weights), 0.5)
-    state.detach(pipeline)
+def _attach(pipeline, weights: str) -> None:
+    """What attaching an IP-Adapter reads: the adapter and the encoder that fits it."""
+    from gpu_worker.engine.ip_adapter import locate_ip_adapter
+
+    files = locate_ip_adapter(weights)
+    pipeline.load_ip_adapter(
+        str(files.root),
+        subfolder=files.subfolder,
+        weight_name=files.weights.name,
+        image_encoder_folder=files.encoder_folder,
+        local_files_only=True,
+    )
+    pipeline.unload_ip_adapter()
 
 
 if __name__ == "__main__":
