@@ -95,6 +95,8 @@ def engine_config() -> EngineConfig:
             compile_mode=settings.ILLU_COMPILE_MODE,
         ),
         ip_adapter=model_set().ip_adapter,
+        depth_model=model_set().depth,
+        fp8=settings.ILLU_FP8,
     )
 
 

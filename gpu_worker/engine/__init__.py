@@ -15,9 +15,12 @@ Public API
 - ``spec.GenerationSpec`` (``LoraSpec``, ``ControlSpec``), ``spec.GenerationResult``
   (``images: list[ImageOutput(image, seed, manifest)]``, ``load_ms``, ``inference_ms``,
   ``conditioning_images``, ``extra``).
-- ``config.EngineConfig``: S3 endpoint/credentials and cache dir for ``s3://`` sources, an
-  fp16-safe VAE, single-file config dir, memory profile override, LoRA cache budget, the
-  default IP-Adapter, size limits.
+- ``config.EngineConfig``: S3 endpoint/credentials and cache dir for ``s3://`` sources, a
+  VAE, single-file config dir, memory profile override, LoRA cache budget, the default
+  IP-Adapter, the depth model, fp8 (``fp8.py``), size limits.
+- Model sources everywhere: a local path, ``s3://``, or a hub id ``org/name[@rev][/path]``
+  resolved in the Hugging Face cache (``hub.py``, ``sources.resolve_source``);
+  ``published_layouts`` saves the tiny models in the published repositories' layouts.
 - ``training.trainer.train_lora(TrainingSpec, output_path, ...)``: peft LoRA training of
   SDXL with checkpoints and exact resume (see ``training/__init__.py``).
 - ``devices.select_device``, ``profiles.choose_memory_profile``, ``sources.resolve_source``,

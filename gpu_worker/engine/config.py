@@ -18,7 +18,8 @@ class EngineConfig:
     progress_interval_s: float = 10.0
     # sha256 per source URI, for single-file S3 sources published without a sidecar.
     checksums: dict[str, str] = field(default_factory=dict)
-    # An fp16-safe VAE (e.g. "madebyollin/sdxl-vae-fp16-fix") swapped into every pipeline.
+    # A VAE swapped into every pipeline (e.g. the fp16-safe "madebyollin/sdxl-vae-fp16-fix"):
+    # a directory, a hub id or a folder of a hub repo; its own force_upcast is kept.
     vae_source: str | None = None
     # A diffusers config directory (model_index.json + component configs) for
     # single-file .safetensors checkpoints.
@@ -31,10 +32,19 @@ class EngineConfig:
     ip_adapter: str | None = None  # default IP-Adapter weights file for reference images
     max_pipelines: int = 1  # warm base models kept; each SDXL is ~7 GB in fp16
     limits: SpecLimits = SpecLimits()
+    # The depth model of the depth and normal preprocessors (a directory or a hub id); it runs
+    # on the engine's device.
+    depth_model: str | None = None
+    # The UNet's linear layers in float8 through torchao (CUDA compute capability >= 8.9 only;
+    # elsewhere the pipeline stays as loaded and a log line says why). See fp8.py.
+    fp8: bool = False
 
     def cuda_fast_path(self) -> FastPath:
         return replace(
-            self.fast_path, compile_unet=self.compile_unet or self.fast_path.compile_unet
+            self.fast_path,
+            compile_unet=self.compile_unet or self.fast_path.compile_unet,
+            # Fusing concatenates q/k/v weights, which float8 tensors do not allow.
+            fuse_qkv=self.fast_path.fuse_qkv and not self.fp8,
         )
 
     def source_config(self) -> SourceConfig:

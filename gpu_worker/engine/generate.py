@@ -48,7 +48,7 @@ class Engine:
         self.profile = profile or select_device()
         self.config = config or EngineConfig()
         self.pipelines = PipelineCache(self.profile, self.config)
-        self.controlnets = ControlNetCache(self.profile)
+        self.controlnets = ControlNetCache(self.profile, self.config)
         self._fast = self.config.cuda_fast_path()
 
     @staticmethod

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import InvalidSpec, ModelUnavailable
 from .manifest import file_sha256
+from .sources import SourceConfig, is_hub_source, resolve_source
 from .spec import LoraSpec
 from .weights import read_safetensors_header, tensor_bytes
 
@@ -33,8 +34,11 @@ class ResolvedLora:
 
 
 def resolve_lora(spec: LoraSpec) -> ResolvedLora:
-    """Validate the file (safetensors header, before anything deserialises it) and name it."""
+    """Find the file (a local path or a hub id such as ``org/name/file.safetensors``), validate
+    it (safetensors header, before anything deserialises it) and name it."""
     path = Path(spec.path)
+    if not path.is_file() and is_hub_source(spec.path):
+        path = Path(resolve_source(spec.path, SourceConfig(), layout="file"))
     if not path.is_file():
         raise ModelUnavailable(f"LoRA file not found: {path}")
     header = read_safetensors_header(path)

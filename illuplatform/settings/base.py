@@ -259,6 +259,9 @@ ILLU_IP_ADAPTER_MODEL = env.str("ILLU_IP_ADAPTER_MODEL", default="")
 ILLU_CONTROLNET_MODELS = env.str("ILLU_CONTROLNET_MODELS", default="")
 ILLU_DEPTH_MODEL = env.str("ILLU_DEPTH_MODEL", default="")
 ILLU_SDXL_VAE = env.str("ILLU_SDXL_VAE", default="")
+# The UNet's linear layers in float8 through torchao, on CUDA GPUs of compute capability
+# >= 8.9 only (Hopper, Ada); elsewhere a log line says why it is not applied.
+ILLU_FP8 = env.bool("ILLU_FP8", default=False)
 ILLU_MEMORY_PROFILE = env.str("ILLU_MEMORY_PROFILE", default="")  # large|standard|low|cpu
 ILLU_COMPILE_UNET = env.bool("ILLU_COMPILE_UNET", default=False)
 # Serving (issue 14): cross-job batching, the background storage stage, LoRA affinity,
