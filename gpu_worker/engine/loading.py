@@ -17,6 +17,7 @@ from .errors import ModelUnavailable
 from .fast_path import FastPath, apply_fast_path
 from .ip_adapter import IPAdapterState
 from .lora import LoraCache
+from .memory import free_device_memory
 from .profiles import MemoryProfile, choose_memory_profile
 from .sources import is_local_source, resolve_source
 from .weights import read_safetensors_header
@@ -77,7 +78,7 @@ def load_sdxl_pipeline(
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(f"Could not load SDXL model {source!r}: {exc}") from exc
     pipeline.set_progress_bar_config(disable=True)
-    return place_pipeline(pipeline, profile, memory, fast_path=config.cuda_fast_path())
+    return place_pipeline(pipeline, profile, memory, fast_path=config.fast_path)
 
 
 def _load_vae(source: str, profile: DeviceProfile):
@@ -110,7 +111,7 @@ def place_pipeline(
         pipeline.to(profile.device)
     if memory.vae_tiling:
         pipeline.vae.enable_tiling()
-    apply_fast_path(pipeline, profile.device, fast_path or FastPath(), memory.compile_allowed)
+    apply_fast_path(pipeline, profile.device, fast_path or FastPath())
     return pipeline
 
 
@@ -184,14 +185,4 @@ class PipelineCache:
         while len(self._models) > max(keep, 0):
             source, _ = self._models.popitem(last=False)
             logger.info("unloading pipeline %s", source)
-            _free_device_memory()
-
-
-def _free_device_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+            free_device_memory()

@@ -18,16 +18,18 @@ from tests.fixtures.engine import SIZE, pattern_image, pixels
 
 
 def test_a_controlnet_inpaint_job_leaves_the_vae_in_half_precision(
-    fp16_engine, make_spec, tiny_models
+    fast_engine, make_spec, tiny_models
 ):
     """diffusers' ControlNet inpaint pipelines upcast the VAE to fp32 for the decode and never
     cast it back; the next fp16 job then failed with a Half/float mismatch."""
     source = pattern_image(21)
     model = make_spec().model
-    warm, _ = fp16_engine.pipelines.get(model)
+    warm, _ = fast_engine.pipelines.get(model)
     for controlnet in ("controlnet", "controlnet_union"):
-        control = ControlSpec(image=pattern_image(22), model=str(tiny_models[controlnet]), kind="canny")
-        fp16_engine.generate(
+        control = ControlSpec(
+            image=pattern_image(22), model=str(tiny_models[controlnet]), kind="canny"
+        )
+        fast_engine.generate(
             make_spec(
                 mode="inpaint",
                 source=source,
@@ -37,7 +39,7 @@ def test_a_controlnet_inpaint_job_leaves_the_vae_in_half_precision(
             )
         )
         assert warm.pipeline.vae.dtype == torch.float16
-    text = fp16_engine.generate(make_spec(steps=2))
+    text = fast_engine.generate(make_spec(steps=2))
     assert pixels(text).std() > 0
 
 

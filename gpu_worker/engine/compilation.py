@@ -1,0 +1,223 @@
+"""``torch.compile`` of the UNet, only where a graph is reused, and never inside a user's job.
+
+What is compiled: the UNet (``dynamic=False``) at the served size buckets
+(``EngineConfig.compile_buckets``: width, height, images per pass), for plain jobs and, with
+LoRA hot-swap on, for jobs whose LoRAs sit in the hot-swap slots (``lora_slots``): a LoRA
+change is then new weights in the same graph, never a new graph. Each bucket is compiled for
+both timestep dtypes diffusers' schedulers use (float: Euler; int64: DPM-Solver++, DDIM).
+Everything is compiled by ``Engine.warm_up``, which reports the time and the graph count;
+compiled graphs persist in the inductor cache under ``var/`` (``compile_cache_dir``), so a
+restarted worker reads them back instead of compiling again.
+
+After the warm-up, a pass at a served bucket of a compiled kind runs the compiled UNet under
+dynamo's ``fail_on_recompile`` stance; anything else (IP-Adapter, ControlNet, a shape that is
+no bucket) runs the plain module under ``force_eager``. So no call ever compiles: if a
+served pass would need a new graph all the same, that is logged as a WARNING, counted, and
+the pass runs again eager. ``status()`` reports the graphs dynamo compiled after the warm-up
+(read from its counters: 0 unless something outside the engine compiles) and those
+fall-backs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .devices import DeviceProfile
+from .spec import GenerationSpec
+
+if TYPE_CHECKING:
+    from .config import EngineConfig
+    from .prepared import PreparedJob
+    from .resting import RestingState
+
+logger = logging.getLogger(__name__)
+
+PLAIN, LORA = "plain", "lora"
+# One scheduler per timestep dtype: EulerDiscrete (float32) and DPM-Solver++ (int64).
+_WARM_UP_SCHEDULERS = (None, "dpmpp_2m")
+_RECOMPILE_REFUSED = "fail_on_recompile"
+_WARM_UP_GUIDANCE = 5.0  # > 1: classifier-free guidance, the UNet batch every job runs
+
+
+def parse_buckets(text: str) -> tuple[tuple[int, int, int], ...]:
+    """``"1024x1024x1,1024x1024x4,832x1216"`` -> ((1024, 1024, 1), (1024, 1024, 4),
+    (832, 1216, 1)): width x height [x images per pass, default 1]."""
+    buckets = []
+    for item in text.replace(" ", "").split(","):
+        if not item:
+            continue
+        parts = item.lower().split("x")
+        if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+            raise ValueError(f"A compile bucket is WIDTHxHEIGHT[xIMAGES], not {item!r}.")
+        width, height, images = (*map(int, parts), 1)[:3]
+        buckets.append((width, height, images))
+    return tuple(buckets)
+
+
+class UnetCompiler:
+    """The compiled UNet of the engine's warm pipeline and the shapes it serves."""
+
+    def __init__(self, config: EngineConfig, profile: DeviceProfile):
+        self.config = config
+        self.profile = profile
+        self._served: set[tuple] = set()  # (latent width, latent height, UNet batch, kind)
+        self._graphs_at_warm_up: int | None = None
+        self.fallbacks = 0
+        self.compile_ms = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.compile_unet
+
+    # Warm-up ----------------------------------------------------------------------------
+
+    def warm_up(self, engine, model: str, rest: RestingState) -> dict[str, Any]:
+        """Compile the warm UNet at every served bucket; returns ``compile_ms``, ``graphs``
+        (compiled now) and the buckets."""
+        buckets = [list(bucket) for bucket in self.config.compile_buckets]
+        # Compiling takes memory: only where the memory profile allows it (or forced on
+        # the CPU, for tests).
+        allowed = engine.pipelines.memory.compile_allowed or self.config.fast_path.on_cpu
+        if not self.enabled or not allowed or not self.config.compile_buckets:
+            return {"compile_ms": 0, "graphs": 0, "buckets": buckets}
+        started = time.perf_counter()
+        warm, _ = engine.pipelines.get(model)
+        self._use_persistent_cache()
+        kinds = [PLAIN, LORA] if warm.loras.slots is not None else [PLAIN]
+        variants = len(self.config.compile_buckets) * len(kinds) * len(_WARM_UP_SCHEDULERS)
+        import torch._dynamo
+
+        dynamo_config = torch._dynamo.config
+        # Every served variant is one cache entry of the UNet's frame: room for all of them.
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, variants + 1)
+        dynamo_config.accumulated_recompile_limit = max(
+            dynamo_config.accumulated_recompile_limit, 4 * variants
+        )
+        graphs_before = _graphs_compiled()
+        if not getattr(warm.pipeline.unet, "_compiled_call_impl", None):
+            options = {"mode": self.config.compile_mode} if self._inductor else {}
+            unet = warm.pipeline.unet
+            unet.compile(backend=self.config.compile_backend, dynamic=False, **options)
+        for width, height, images in self.config.compile_buckets:
+            for kind in kinds:
+                for scheduler in _WARM_UP_SCHEDULERS:
+                    spec = GenerationSpec(
+                        model=model,
+                        prompt="warm-up",
+                        seeds=tuple(range(images)),
+                        width=width,
+                        height=height,
+                        steps=1,
+                        guidance_scale=_WARM_UP_GUIDANCE,
+                        scheduler=scheduler,
+                    )
+                    self._compile_one(engine, spec, kind)
+            self._served.update((width // 8, height // 8, 2 * images, kind) for kind in kinds)
+        graphs = _graphs_compiled() - graphs_before
+        self._graphs_at_warm_up = _graphs_compiled()
+        self.compile_ms = int((time.perf_counter() - started) * 1000)
+        logger.info(
+            "compiled the UNet: %d graphs for %d buckets (%s) in %d ms",
+            graphs,
+            len(buckets),
+            ", ".join(kinds),
+            self.compile_ms,
+        )
+        return {"compile_ms": self.compile_ms, "graphs": graphs, "buckets": buckets}
+
+    def _compile_one(self, engine, spec: GenerationSpec, kind: str) -> None:
+        with engine.prepare(spec) as job:
+            warm_pipeline = job.pipeline
+            if kind == LORA:  # the state a job with hot-swapped LoRAs runs in
+                job.resting.warm.loras.slots.enable(warm_pipeline.unet)
+                job.resting.attention.apply(warm_pipeline.unet, job.resting.attention.plain)
+            warm_pipeline.scheduler = job.new_scheduler()
+            warm_pipeline(
+                prompt=spec.prompt,
+                width=spec.width,
+                height=spec.height,
+                num_inference_steps=spec.steps,
+                guidance_scale=spec.guidance_scale,
+                num_images_per_prompt=spec.num_images,
+                output_type="latent",
+            )
+
+    def _use_persistent_cache(self) -> None:
+        cache = self.config.compile_cache_dir
+        if cache is None:
+            return
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(cache).resolve()))
+        import torch._functorch.config
+        import torch._inductor.config
+
+        torch._inductor.config.fx_graph_cache = True
+        torch._functorch.config.enable_autograd_cache = True
+
+    @property
+    def _inductor(self) -> bool:
+        return self.config.compile_backend == "inductor"
+
+    # Jobs -------------------------------------------------------------------------------
+
+    def run(self, job: PreparedJob, call: Callable[[], Any], *, size, images: int):
+        """``call()`` (one pipeline pass) with the compiled UNet where this pass's shape and
+        kind were compiled, else eager; never compiling."""
+        if not self._served:
+            return call()
+        key = self._key(job, size, images)
+        if key not in self._served:
+            with torch.compiler.set_stance("force_eager"):
+                return call()
+        try:
+            with torch.compiler.set_stance(_RECOMPILE_REFUSED):
+                return call()
+        except RuntimeError as exc:
+            if _RECOMPILE_REFUSED not in str(exc):
+                raise
+            reason = str(exc).splitlines()[0]
+            self.fallbacks += 1
+        logger.warning(
+            "the compiled UNet would need a new graph for %s; this pass runs eager (%s)",
+            key,
+            reason,
+        )
+        with torch.compiler.set_stance("force_eager"):
+            return call()
+
+    def _key(self, job: PreparedJob, size, images: int) -> tuple | None:
+        spec = job.spec
+        if spec.ip_adapter_images or any(controls for controls in job.controls):
+            return None
+        if job.loras:
+            slots = job.resting.warm.loras.slots
+            if slots is None or not slots.holds(job.loras):
+                return None
+        unet = job.pipeline.unet
+        cfg = spec.guidance_scale > 1 and unet.config.time_cond_proj_dim is None
+        width, height = size
+        return (width // 8, height // 8, images * (2 if cfg else 1), LORA if job.loras else PLAIN)
+
+    def status(self) -> dict[str, Any]:
+        after = 0
+        if self._graphs_at_warm_up is not None:
+            after = _graphs_compiled() - self._graphs_at_warm_up
+        return {
+            "enabled": self.enabled,
+            "buckets": [list(bucket) for bucket in self.config.compile_buckets],
+            "graphs_after_warmup": after,
+            "eager_fallbacks": self.fallbacks,
+            "compile_ms": self.compile_ms,
+        }
+
+
+def _graphs_compiled() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
