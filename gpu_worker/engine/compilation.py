@@ -3,8 +3,9 @@
 What is compiled: the UNet (``dynamic=False``) at the served size buckets
 (``EngineConfig.compile_buckets``: width, height, images per pass), for plain jobs and, with
 LoRA hot-swap on, for jobs whose LoRAs sit in the hot-swap slots (``lora_slots``): a LoRA
-change is then new weights in the same graph, never a new graph. Each bucket is compiled for
-both timestep dtypes diffusers' schedulers use (float: Euler; int64: DPM-Solver++, DDIM).
+change is then new weights in the same graph, never a new graph. The compiled UNet takes its
+inputs in one layout (float timesteps, contiguous latents): every scheduler and every pipeline
+(text, img2img, inpaint, batch) shares one graph per bucket and kind.
 Everything is compiled by ``Engine.warm_up``, which reports the time and the graph count;
 compiled graphs persist in the inductor cache under ``var/`` (``compile_cache_dir``), so a
 restarted worker reads them back instead of compiling again.
@@ -19,6 +20,7 @@ fall-backs."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -39,8 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PLAIN, LORA = "plain", "lora"
-# One scheduler per timestep dtype: EulerDiscrete (float32) and DPM-Solver++ (int64).
-_WARM_UP_SCHEDULERS = (None, "dpmpp_2m")
 _RECOMPILE_REFUSED = "fail_on_recompile"
 _WARM_UP_GUIDANCE = 5.0  # > 1: classifier-free guidance, the UNet batch every job runs
 
@@ -90,7 +90,7 @@ class UnetCompiler:
         warm, _ = engine.pipelines.get(model)
         self._use_persistent_cache()
         kinds = [PLAIN, LORA] if warm.loras.slots is not None else [PLAIN]
-        variants = len(self.config.compile_buckets) * len(kinds) * len(_WARM_UP_SCHEDULERS)
+        variants = len(self.config.compile_buckets) * len(kinds)
         import torch._dynamo
 
         dynamo_config = torch._dynamo.config
@@ -100,24 +100,26 @@ class UnetCompiler:
             dynamo_config.accumulated_recompile_limit, 4 * variants
         )
         graphs_before = _graphs_compiled()
-        if not getattr(warm.pipeline.unet, "_compiled_call_impl", None):
+        unet = warm.pipeline.unet
+        if getattr(unet, "compiled_forward", None) is None:
             options = {"mode": self.config.compile_mode} if self._inductor else {}
-            unet = warm.pipeline.unet
-            unet.compile(backend=self.config.compile_backend, dynamic=False, **options)
+            compiled = torch.compile(
+                unet.forward, backend=self.config.compile_backend, dynamic=False, **options
+            )
+            unet.compiled_forward = compiled
+            unet.forward = _with_one_input_layout(compiled)
         for width, height, images in self.config.compile_buckets:
             for kind in kinds:
-                for scheduler in _WARM_UP_SCHEDULERS:
-                    spec = GenerationSpec(
-                        model=model,
-                        prompt="warm-up",
-                        seeds=tuple(range(images)),
-                        width=width,
-                        height=height,
-                        steps=1,
-                        guidance_scale=_WARM_UP_GUIDANCE,
-                        scheduler=scheduler,
-                    )
-                    self._compile_one(engine, spec, kind)
+                spec = GenerationSpec(
+                    model=model,
+                    prompt="warm-up",
+                    seeds=tuple(range(images)),
+                    width=width,
+                    height=height,
+                    steps=1,
+                    guidance_scale=_WARM_UP_GUIDANCE,
+                )
+                self._compile_one(engine, spec, kind)
             self._served.update((width // 8, height // 8, 2 * images, kind) for kind in kinds)
         graphs = _graphs_compiled() - graphs_before
         self._graphs_at_warm_up = _graphs_compiled()
@@ -195,10 +197,8 @@ class UnetCompiler:
         spec = job.spec
         if spec.ip_adapter_images or any(controls for controls in job.controls):
             return None
-        if job.loras:
-            slots = job.resting.warm.loras.slots
-            if slots is None or not slots.holds(job.loras):
-                return None
+        if job.loras and job.resting.warm.loras.slots is None:
+            return None  # LoRAs as named adapters: each set would be a graph of its own
         unet = job.pipeline.unet
         cfg = spec.guidance_scale > 1 and unet.config.time_cond_proj_dim is None
         width, height = size
@@ -215,6 +215,21 @@ class UnetCompiler:
             "eager_fallbacks": self.fallbacks,
             "compile_ms": self.compile_ms,
         }
+
+
+def _with_one_input_layout(forward: Callable) -> Callable:
+    """The UNet's forward with its inputs in one layout, so a graph serves every pipeline:
+    an integer timestep (DPM-Solver++, DDIM) cast to float, as the UNet's time embedding
+    does first thing; latents made contiguous (img2img and inpaint latents come
+    channels-last from a channels-last VAE encoder, text latents contiguous)."""
+
+    @functools.wraps(forward)
+    def call(sample, timestep=None, *args, **kwargs):
+        if isinstance(timestep, torch.Tensor) and not timestep.is_floating_point():
+            timestep = timestep.float()
+        return forward(sample.contiguous(), timestep, *args, **kwargs)
+
+    return call
 
 
 def _graphs_compiled() -> int:

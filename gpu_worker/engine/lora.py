@@ -93,17 +93,21 @@ class LoraCache:
             pipeline.enable_lora()
             pipeline.set_adapters(names, adapter_weights=weights)
             return
+        from diffusers.loaders.lora_base import (
+            disable_lora_for_text_encoder,
+            enable_lora_for_text_encoder,
+            set_adapters_for_text_encoder,
+        )
+
         for encoder in (pipeline.text_encoder, pipeline.text_encoder_2):
             # Only adapters with a part in this encoder can be set on it.
             present = getattr(encoder, "peft_config", {})
             own = [(n, w) for n, w in zip(names, weights, strict=True) if n in present]
             if own:
-                pipeline.enable_lora_for_text_encoder(encoder)
-                pipeline.set_adapters_for_text_encoder(
-                    [n for n, _ in own], encoder, [w for _, w in own]
-                )
+                enable_lora_for_text_encoder(encoder)
+                set_adapters_for_text_encoder([n for n, _ in own], encoder, [w for _, w in own])
             elif present:
-                pipeline.disable_lora_for_text_encoder(encoder)
+                disable_lora_for_text_encoder(encoder)
         self.slots.set(pipeline, loras, self._unet_parts)
 
     def _ensure_loaded(self, pipeline, lora: ResolvedLora, keep: set[str]) -> None:

@@ -25,12 +25,14 @@ class RestingState:
         """``hotswap_slots``: (count, max rank) of LoRA hot-swap slots to install first."""
         self.warm = warm
         self.pipeline = warm.pipeline
+        _register_image_projection_slot(self.pipeline.unet)
         if hotswap_slots is not None and warm.loras.slots is None:
             count, max_rank = hotswap_slots
             warm.loras.use_hotswap_slots(self.pipeline, count=count, max_rank=max_rank)
         self.attention = AttentionSets(self.pipeline.unet, fuse=fuse_qkv)
         self.dtypes: dict[str, torch.dtype] = {}
         self._record_dtypes()
+        self._loaded_with = list(self.dtypes)  # the components it was loaded with
         AttentionSets.apply(self.pipeline.unet, self.attention.resting)
 
     def _record_dtypes(self) -> None:
@@ -56,14 +58,26 @@ class RestingState:
     def describe(self) -> dict[str, Any]:
         """The state as plain data (tests compare it with a fresh engine's)."""
         unet = self.pipeline.unet
+        modules = _modules(self.pipeline)
         return {
-            "dtypes": {name: str(module.dtype) for name, module in _modules(self.pipeline).items()},
+            # The components it was loaded with (an IP-Adapter's image encoder stays loaded).
+            "dtypes": {name: str(modules[name].dtype) for name in self._loaded_with},
             "processors": {
                 name: type(processor).__name__ for name, processor in unet.attn_processors.items()
             },
             "image_projection": unet.encoder_hid_proj is not None,
-            "lora_enabled": _lora_enabled(self.pipeline),
+            "lora_enabled": {name: _lora_enabled(modules[name]) for name in self._loaded_with},
         }
+
+
+def _register_image_projection_slot(unet) -> None:
+    """The UNet starts with ``encoder_hid_proj = None`` as a plain attribute; an IP-Adapter
+    makes it a submodule, and setting it back to None leaves a None submodule entry. Make it
+    that entry from the start, so an adapter coming and going leaves the UNet's layout (and
+    a compiled graph's guards on it) exactly as it was."""
+    if "encoder_hid_proj" not in unet._modules:
+        projection = unet.__dict__.pop("encoder_hid_proj", None)
+        unet.add_module("encoder_hid_proj", projection)
 
 
 def _modules(pipeline) -> dict[str, torch.nn.Module]:
@@ -74,12 +88,9 @@ def _modules(pipeline) -> dict[str, torch.nn.Module]:
     }
 
 
-def _lora_enabled(pipeline) -> dict[str, bool]:
-    """Per component: whether any of its LoRA layers would apply an adapter."""
+def _lora_enabled(module: torch.nn.Module) -> bool:
+    """Whether any of the module's LoRA layers would apply an adapter."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    enabled = {}
-    for name, module in _modules(pipeline).items():
-        layers = [m for m in module.modules() if isinstance(m, BaseTunerLayer)]
-        enabled[name] = any(not layer.disable_adapters for layer in layers)
-    return enabled
+    layers = [m for m in module.modules() if isinstance(m, BaseTunerLayer)]
+    return any(not layer.disable_adapters for layer in layers)
