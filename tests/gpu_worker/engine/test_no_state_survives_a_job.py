@@ -95,8 +95,7 @@ class JobMaker:
     def _loras(self, count: int):
         names = self.rng.sample(LORAS, count)
         return tuple(
-            LoraSpec(str(self.models[name]), round(self.rng.uniform(0.2, 1.2), 2))
-            for name in names
+            LoraSpec(str(self.models[name]), round(self.rng.uniform(0.2, 1.2), 2)) for name in names
         )
 
     def _control(self, union: bool, image_seed: int | None = None):
