@@ -36,7 +36,6 @@ from .spec import GenerationSpec
 if TYPE_CHECKING:
     from .config import EngineConfig
     from .prepared import PreparedJob
-    from .resting import RestingState
 
 logger = logging.getLogger(__name__)
 
@@ -77,61 +76,99 @@ class UnetCompiler:
 
     # Warm-up ----------------------------------------------------------------------------
 
-    def warm_up(self, engine, model: str, rest: RestingState) -> dict[str, Any]:
-        """Compile the warm UNet at every served bucket; returns ``compile_ms``, ``graphs``
-        (compiled now) and the buckets."""
+    def warm_up(self, engine, model: str) -> dict[str, Any]:
+        """Compile the warm UNet at every served bucket (the engine has put its hot-swap
+        slots in first). Returns ``compile_ms``, ``graphs`` (compiled now), the buckets and
+        ``per_bucket`` ({"bucket", "ms", "graphs"}); a bucket that fails to compile is
+        logged as a WARNING and served eager."""
         buckets = [list(bucket) for bucket in self.config.compile_buckets]
         # Compiling takes memory: only where the memory profile allows it (or forced on
         # the CPU, for tests).
         allowed = engine.pipelines.memory.compile_allowed or self.config.fast_path.on_cpu
-        if not self.enabled or not allowed or not self.config.compile_buckets:
-            return {"compile_ms": 0, "graphs": 0, "buckets": buckets}
+        if not self.enabled or not allowed or not buckets:
+            return {"compile_ms": 0, "graphs": 0, "buckets": buckets, "per_bucket": []}
+        import torch._dynamo
+
         started = time.perf_counter()
         warm, _ = engine.pipelines.get(model)
         self._use_persistent_cache()
         kinds = [PLAIN, LORA] if warm.loras.slots is not None else [PLAIN]
-        variants = len(self.config.compile_buckets) * len(kinds)
-        import torch._dynamo
-
         dynamo_config = torch._dynamo.config
         # Every served variant is one cache entry of the UNet's frame: room for all of them.
+        variants = len(buckets) * len(kinds)
         dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, variants + 1)
         dynamo_config.accumulated_recompile_limit = max(
             dynamo_config.accumulated_recompile_limit, 4 * variants
         )
         graphs_before = _graphs_compiled()
-        unet = warm.pipeline.unet
-        if getattr(unet, "compiled_forward", None) is None:
-            options = {"mode": self.config.compile_mode} if self._inductor else {}
-            compiled = torch.compile(
-                unet.forward, backend=self.config.compile_backend, dynamic=False, **options
-            )
-            unet.compiled_forward = compiled
-            unet.forward = _with_one_input_layout(compiled)
+        self._compile_unet(warm.pipeline.unet)
+        per_bucket = []
         for width, height, images in self.config.compile_buckets:
-            for kind in kinds:
-                spec = GenerationSpec(
-                    model=model,
-                    prompt="warm-up",
-                    seeds=tuple(range(images)),
-                    width=width,
-                    height=height,
-                    steps=1,
-                    guidance_scale=_WARM_UP_GUIDANCE,
-                )
-                self._compile_one(engine, spec, kind)
-            self._served.update((width // 8, height // 8, 2 * images, kind) for kind in kinds)
+            bucket_started, bucket_graphs = time.perf_counter(), _graphs_compiled()
+            if self._compile_bucket(engine, model, (width, height, images), kinds):
+                self._served.update((width // 8, height // 8, 2 * images, k) for k in kinds)
+            per_bucket.append(
+                {
+                    "bucket": [width, height, images],
+                    "ms": int((time.perf_counter() - bucket_started) * 1000),
+                    "graphs": _graphs_compiled() - bucket_graphs,
+                }
+            )
         graphs = _graphs_compiled() - graphs_before
         self._graphs_at_warm_up = _graphs_compiled()
         self.compile_ms = int((time.perf_counter() - started) * 1000)
         logger.info(
-            "compiled the UNet: %d graphs for %d buckets (%s) in %d ms",
+            "compiled the UNet: %d graphs for %d buckets (%s jobs) in %d ms",
             graphs,
             len(buckets),
-            ", ".join(kinds),
+            " and ".join(kinds),
             self.compile_ms,
         )
-        return {"compile_ms": self.compile_ms, "graphs": graphs, "buckets": buckets}
+        return {
+            "compile_ms": self.compile_ms,
+            "graphs": graphs,
+            "buckets": buckets,
+            "per_bucket": per_bucket,
+        }
+
+    def _compile_unet(self, unet) -> None:
+        if getattr(unet, "compiled_forward", None) is not None:
+            return
+        options = {"mode": self.config.compile_mode} if self._inductor else {}
+        compiled = torch.compile(
+            unet.forward, backend=self.config.compile_backend, dynamic=False, **options
+        )
+        unet.compiled_forward = compiled
+        unet.forward = _with_one_input_layout(compiled)
+
+    def _compile_bucket(self, engine, model: str, bucket: tuple, kinds: list[str]) -> bool:
+        import torch._dynamo
+
+        width, height, images = bucket
+        spec = GenerationSpec(
+            model=model,
+            prompt="warm-up",
+            seeds=tuple(range(images)),
+            width=width,
+            height=height,
+            steps=1,
+            guidance_scale=_WARM_UP_GUIDANCE,
+        )
+        try:
+            # Past the recompile limit dynamo would fall back to eager in silence: raise.
+            with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+                for kind in kinds:
+                    self._compile_one(engine, spec, kind)
+        except Exception as exc:  # a compiler failure must not stop the worker: serve eager
+            logger.warning(
+                "the UNet did not compile for %dx%d x%d; jobs of that size run eager: %s",
+                width,
+                height,
+                images,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+            return False
+        return True
 
     def _compile_one(self, engine, spec: GenerationSpec, kind: str) -> None:
         with engine.prepare(spec) as job:

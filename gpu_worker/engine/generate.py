@@ -74,10 +74,10 @@ class Engine:
     def warm_up(self, model: str) -> dict[str, Any]:
         """Load ``model`` and, with ``compile_unet``, compile the UNet at every served bucket
         (``config.compile_buckets``) so no user's job compiles. Returns at least
-        ``{"load_ms", "compile_ms", "graphs", "buckets"}``."""
+        ``{"load_ms", "compile_ms", "graphs", "buckets", "per_bucket"}``."""
         load_ms = self.warm(model)
-        compiled = self.compiler.warm_up(self, model, self._rest_for(model))
-        return {"load_ms": load_ms, **compiled}
+        self._rest_for(model)  # the LoRA hot-swap slots go in before the UNet is compiled
+        return {"load_ms": load_ms, **self.compiler.warm_up(self, model)}
 
     def status(self) -> dict[str, Any]:
         """What is warm in this process (for health endpoints and worker heartbeats)."""
