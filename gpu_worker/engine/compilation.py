@@ -24,6 +24,7 @@ import functools
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,8 @@ class UnetCompiler:
         self.config = config
         self.profile = profile
         self._served: set[tuple] = set()  # (latent width, latent height, UNet batch, kind)
+        self._compiled_unet: weakref.ref | None = None
+        self._stale_warned = False
         self._graphs_at_warm_up: int | None = None
         self.fallbacks = 0
         self.compile_ms = 0
@@ -102,6 +105,10 @@ class UnetCompiler:
         )
         graphs_before = _graphs_compiled()
         self._compile_unet(warm.pipeline.unet)
+        if self._compiled_unet is None or self._compiled_unet() is not warm.pipeline.unet:
+            self._served.clear()  # what was compiled for an unloaded UNet serves no more
+            self._compiled_unet = weakref.ref(warm.pipeline.unet)
+            self._stale_warned = False
         per_bucket = []
         for width, height, images in self.config.compile_buckets:
             bucket_started, bucket_graphs = time.perf_counter(), _graphs_compiled()
@@ -210,6 +217,9 @@ class UnetCompiler:
         kind were compiled, else eager; never compiling."""
         if not self._served:
             return call()
+        if self._compiled_unet() is not job.pipeline.unet:
+            self._warn_stale()
+            return call()
         key = self._key(job, size, images)
         if key not in self._served:
             with torch.compiler.set_stance("force_eager"):
@@ -230,6 +240,14 @@ class UnetCompiler:
         with torch.compiler.set_stance("force_eager"):
             return call()
 
+    def _warn_stale(self) -> None:
+        if not self._stale_warned:
+            self._stale_warned = True
+            logger.warning(
+                "the UNet compiled at warm-up was unloaded (a low-memory retry or another "
+                "model); jobs run eager until the next warm-up (manage.py warmup)"
+            )
+
     def _key(self, job: PreparedJob, size, images: int) -> tuple | None:
         spec = job.spec
         if spec.ip_adapter_images or any(controls for controls in job.controls):
@@ -245,8 +263,10 @@ class UnetCompiler:
         after = 0
         if self._graphs_at_warm_up is not None:
             after = _graphs_compiled() - self._graphs_at_warm_up
+        unet = self._compiled_unet() if self._compiled_unet is not None else None
         return {
             "enabled": self.enabled,
+            "compiled": bool(self._served) and unet is not None and not self._stale_warned,
             "buckets": [list(bucket) for bucket in self.config.compile_buckets],
             "graphs_after_warmup": after,
             "eager_fallbacks": self.fallbacks,

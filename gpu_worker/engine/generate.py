@@ -26,7 +26,7 @@ from .devices import DeviceProfile, enable_tf32, select_device
 from .errors import GenerationCancelled, InvalidSpec
 from .loading import PipelineCache, WarmModel
 from .lora import resolve_lora
-from .memory import free_device_memory, out_of_memory_as
+from .memory import out_of_memory_as
 from .prepared import PreparedJob
 from .preview import PreviewCallback
 from .resting import RestingState
@@ -99,10 +99,6 @@ class Engine:
     def resting_state(self, model: str) -> dict[str, Any]:
         """The warm pipeline's state between jobs, as plain data (see ``resting``)."""
         return self._rest_for(model).describe()
-
-    @staticmethod
-    def free_device_memory() -> None:
-        free_device_memory()
 
     # Entry points -----------------------------------------------------------------------
 
