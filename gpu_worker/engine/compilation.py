@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .devices import DeviceProfile
 from .spec import GenerationSpec
 
 if TYPE_CHECKING:
@@ -63,9 +62,8 @@ def parse_buckets(text: str) -> tuple[tuple[int, int, int], ...]:
 class UnetCompiler:
     """The compiled UNet of the engine's warm pipeline and the shapes it serves."""
 
-    def __init__(self, config: EngineConfig, profile: DeviceProfile):
+    def __init__(self, config: EngineConfig):
         self.config = config
-        self.profile = profile
         self._served: set[tuple] = set()  # (latent width, latent height, UNet batch, kind)
         self._compiled_unet: weakref.ref | None = None
         self._stale_warned = False
@@ -227,7 +225,7 @@ class UnetCompiler:
         try:
             with torch.compiler.set_stance(_RECOMPILE_REFUSED):
                 return call()
-        except RuntimeError as exc:
+        except RuntimeError as exc:  # dynamo raises a plain RuntimeError naming the stance
             if _RECOMPILE_REFUSED not in str(exc):
                 raise
             reason = str(exc).splitlines()[0]

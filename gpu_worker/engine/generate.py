@@ -59,7 +59,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.pipelines = PipelineCache(self.profile, self.config)
         self.controlnets = ControlNetCache(self.profile)
-        self.compiler = UnetCompiler(self.config, self.profile)
+        self.compiler = UnetCompiler(self.config)
         self._resting: dict[str, RestingState] = {}
         if self.profile.device.startswith("cuda"):
             enable_tf32()
