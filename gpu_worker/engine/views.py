@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from .controlnet import PreparedControls, build_view
 
-KINDS = ("text", "img2img", "inpaint")
-
 
 def pipeline_view(base_pipeline, kind: str, controls: PreparedControls | None):
     """A fresh view per run: what a run sets on it (a scheduler, given IP-Adapter embeddings)
