@@ -55,7 +55,9 @@ def worker_state(
     models: list[str],
     current_job: str | None,
     held_jobs: list[str] | None = None,
+    compile_status: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    compiled = compile_status or {}
     return {
         "name": name,
         "device": device,
@@ -64,6 +66,9 @@ def worker_state(
         "current_job": current_job or "",
         # Every job this worker holds: its batch and the jobs in its storage stage.
         "jobs": held_jobs or [],
+        # torch.compile after the warm-up (Engine.status()["compile"]): both stay 0 when well.
+        "compile_graphs_after_warmup": compiled.get("graphs_after_warmup", 0),
+        "compile_eager_fallbacks": compiled.get("eager_fallbacks", 0),
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "time": time.time(),
@@ -155,6 +160,7 @@ def start_heartbeat(worker, engine, *, interval: float, ttl: int) -> Heartbeat:
             models=engine.pipelines.loaded(),
             current_job=worker.get_current_job_id(),
             held_jobs=STATE.held_jobs(),
+            compile_status=engine.compiler.status(),
         )
 
     heartbeat = Heartbeat(worker.connection, state, interval=interval, ttl=ttl)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from .demo_models import DEMO_MODEL, ensure_demo_models
+from .engine.compilation import parse_buckets
 from .engine.config import EngineConfig
 from .engine.fast_path import FastPath
 from .engine.generate import Engine
@@ -84,16 +85,17 @@ def engine_config() -> EngineConfig:
         progress_interval_s=settings.ILLU_DOWNLOAD_PROGRESS_INTERVAL,
         vae_source=settings.ILLU_SDXL_VAE or None,
         memory_profile=settings.ILLU_MEMORY_PROFILE or None,
-        compile_unet=settings.ILLU_COMPILE_UNET,
         fast_path=FastPath(
             sdpa=settings.ILLU_CUDA_SDPA,
             channels_last=settings.ILLU_CUDA_CHANNELS_LAST,
             fuse_qkv=settings.ILLU_CUDA_FUSE_QKV,
-            compile_unet=settings.ILLU_COMPILE_UNET,
-            compile_vae=settings.ILLU_COMPILE_VAE,
-            cuda_graphs=settings.ILLU_CUDA_GRAPHS,
-            compile_mode=settings.ILLU_COMPILE_MODE,
         ),
+        compile_unet=settings.ILLU_COMPILE_UNET,
+        compile_buckets=parse_buckets(settings.ILLU_COMPILE_BUCKETS),
+        compile_mode=settings.ILLU_COMPILE_MODE,
+        compile_cache_dir=Path(settings.VAR_DIR) / "torchinductor",
+        lora_hotswap=settings.ILLU_LORA_HOTSWAP,
+        lora_hotswap_max_rank=settings.ILLU_LORA_HOTSWAP_MAX_RANK,
         ip_adapter=model_set().ip_adapter,
         depth_model=model_set().depth,
         fp8=settings.ILLU_FP8,

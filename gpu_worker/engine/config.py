@@ -25,9 +25,20 @@ class EngineConfig:
     # single-file .safetensors checkpoints.
     single_file_config: str | None = None
     memory_profile: str | None = None  # override "large" / "standard" / "low" / "cpu"
-    compile_unet: bool = False  # applied only where the memory profile allows it
-    # CUDA-only switches (SDPA, channels-last, fused QKV, VAE compile, CUDA graphs).
+    # CUDA switches (SDPA, channels-last, fused QKV); FastPath(on_cpu=True) forces them on CPU.
     fast_path: FastPath = FastPath()
+    # torch.compile of the UNet, by Engine.warm_up, at these (width, height, images per pass)
+    # buckets only, where the memory profile allows it (see ``compilation``).
+    compile_unet: bool = False
+    compile_buckets: tuple[tuple[int, int, int], ...] = ((1024, 1024, 1),)
+    compile_mode: str = "default"  # torch.compile mode (inductor): "max-autotune", ...
+    compile_backend: str = "inductor"  # tests use "eager" / "aot_eager"
+    compile_cache_dir: Path | None = Path("var/torchinductor")  # persistent inductor cache
+    # LoRAs hot-swapped into fixed UNet slots (diffusers' enable_lora_hotswap), so a compiled
+    # UNet serves every LoRA (up to max rank, up to ``lora_hotswap_slots`` per job).
+    lora_hotswap: bool = False
+    lora_hotswap_max_rank: int = 64
+    lora_hotswap_slots: int = 2
     lora_budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES
     ip_adapter: str | None = None  # default IP-Adapter weights file for reference images
     max_pipelines: int = 1  # warm base models kept; each SDXL is ~7 GB in fp16
@@ -40,12 +51,9 @@ class EngineConfig:
     fp8: bool = False
 
     def cuda_fast_path(self) -> FastPath:
-        return replace(
-            self.fast_path,
-            compile_unet=self.compile_unet or self.fast_path.compile_unet,
-            # Fusing concatenates q/k/v weights, which float8 tensors do not allow.
-            fuse_qkv=self.fast_path.fuse_qkv and not self.fp8,
-        )
+        """The fast-path switches in effect: fusing concatenates the q/k/v weights, which
+        float8 tensors do not allow, so fp8 turns fused QKV off."""
+        return replace(self.fast_path, fuse_qkv=self.fast_path.fuse_qkv and not self.fp8)
 
     def source_config(self) -> SourceConfig:
         return SourceConfig(

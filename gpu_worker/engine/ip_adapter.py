@@ -4,10 +4,12 @@ The weights are a local file or a hub id of one (h94/IP-Adapter's ``sdxl_models/
 image encoder is the one that fits the adapter, found as h94's repository lays them out
 (``locate_ip_adapter``).
 
-Loading replaces the UNet's cross-attention processors, and a UNet with IP-Adapter
-processors requires image embeddings on every call, so a text-only job runs with the adapter
-unloaded. The CLIP image encoder (the large part) is kept in memory across that switch and
-re-registered, so re-attaching the adapter reads only its projection weights.
+Loading replaces the UNet's cross-attention processors and adds an image projection, and a
+UNet with that projection requires image embeddings on every call. The adapter stays loaded
+between jobs: a job without reference images runs without its tokens (the projection is taken
+out and the engine sets processors without image attention, exactly the plain UNet), and the
+next reference job puts both back from memory: nothing is read from disk again. Another
+adapter replaces it; the CLIP image encoders (the large part) are kept across that switch.
 """
 
 from __future__ import annotations
@@ -156,25 +158,45 @@ def _posix_normal(path: PurePosixPath) -> str:
 
 
 class IPAdapterState:
-    """Which IP-Adapter (if any) is attached to one pipeline, plus the kept image encoders."""
+    """The IP-Adapter loaded into one pipeline (if any), its processors and image projection
+    kept for the jobs that use it, and the image encoders kept across adapter switches."""
 
     def __init__(self) -> None:
         self.attached: Path | None = None
         self.loads = 0
+        self.processors: dict | None = None  # the UNet's processors with image attention
+        self._projection = None  # the UNet's image projection (encoder_hid_proj)
         self._encoders: dict[Path, object] = {}
 
-    def attach(self, pipeline, weights: Path, scale: float) -> None:
+    def use(self, pipeline, weights: Path, plain_processors: dict) -> dict:
+        """Load ``weights`` unless it is the loaded adapter, put its image projection into
+        the UNet, and return its processors (the caller sets them, then the scale)."""
         weights = Path(weights)
         if self.attached != weights:
-            self.detach(pipeline)
+            self.unload(pipeline)
+            # The adapter's self-attention processors are copies of the current ones: plain.
+            pipeline.unet.set_attn_processor(dict(plain_processors))
             self._load(pipeline, weights)
-        pipeline.set_ip_adapter_scale(scale)
+            self.processors = dict(pipeline.unet.attn_processors)
+            self._projection = pipeline.unet.encoder_hid_proj
+        pipeline.unet.encoder_hid_proj = self._projection
+        pipeline.unet.config.encoder_hid_dim_type = "ip_image_proj"
+        return self.processors
 
-    def detach(self, pipeline) -> None:
+    def rest(self, pipeline) -> None:
+        """Take the image tokens out (as ``unload_ip_adapter`` does), keeping the weights."""
+        if self.attached is None:
+            return
+        pipeline.unet.encoder_hid_proj = None
+        pipeline.unet.config.encoder_hid_dim_type = None
+
+    def unload(self, pipeline) -> None:
         if self.attached is None:
             return
         pipeline.unload_ip_adapter()
         self.attached = None
+        self.processors = None
+        self._projection = None
 
     def _load(self, pipeline, weights: Path) -> None:
         files = locate_ip_adapter(weights)

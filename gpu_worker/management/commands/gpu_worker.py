@@ -51,7 +51,8 @@ class Command(BaseCommand):
             "model": model,
             "load_ms": load_ms,
             "warmup_ms": warmup_ms,
-            "compile_ms": compile_ms,  # torch.compile of every served batch size (CUDA)
+            "compile_ms": compile_ms,  # torch.compile of every served bucket (ILLU_COMPILE_*)
+            "compile_graphs": warmup.get("compile_graphs", 0),
             "max_batch": settings.ILLU_MAX_BATCH,
             "storage_queue": settings.ILLU_STORAGE_QUEUE,
             "startup_ms": int((time.perf_counter() - started) * 1000),
