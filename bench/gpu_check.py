@@ -256,7 +256,12 @@ class Models:
         generator = torch.Generator(self.shape.device).manual_seed(seed)
         tensors = {}
         for module_name, module in unet.named_modules():
-            if isinstance(module, torch.nn.Linear) and ".attn" in module_name:
+            # Named as a clean UNet names them: hot-swap slots wrap each projection in a peft
+            # layer whose ``base_layer`` is the Linear, beside the slots' own lora_A/B Linears.
+            if not isinstance(module, torch.nn.Linear) or ".lora_" in module_name:
+                continue
+            module_name = module_name.removesuffix(".base_layer")
+            if ".attn" in module_name:
                 if "_ip" in module_name or "to_qkv" in module_name or "to_kv" in module_name:
                     continue
                 down = torch.randn(
