@@ -53,7 +53,7 @@ def test_a_running_worker_is_live_with_its_model_until_it_stops(
         assert worker["pid"] == process.pid
         assert worker["device"] and worker["memory_used"] > 0
         assert len(worker["models"]) == 1 and "tiny-sdxl" in worker["models"][0]
-        assert worker["compile_graphs_after_warmup"] == worker["compile_eager_fallbacks"] == "0"
+        assert worker["compile_graphs_after_warmup"] == worker["compile_eager_fallbacks"] == 0
     finally:
         # Right after "ready", maybe before RQ listens for signals: still a clean stop.
         process.send_signal(signal.SIGTERM)
