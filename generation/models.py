@@ -31,6 +31,14 @@ class JobStatus(models.TextChoices):
 FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+class JobSource(models.TextChoices):
+    """Which API a job came in through: the platform's own, or a compatibility API."""
+
+    API = "api", "Platform API"
+    OPENAI = "openai", "OpenAI Images API"
+    A1111 = "a1111", "AUTOMATIC1111 API"
+
+
 class JobPriority(models.TextChoices):
     HIGH = "high"
     NORMAL = "normal"
@@ -122,6 +130,12 @@ class GenerationJob(models.Model):
     priority = models.CharField(
         max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL
     )
+    source = models.CharField(
+        max_length=16, choices=JobSource.choices, default=JobSource.API, db_index=True
+    )
+    source_user = models.CharField(
+        max_length=200, blank=True, help_text="The end user a client named (OpenAI's `user`)."
+    )
     params = models.JSONField(default=dict, help_text="Every resolved parameter, seeds included.")
     style = models.ForeignKey(
         StylePreset, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -172,6 +186,9 @@ class GenerationJob(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=JobStatus.values), name="generationjob_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=JobSource.values), name="generationjob_source_valid"
             ),
         ]
 

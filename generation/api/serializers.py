@@ -16,6 +16,7 @@ from ..models import (
     GenerationJob,
     JobKind,
     JobPriority,
+    JobSource,
     JobStatus,
     ReviewStatus,
     StylePreset,
@@ -355,7 +356,8 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = GenerationJob
         fields = [
-            "id", "kind", "status", "priority", "progress", "queue", "params", "created_at",
+            "id", "kind", "status", "priority", "source", "source_user", "progress", "queue",
+            "params", "created_at",
             "started_at", "finished_at", "timings", "error", "images",
             "conditioning_images", "attempts", "generated_count", "accepted_count", "urls",
         ]  # fmt: skip
@@ -410,6 +412,9 @@ class JobSerializer(serializers.ModelSerializer):
 class JobQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     kind = serializers.ChoiceField(choices=JobKind.choices, required=False)
+    source = serializers.ChoiceField(
+        choices=JobSource.choices, required=False, help_text="The API the job came through."
+    )
     character = serializers.UUIDField(required=False)
     ordering = serializers.ChoiceField(choices=list(JOB_ORDERINGS), required=False)
 

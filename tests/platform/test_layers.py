@@ -11,7 +11,8 @@ from tests.conftest import REPO_ROOT
 # Bottom first. An app may import the apps below it, never one above; the project package
 # (settings, urls, asgi/wsgi, logging) sits on top and no app imports it.
 LAYERS = (
-    "core", "accounts", "characters", "generation", "training", "gpu_worker", "ops", "illuplatform",
+    "core", "accounts", "characters", "generation", "training", "compat", "gpu_worker", "ops",
+    "illuplatform",
 )  # fmt: skip
 ENGINE = "gpu_worker.engine"
 ENGINE_FORBIDDEN = (
@@ -22,6 +23,7 @@ ENGINE_FORBIDDEN = (
     "characters",
     "generation",
     "training",
+    "compat",
     "ops",
     "illuplatform",
 )
