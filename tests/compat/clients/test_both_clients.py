@@ -37,7 +37,7 @@ def test_progress_and_interrupt_reach_only_the_callers_jobs_and_a_client_leaving
 
         progress = live_platform.wait_until(previewed)
         assert 0 < progress["progress"] < 1 and progress["state"]["sampling_steps"] == 150
-        assert progress["state"]["sampling_step"] >= 5 and long_job["id"] in progress["textinfo"]
+        assert progress["state"]["sampling_step"] >= 1 and long_job["id"] in progress["textinfo"]
 
         # Only queued behind the long job: this client gives up long before its job runs.
         impatient = openai.OpenAI(
