@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from generation.models import GenerationJob, Upload
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +154,25 @@ def test_the_job_creation_throttle_applies_with_retry_after(bearer, settings):
     assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
     assert int(response["Retry-After"]) > 0 and "x-should-retry" not in response
     assert GenerationJob.objects.count() == 1
+
+
+def test_jobs_of_each_api_are_told_apart_in_the_job_api_the_gallery_and_the_admin(
+    user, make_user, client
+):
+    from tests.fixtures.api import make_generated_image
+
+    made = make_generated_image(user)
+    GenerationJob.objects.filter(pk=made.job_id).update(source="openai", source_user="reader")
+    native = make_generated_image(user)  # through the platform's own API
+    api = client_for(user)
+    [job] = api.get("/api/v1/jobs/?source=openai").json()["results"]
+    assert (job["id"], job["source"], job["source_user"]) == (str(made.job_id), "openai", "reader")
+    assert api.get("/api/v1/jobs/?source=api").json()["count"] == 1
+    assert api.get("/api/v1/jobs/?source=nope").status_code == 400
+    client.force_login(user)
+    gallery = client.get("/gallery/?source=openai").content.decode()
+    assert str(made.id) in gallery and str(native.id) not in gallery
+    assert str(made.id) not in client.get("/gallery/?source=a1111").content.decode()
+    client.force_login(make_user("ops", staff=True))
+    admin = client.get("/admin/generation/generationjob/?source__exact=openai").content.decode()
+    assert str(made.job_id) in admin and "OpenAI Images API" in admin
