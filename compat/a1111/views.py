@@ -182,6 +182,7 @@ class SkipView(InterruptView):
 
 class OptionsView(A1111View):
     parser_classes = [JSONParser]  # A1111 clients send JSON; a form could not say "unset"
+
     @extend_schema(responses=ANY_JSON, tags=[TAG])
     def get(self, request):
         """The caller's options (``sd_model_checkpoint``; others fixed)."""
