@@ -202,3 +202,29 @@ def test_listings_answer_in_a1111_shapes_from_the_registries(webui, public_lora,
     assert memory["ram"]["total"] > 0
     assert memory["cuda"]["system"]["total"] == live_worker["memory_total"]
     assert webui.post("/sdapi/v1/refresh-checkpoints").content == b"null"
+
+
+def test_a_controlnet_unit_becomes_the_jobs_control_input(webui, user, no_wait):
+    unit = {"image": b64_png((256, 256)), "module": "canny", "weight": 0.7,
+            "model": "diffusers_xl_canny_full [2b69fca4]", "enabled": True}  # fmt: skip
+    response = webui.post(
+        "/sdapi/v1/txt2img",
+        {"prompt": "a statue", "width": 256, "height": 256,
+         "alwayson_scripts": {"ControlNet": {"args": [unit, {"enabled": False}]},
+                              "ADetailer": {"args": [False]}}},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 504
+    [job] = GenerationJob.objects.filter(owner=user)
+    assert job.kind == "control"
+    control = job.params["control"]
+    assert (control["type"], control["scale"], control["preprocess"]) == ("canny", 0.7, True)
+    assert Upload.objects.get(pk=control["image"], owner=user).width == 256
+    refused = webui.post(
+        "/sdapi/v1/txt2img",
+        {"prompt": "x", "alwayson_scripts": {"controlnet": {"args": [{**unit, "module": "tile",
+                                                                      "model": "tile"}]}}},
+        format="json",
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert "alwayson_scripts.controlnet" in refused.json()["error"]["fields"]

@@ -101,6 +101,9 @@ def test_a_request_whose_jobs_outlast_the_wait_is_a_504_and_its_jobs_go_on(beare
     assert all(str(job.id) in error["message"] for job in jobs)
     listed = bearer.get("/api/v1/jobs/?source=openai").json()
     assert listed["count"] == 2 and bearer.get("/api/v1/jobs/?source=a1111").json()["count"] == 0
+    # Ordinary jobs: the platform's own API cancels them.
+    cancelled = bearer.post(f"/api/v1/jobs/{jobs[0].id}/cancel/").json()
+    assert cancelled["status"] == "cancelled" and cancelled["source"] == "openai"
 
 
 def test_a_model_that_is_a_style_preset_sets_the_jobs_style(bearer, user, settings):
