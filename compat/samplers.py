@@ -31,20 +31,31 @@ SAMPLERS = (
     Sampler("Euler", ("k_euler", "euler"), "euler", False),
     # The platform's dpmpp_2m uses Karras sigmas: A1111's "DPM++ 2M" with its automatic
     # schedule (Karras since 1.9) and the older name "DPM++ 2M Karras" are the same sampler.
-    Sampler("DPM++ 2M", ("DPM++ 2M Karras", "k_dpmpp_2m", "k_dpmpp_2m_ka", "dpmpp_2m"),
-            "dpmpp_2m", True),
+    Sampler(
+        "DPM++ 2M", ("DPM++ 2M Karras", "k_dpmpp_2m", "k_dpmpp_2m_ka", "dpmpp_2m"), "dpmpp_2m", True
+    ),
     Sampler("DDIM", ("ddim",), "ddim", False),
-)  # fmt: skip
+)
 assert {sampler.scheduler for sampler in SAMPLERS} <= set(SCHEDULER_NAMES)
 
 # A1111's schedule types (its `scheduler` field). "automatic" is each sampler's own.
 AUTOMATIC = "automatic"
 SCHEDULES = (
-    {"name": AUTOMATIC, "label": "Automatic", "aliases": None, "default_rho": -1,
-     "need_inner_model": False},
-    {"name": "karras", "label": "Karras", "aliases": None, "default_rho": 7.0,
-     "need_inner_model": False},
-)  # fmt: skip
+    {
+        "name": AUTOMATIC,
+        "label": "Automatic",
+        "aliases": None,
+        "default_rho": -1,
+        "need_inner_model": False,
+    },
+    {
+        "name": "karras",
+        "label": "Karras",
+        "aliases": None,
+        "default_rho": 7.0,
+        "need_inner_model": False,
+    },
+)
 
 # Upscalers for enable_hr: the platform's two upscale methods under A1111's names.
 UPSCALERS = (

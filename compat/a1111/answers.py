@@ -51,7 +51,7 @@ def generation_answer(
     jobs: list[GenerationJob],
 ) -> dict:
     """``shown`` are the images answered (the upscaled ones after enable_hr), ``seeded`` the
-    images whose seeds and parameters the info reports (the first pass)."""  # fmt: skip
+    images whose seeds and parameters the info reports (the first pass)."""
     first = seeded[0].job.params if seeded else {}
     seeds = [item.image.seed for item in seeded]
     info: dict[str, Any] = {
@@ -96,13 +96,24 @@ def progress_answer(
     """``/sdapi/v1/progress`` for the caller's running job (live step and preview from the
     job's Redis progress), or an idle answer."""
     state = {
-        "skipped": False, "interrupted": False, "job": "", "job_count": unfinished,
-        "job_timestamp": "0", "job_no": 0, "sampling_step": 0, "sampling_steps": 0,
-    }  # fmt: skip
+        "skipped": False,
+        "interrupted": False,
+        "job": "",
+        "job_count": unfinished,
+        "job_timestamp": "0",
+        "job_no": 0,
+        "sampling_step": 0,
+        "sampling_steps": 0,
+    }
     if job is None:
         text = f"{unfinished} job(s) queued" if unfinished else None
-        return {"progress": 0.0, "eta_relative": 0.0, "state": state, "current_image": None,
-                "textinfo": text}  # fmt: skip
+        return {
+            "progress": 0.0,
+            "eta_relative": 0.0,
+            "state": state,
+            "current_image": None,
+            "textinfo": text,
+        }
     live = read_progress(str(job.id)) or {}
     total = live.get("total") or job.params.get("steps") or 0
     step = live.get("step", 0)
@@ -127,19 +138,27 @@ def progress_answer(
 
 def sd_models() -> list[dict[str, Any]]:
     return [
-        {"title": choice.name, "model_name": choice.name, "hash": None, "sha256": None,
-         "filename": choice.source if choice.is_base else f"style preset {choice.name}",
-         "config": None}
+        {
+            "title": choice.name,
+            "model_name": choice.name,
+            "hash": None,
+            "sha256": None,
+            "filename": choice.source if choice.is_base else f"style preset {choice.name}",
+            "config": None,
+        }
         for choice in available_models()
-    ]  # fmt: skip
+    ]
 
 
 def samplers() -> list[dict[str, Any]]:
     return [
-        {"name": sampler.name, "aliases": list(sampler.aliases),
-         "options": {"scheduler": "karras"} if sampler.karras else {}}
+        {
+            "name": sampler.name,
+            "aliases": list(sampler.aliases),
+            "options": {"scheduler": "karras"} if sampler.karras else {},
+        }
         for sampler in SAMPLERS
-    ]  # fmt: skip
+    ]
 
 
 def schedulers() -> list[dict[str, Any]]:
@@ -148,20 +167,33 @@ def schedulers() -> list[dict[str, Any]]:
 
 def loras(user) -> list[dict[str, Any]]:
     return [
-        {"name": lora.slug, "alias": lora.slug, "path": lora.original_filename or lora.slug,
-         "metadata": {"name": lora.name, "type": lora.type, "sha256": lora.sha256,
-                      "trigger_words": list(lora.trigger_words),
-                      "default_weight": lora.default_weight}}
+        {
+            "name": lora.slug,
+            "alias": lora.slug,
+            "path": lora.original_filename or lora.slug,
+            "metadata": {
+                "name": lora.name,
+                "type": lora.type,
+                "sha256": lora.sha256,
+                "trigger_words": list(lora.trigger_words),
+                "default_weight": lora.default_weight,
+            },
+        }
         for lora in loras_visible_to(user=user).order_by("slug")
-    ]  # fmt: skip
+    ]
 
 
 def upscalers() -> list[dict[str, Any]]:
     return [
-        {"name": item["name"], "model_name": None, "model_path": None, "model_url": None,
-         "scale": 4 if item["method"] == "tiled" else 2}
+        {
+            "name": item["name"],
+            "model_name": None,
+            "model_path": None,
+            "model_url": None,
+            "scale": 4 if item["method"] == "tiled" else 2,
+        }
         for item in UPSCALERS
-    ]  # fmt: skip
+    ]
 
 
 def sd_vae() -> list[dict[str, str]]:
@@ -173,10 +205,13 @@ def sd_vae() -> list[dict[str, str]]:
 
 def prompt_styles() -> list[dict[str, str]]:
     return [
-        {"name": style.slug, "prompt": style.prompt_template,
-         "negative_prompt": style.negative_prompt}
+        {
+            "name": style.slug,
+            "prompt": style.prompt_template,
+            "negative_prompt": style.negative_prompt,
+        }
         for style in enabled_styles().order_by("slug")
-    ]  # fmt: skip
+    ]
 
 
 def options(checkpoint: str) -> dict[str, Any]:

@@ -13,19 +13,49 @@ from core.serializers import StrictSerializer
 
 # AUTOMATIC1111 fields without a platform counterpart: accepted, ignored.
 IGNORED_TXT2IMG = (
-    "subseed", "subseed_strength", "seed_resize_from_h", "seed_resize_from_w", "restore_faces",
-    "tiling", "do_not_save_samples", "do_not_save_grid", "eta", "s_min_uncond", "s_churn",
-    "s_tmax", "s_tmin", "s_noise", "override_settings_restore_afterwards",
-    "refiner_checkpoint", "refiner_switch_at", "disable_extra_networks", "firstpass_image",
-    "comments", "firstphase_width", "firstphase_height", "hr_checkpoint_name",
-    "hr_sampler_name", "hr_scheduler", "hr_additional_modules", "force_task_id", "script_name",
-    "script_args", "infotext", "batch_count",
-)  # fmt: skip
+    "subseed",
+    "subseed_strength",
+    "seed_resize_from_h",
+    "seed_resize_from_w",
+    "restore_faces",
+    "tiling",
+    "do_not_save_samples",
+    "do_not_save_grid",
+    "eta",
+    "s_min_uncond",
+    "s_churn",
+    "s_tmax",
+    "s_tmin",
+    "s_noise",
+    "override_settings_restore_afterwards",
+    "refiner_checkpoint",
+    "refiner_switch_at",
+    "disable_extra_networks",
+    "firstpass_image",
+    "comments",
+    "firstphase_width",
+    "firstphase_height",
+    "hr_checkpoint_name",
+    "hr_sampler_name",
+    "hr_scheduler",
+    "hr_additional_modules",
+    "force_task_id",
+    "script_name",
+    "script_args",
+    "infotext",
+    "batch_count",
+)
 IGNORED_IMG2IMG = (
-    "image_cfg_scale", "mask_blur_x", "mask_blur_y", "inpainting_fill", "inpaint_full_res",
-    "inpaint_full_res_padding", "initial_noise_multiplier", "latent_mask",
+    "image_cfg_scale",
+    "mask_blur_x",
+    "mask_blur_y",
+    "inpainting_fill",
+    "inpaint_full_res",
+    "inpaint_full_res_padding",
+    "initial_noise_multiplier",
+    "latent_mask",
     "include_init_images",
-)  # fmt: skip
+)
 
 
 def _ignored() -> serializers.JSONField:
@@ -40,9 +70,11 @@ class _GenerationRequest(StrictSerializer):
     )
     negative_prompt = serializers.CharField(required=False, allow_blank=True)
     styles = serializers.ListField(
-        child=serializers.CharField(), required=False, max_length=1,
+        child=serializers.CharField(),
+        required=False,
+        max_length=1,
         help_text="At most one prompt style (a style preset slug, GET /sdapi/v1/prompt-styles).",
-    )  # fmt: skip
+    )
     seed = serializers.IntegerField(required=False, allow_null=True, help_text="-1: random.")
     sampler_name = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     sampler_index = serializers.CharField(
@@ -66,10 +98,11 @@ class _GenerationRequest(StrictSerializer):
         required=False, help_text="Accepted; every image is kept in the gallery anyway."
     )
     alwayson_scripts = serializers.DictField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text="A `controlnet` (or `ControlNet`) entry's first enabled unit becomes the "
         "job's control input; other scripts are ignored.",
-    )  # fmt: skip
+    )
 
 
 class Txt2ImgRequestSerializer(_GenerationRequest):
@@ -90,19 +123,25 @@ class Txt2ImgRequestSerializer(_GenerationRequest):
 
 class Img2ImgRequestSerializer(_GenerationRequest):
     init_images = serializers.ListField(
-        child=serializers.CharField(), min_length=1, max_length=1,
+        child=serializers.CharField(),
+        min_length=1,
+        max_length=1,
         help_text="One base64 image (raw or a data URL).",
-    )  # fmt: skip
+    )
     mask = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
         help_text="Base64 image; white marks what to repaint (inpaint).",
-    )  # fmt: skip
+    )
     mask_blur = serializers.IntegerField(required=False, min_value=0)
     inpainting_mask_invert = serializers.IntegerField(required=False, min_value=0, max_value=1)
     resize_mode = serializers.IntegerField(
-        required=False, min_value=0, max_value=3,
+        required=False,
+        min_value=0,
+        max_value=3,
         help_text="0 resize, 1 crop and resize, 2 resize and fill, 3 resize.",
-    )  # fmt: skip
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

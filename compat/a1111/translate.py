@@ -38,9 +38,14 @@ CLIENT_FIELDS = {
 DEFAULT_DENOISING = 0.75  # A1111's img2img default
 # A1111's ControlNet modules and models by the platform's control type they contain.
 CONTROL_TYPES = (
-    ("canny", "canny"), ("depth", "depth"), ("openpose", "pose"), ("pose", "pose"),
-    ("seg", "segmentation"), ("normal", "normal"), ("scribble", "scribble"),
-)  # fmt: skip
+    ("canny", "canny"),
+    ("depth", "depth"),
+    ("openpose", "pose"),
+    ("pose", "pose"),
+    ("seg", "segmentation"),
+    ("normal", "normal"),
+    ("scribble", "scribble"),
+)
 
 
 def _invalid(name: str, message: str) -> InvalidParams:
@@ -119,10 +124,12 @@ def _controlnet(request: dict) -> tuple[dict, Image.Image] | None:
     if not isinstance(args, list):
         raise _invalid(where, 'Expected {"args": [unit, ...]}.')
     units = [
-        unit for unit in args
-        if isinstance(unit, dict) and unit.get("enabled", True)
+        unit
+        for unit in args
+        if isinstance(unit, dict)
+        and unit.get("enabled", True)
         and (unit.get("image") or unit.get("input_image"))
-    ]  # fmt: skip
+    ]
     if not units:
         return None
     if len(units) > 1:
@@ -175,8 +182,11 @@ def _common(request: dict, user: User, kind: str) -> Request:
     seed = _seed(request)
     if seed is not None:
         body["seed"] = seed
-    for name, target in (("negative_prompt", "negative_prompt"), ("steps", "steps"),
-                         ("cfg_scale", "guidance_scale")):  # fmt: skip
+    for name, target in (
+        ("negative_prompt", "negative_prompt"),
+        ("steps", "steps"),
+        ("cfg_scale", "guidance_scale"),
+    ):
         if request.get(name) is not None:
             body[target] = request[name]
     plan = JobPlan(body=body)

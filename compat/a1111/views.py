@@ -62,7 +62,8 @@ class _GenerationView(A1111View):
     throttle_classes = [JobCreateThrottle]
     request_serializer: type
 
-    def translate(self, request_data: dict, user) -> translate.Request:
+    def asked_for(self, request_data: dict, user) -> translate.Request:
+        """The jobs and answer details this request means."""
         raise NotImplementedError
 
     def post(self, request):
@@ -70,7 +71,7 @@ class _GenerationView(A1111View):
         serializer.is_valid(raise_exception=True)
         request_data = serializer.validated_data
         self.request_data = dict(request_data)  # echoed in the answer's "parameters"
-        asked = self.translate(request_data, request.user)  # its errors name A1111's fields
+        asked = self.asked_for(request_data, request.user)  # its errors name A1111's fields
         with client_field_names(translate.CLIENT_FIELDS):
             jobs = self._create([asked.plan])
         job_ids = [str(job.id) for job in jobs]
@@ -117,14 +118,14 @@ class _GenerationView(A1111View):
                 request=asked,
                 request_data=self.request_data,
                 jobs=jobs,
-            )  # fmt: skip
+            )
         )
 
 
 class Txt2ImgView(_GenerationView):
     request_serializer = Txt2ImgRequestSerializer
 
-    def translate(self, request_data, user):
+    def asked_for(self, request_data, user):
         return translate.txt2img_request(request_data, user)
 
     @extend_schema(request=Txt2ImgRequestSerializer, responses=GENERATION_RESPONSES, tags=[TAG])
@@ -138,7 +139,7 @@ class Img2ImgView(_GenerationView):
     throttle_classes = [JobCreateThrottle, UploadThrottle]
     request_serializer = Img2ImgRequestSerializer
 
-    def translate(self, request_data, user):
+    def asked_for(self, request_data, user):
         return translate.img2img_request(request_data, user)
 
     @extend_schema(request=Img2ImgRequestSerializer, responses=GENERATION_RESPONSES, tags=[TAG])

@@ -57,9 +57,10 @@ class _GptImageOptions(StrictSerializer):
     )
     output_compression = _optional(serializers.IntegerField, min_value=0, max_value=100)
     background = _optional(
-        serializers.ChoiceField, choices=("auto", "opaque", "transparent"),
+        serializers.ChoiceField,
+        choices=("auto", "opaque", "transparent"),
         help_text="transparent is not supported (images are opaque).",
-    )  # fmt: skip
+    )
     safety_identifier = serializers.CharField(required=False, allow_blank=True)
     stream = _optional(serializers.BooleanField, help_text="Streaming is not supported.")
     partial_images = _optional(serializers.IntegerField, min_value=0, max_value=0)

@@ -148,10 +148,14 @@ class ModelListView(OpenAIView):
     def get(self, request):
         """The models ``model`` may name: the base model and the enabled style presets."""
         data = [
-            {"id": choice.name, "object": "model", "created": choice.created,
-             "owned_by": "illuplatform"}
+            {
+                "id": choice.name,
+                "object": "model",
+                "created": choice.created,
+                "owned_by": "illuplatform",
+            }
             for choice in available_models()
-        ]  # fmt: skip
+        ]
         return Response({"object": "list", "data": data})
 
 
