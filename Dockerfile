@@ -12,7 +12,7 @@ COPY generation ./generation
 COPY gpu_worker ./gpu_worker
 COPY templates ./templates
 COPY manage.py ./
-RUN pip install ".[gpu]" && pip uninstall -y onnxruntime && pip install --force-reinstall --no-deps "onnxruntime-gpu>=1.19" \
+RUN pip install ".[gpu,fp8]" && pip uninstall -y onnxruntime && pip install --force-reinstall --no-deps "onnxruntime-gpu>=1.19" \
     && pip install --no-deps mediapipe==0.10.21
 RUN useradd --create-home illu && chown -R illu /app
 USER illu

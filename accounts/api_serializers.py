@@ -5,8 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.acting import acting_user_field
 from core.media import storage_url
-from core.serializers import StrictSerializer, acting_user_field, image_file_field
+from core.serializers import StrictSerializer, image_file_field
 
 from .models import ApiToken, Avatar
 

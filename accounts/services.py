@@ -4,6 +4,8 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
+from core.stored_files import delete_files_on_commit
+
 from .login_lockout import login_failure_record, login_lockout_check, login_success_record
 from .models import ApiToken, Avatar, User, hash_token
 
@@ -98,6 +100,5 @@ def avatar_set_primary(*, avatar: "Avatar") -> Avatar:
 
 def avatar_delete(*, avatar: "Avatar") -> None:
     name = avatar.image.name
-    storage = avatar.image.storage
     avatar.delete()
-    transaction.on_commit(lambda: storage.delete(name))
+    delete_files_on_commit([name])

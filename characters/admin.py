@@ -1,145 +1,24 @@
-"""Curators' admin for characters and the LoRA registry. LoRA files are added only through
-``lora_register`` (safetensors checks, nothing stored on failure); characters, their default
-LoRAs and reference images go through the character services."""
+"""Curators' admin for characters: characters, their default LoRAs and reference images go
+through the character services."""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.template.defaultfilters import filesizeformat
 
-from accounts.models import User
-from core.admin import ServiceAddMixin, image_tag
+from core.admin import image_tag
 from core.errors import DomainError
 from core.image_input import read_uploaded_image
 
-from .models import (
-    BaseModelFamily,
-    Character,
-    CharacterLora,
-    Lora,
-    LoraCombination,
-    LoraCombinationEntry,
-    LoraType,
-    ReferenceImage,
-)
+from .models import Character, CharacterLora, ReferenceImage
 from .services import (
     character_create,
     character_delete,
     character_update,
-    lora_register,
-    lora_set_enabled,
     reference_add,
     reference_remove,
 )
-
-# ---------------------------------------------------------------- LoRA registry
-
-
-class LoraUploadForm(forms.Form):
-    file = forms.FileField(help_text="A .safetensors LoRA file; pickle formats are refused.")
-    slug = forms.SlugField(max_length=80)
-    name = forms.CharField(max_length=120)
-    type = forms.ChoiceField(choices=LoraType.choices)
-    base_model = forms.ChoiceField(choices=BaseModelFamily.choices, initial=BaseModelFamily.SDXL)
-    trigger_words = forms.CharField(required=False, help_text="Comma-separated.")
-    default_weight = forms.FloatField(initial=0.8)
-    min_weight = forms.FloatField(initial=0.0)
-    max_weight = forms.FloatField(initial=1.5)
-    is_public = forms.BooleanField(required=False, initial=True)
-    owner = forms.ModelChoiceField(
-        User.objects.all(), required=False, help_text="Only for a private LoRA."
-    )
-
-    def clean_trigger_words(self) -> list[str]:
-        return [
-            word.strip() for word in self.cleaned_data["trigger_words"].split(",") if word.strip()
-        ]
-
-
-@admin.register(Lora)
-class LoraAdmin(ServiceAddMixin, admin.ModelAdmin):
-    add_form = LoraUploadForm
-    list_display = (
-        "name", "slug", "type", "base_model", "enabled", "is_public", "sha_short", "size",
-        "owner", "created_at",
-    )  # fmt: skip
-    list_filter = ("type", "enabled", "is_public", "base_model")
-    search_fields = ("name", "slug", "sha256", "original_filename")
-    list_select_related = ("owner",)
-    actions = ("enable", "disable")
-    readonly_fields = (
-        "enabled", "sha256", "size", "original_filename", "file", "created_at", "preview_tag",
-    )  # fmt: skip
-    fieldsets = (
-        (None, {"fields": ("name", "slug", "type", "base_model", "enabled")}),
-        ("Use", {"fields": ("trigger_words", "default_weight", "min_weight", "max_weight")}),
-        ("Visibility", {"fields": ("is_public", "owner")}),
-        ("File", {"fields": ("sha256", "size", "original_filename", "file", "created_at")}),
-        ("Preview", {"fields": ("preview", "preview_tag")}),
-    )
-
-    def create_from_form(self, request, form):
-        lora, created = lora_register(upload=form.cleaned_data.pop("file"), **form.cleaned_data)
-        if not created:
-            # Same sha256: lora_register hands back the existing entry; say so on the field.
-            raise ValidationError(
-                {"file": f"This file is already registered as {lora.slug!r}; nothing was added."}
-            )
-        return lora
-
-    # A registered file stays: disable it instead (jobs and manifests refer to it).
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="sha256", ordering="sha256")
-    def sha_short(self, lora):
-        return lora.sha256[:12]
-
-    @admin.display(description="size", ordering="size_bytes")
-    def size(self, lora):
-        return filesizeformat(lora.size_bytes)
-
-    @admin.display(description="preview image")
-    def preview_tag(self, lora):
-        return image_tag(lora.preview, f"preview of {lora.name}", size=256)
-
-    def _set_enabled(self, request, queryset, enabled: bool) -> None:
-        loras = list(queryset)
-        for lora in loras:
-            lora_set_enabled(lora=lora, enabled=enabled)
-        state = "Enabled" if enabled else "Disabled"
-        self.message_user(request, f"{state} {len(loras)} LoRAs.", messages.SUCCESS)
-
-    @admin.action(description="Enable selected LoRAs")
-    def enable(self, request, queryset):
-        self._set_enabled(request, queryset, True)
-
-    @admin.action(description="Disable selected LoRAs")
-    def disable(self, request, queryset):
-        self._set_enabled(request, queryset, False)
-
-
-class LoraCombinationEntryInline(admin.TabularInline):
-    model = LoraCombinationEntry
-    autocomplete_fields = ("lora",)
-    extra = 1
-
-
-@admin.register(LoraCombination)
-class LoraCombinationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "lora_count")
-    search_fields = ("name", "slug", "description")
-    prepopulated_fields = {"slug": ("name",)}
-    inlines = (LoraCombinationEntryInline,)
-
-    @admin.display(description="LoRAs")
-    def lora_count(self, combination):
-        return combination.entries.count()
-
-
-# ---------------------------------------------------------------- characters
 
 
 class CharacterLoraForm(forms.ModelForm):

@@ -1,35 +1,26 @@
-"""Characters API (characters, their references) and the LoRA registry."""
+"""Characters API: characters and their reference images."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.acting import acting_user
-from core.parsers import JSONParser, LoraMultiPartParser, MultiPartParser
+from core.parsers import JSONParser, MultiPartParser
 from core.schema import USER_ID_PARAMETER
 from core.serializers import ImageUploadRequestSerializer
 from core.throttles import UploadThrottle
 from core.upload_views import image_upload_created
 
-from .api_serializers import (
-    CharacterSerializer,
-    CharacterWriteSerializer,
-    LoraQuerySerializer,
-    LoraRegisterSerializer,
-    LoraSerializer,
-    ReferenceSerializer,
-)
-from .selectors import characters_of, lora_list, loras_visible_to
+from .api_serializers import CharacterSerializer, CharacterWriteSerializer, ReferenceSerializer
+from .selectors import characters_of
 from .services import (
     character_create,
     character_delete,
     character_update,
-    lora_register,
     reference_add,
     reference_remove,
 )
@@ -125,56 +116,3 @@ class ReferenceDetailView(APIView):
         reference = get_object_or_404(character.references.all(), pk=reference_id)
         reference_remove(reference=reference)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class ReadOrStaffWrite(BasePermission):
-    message = "Only staff may register LoRAs."
-
-    def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        return request.method in SAFE_METHODS or user.is_staff
-
-
-class LoraListCreateView(generics.ListAPIView):
-    serializer_class = LoraSerializer
-    permission_classes = [ReadOrStaffWrite]
-    parser_classes = [LoraMultiPartParser]
-    throttle_classes = [UploadThrottle]
-
-    def get_queryset(self):
-        query = LoraQuerySerializer(data=self.request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        return lora_list(user=self.request.user, filters=query.validated_data)
-
-    @extend_schema(parameters=[LoraQuerySerializer], tags=["loras"])
-    def get(self, request, *args, **kwargs):
-        """Enabled public LoRAs and the requester's own private ones."""
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        request={"multipart/form-data": LoraRegisterSerializer},
-        responses={201: LoraSerializer, 200: LoraSerializer},
-        tags=["loras"],
-    )
-    def post(self, request):
-        """Staff only: register a .safetensors LoRA. The same file (same sha256) sent again
-        answers 200 with the existing entry; a new one 201."""
-        serializer = LoraRegisterSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        fields = dict(serializer.validated_data)
-        actor = acting_user(request)  # checked even when unused: an unknown user_id is a 400
-        owner = None if fields["is_public"] else actor
-        lora, created = lora_register(upload=fields.pop("file"), owner=owner, **fields)
-        body = LoraSerializer(lora, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-@extend_schema(tags=["loras"])
-class LoraDetailView(generics.RetrieveAPIView):
-    serializer_class = LoraSerializer
-    lookup_field = "slug"
-
-    def get_queryset(self):
-        return loras_visible_to(user=self.request.user)

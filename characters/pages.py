@@ -1,6 +1,7 @@
-"""Character pages: the list (with a create form), deleting a character and removing a
-reference. The character's own page shows its images too, so it lives in
-generation/character_page.py. Another user's character is a 404."""
+"""Character pages: the list (with a create form), a character's own page (references, LoRAs,
+training, its images), deleting a character and removing a reference. Another user's
+character is a 404. The images a character appears in are generation's: the page's template
+shows them with generation's ``character_images`` tag, so nothing here imports generation."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from core.media import media_url
 
-from .forms import CharacterForm
+from .forms import CharacterForm, ReferenceForm
 from .selectors import characters_of, references_of
 from .services import character_delete, reference_remove
 
@@ -29,6 +30,25 @@ def character_list(request):
         for c in characters_of(user=request.user)
     ]
     return render(request, "pages/characters.html", {"form": form, "characters": characters})
+
+
+@login_required
+def character_detail(request, character_id):
+    character = get_object_or_404(characters_of(user=request.user), pk=character_id)
+    form = ReferenceForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.save(character) is not None:
+        messages.success(request, "The reference is added.")
+        return redirect("character", character_id=character.id)
+    references = [
+        {"reference": ref, "url": media_url(ref.image.name)} for ref in character.references.all()
+    ]
+    context = {
+        "character": character,
+        "form": form,
+        "references": references,
+        "loras": character.lora_links.all(),
+    }
+    return render(request, "pages/character.html", context)
 
 
 def _cover(character) -> str:

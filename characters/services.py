@@ -1,138 +1,21 @@
-"""Writes on the LoRA registry and on characters."""
+"""Writes on characters and their reference images."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from accounts.models import User
-from core.errors import DomainError, InvalidParams
-from core.faces import character_refresh_embedding, detect_face
+from catalog.models import Lora
+from catalog.selectors import loras_visible_to
+from core.errors import InvalidParams
+from core.faces import detect_face, reference_embedding
 from core.image_input import png_content, read_uploaded_image
-from gpu_worker.engine.errors import UnsafeWeights
-from gpu_worker.engine.weights import read_safetensors_header
+from core.stored_files import delete_files_on_commit
 
-from .models import Character, CharacterLora, Lora, ReferenceImage
-from .selectors import loras_visible_to
-
-_SAFE_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}\.safetensors$")
-
-
-class LoraRejected(DomainError):
-    code = "invalid"
-
-
-class LoraTooLarge(DomainError):
-    status_code = 413
-    code = "too_large"
-
-
-def _check_filename(filename: str) -> None:
-    if "/" in filename or "\\" in filename or ".." in filename:
-        raise LoraRejected(
-            f"File name {filename!r} contains a path; send a plain file name.",
-            {"file": ["File names may not contain paths."]},
-        )
-    if not _SAFE_FILENAME.match(filename):
-        raise LoraRejected(
-            f"File name {filename!r} is not accepted: only .safetensors LoRA files are.",
-            {"file": ["Only .safetensors files are accepted."]},
-        )
-
-
-def _spool_and_hash(upload) -> tuple[Path, str, int]:
-    """Copy the upload to a private temp file while hashing it; enforce the size cap."""
-    limit = settings.ILLU_LORA_MAX_BYTES
-    digest = hashlib.sha256()
-    handle, name = tempfile.mkstemp(suffix=".safetensors", prefix="lora-upload-")
-    size = 0
-    with os.fdopen(handle, "wb") as out:
-        for chunk in upload.chunks():
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                os.unlink(name)
-                raise LoraTooLarge(
-                    f"The LoRA file exceeds the limit of {limit} bytes.",
-                    {"file": [f"At most {limit} bytes."]},
-                )
-            digest.update(chunk)
-            out.write(chunk)
-    return Path(name), digest.hexdigest(), size
-
-
-def lora_register(
-    *,
-    upload,
-    slug: str,
-    name: str,
-    type: str,
-    owner: User | None = None,
-    is_public: bool = True,
-    trigger_words: list[str] | None = None,
-    default_weight: float = 0.8,
-    min_weight: float = 0.0,
-    max_weight: float = 1.5,
-    base_model: str = "sdxl",
-) -> tuple[Lora, bool]:
-    """Validate and store an uploaded LoRA. Returns (entry, created); the same file (same
-    sha256) registered twice is the same entry. Nothing is stored when validation fails."""
-    _check_filename(upload.name or "")
-    if upload.size is not None and upload.size > settings.ILLU_LORA_MAX_BYTES:
-        raise LoraTooLarge(
-            f"The LoRA file is {upload.size} bytes; the limit is {settings.ILLU_LORA_MAX_BYTES}.",
-            {"file": [f"At most {settings.ILLU_LORA_MAX_BYTES} bytes."]},
-        )
-    path, sha256, size = _spool_and_hash(upload)
-    try:
-        try:
-            read_safetensors_header(path)
-        except UnsafeWeights as exc:
-            raise LoraRejected(str(exc).replace(path.name, repr(upload.name)), {"file": [str(exc)]})
-        existing = Lora.objects.filter(sha256=sha256).first()
-        if existing is not None:
-            return existing, False
-        lora = Lora(
-            slug=slug,
-            name=name,
-            type=type,
-            owner=owner,
-            is_public=is_public,
-            original_filename=upload.name,
-            sha256=sha256,
-            size_bytes=size,
-            trigger_words=trigger_words or [],
-            default_weight=default_weight,
-            min_weight=min_weight,
-            max_weight=max_weight,
-            base_model=base_model,
-        )
-        lora.full_clean(exclude=["file"])
-        with open(path, "rb") as handle:
-            lora.file.save("lora.safetensors", File(handle), save=False)
-        try:
-            with transaction.atomic():
-                lora.save()
-        except IntegrityError:
-            lora.file.delete(save=False)
-            raise
-        return lora, True
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def lora_set_enabled(*, lora: Lora, enabled: bool) -> Lora:
-    Lora.objects.filter(pk=lora.pk).update(enabled=enabled)
-    lora.refresh_from_db()
-    return lora
+from .models import Character, CharacterLora, ReferenceImage
 
 
 def _validate_lora_weights(owner: User, loras: list[dict[str, Any]]) -> list[tuple[Lora, float]]:
@@ -195,7 +78,7 @@ def _set_character_loras(character: Character, loras: list[dict[str, Any]]) -> N
 def character_delete(*, character: Character) -> None:
     files = [ref.image.name for ref in character.references.all()]
     character.delete()
-    _delete_files_on_commit(files)
+    delete_files_on_commit(files)
 
 
 @transaction.atomic
@@ -222,15 +105,17 @@ def reference_remove(*, reference: ReferenceImage) -> None:
     character = reference.character
     reference.delete()
     character_refresh_embedding(character)
-    _delete_files_on_commit([name])
+    delete_files_on_commit([name])
 
 
-def _delete_files_on_commit(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    def delete() -> None:
-        for name in names:
-            if name:
-                default_storage.delete(name)
-
-    transaction.on_commit(delete)
+def character_refresh_embedding(character: Character) -> None:
+    """Set the character's reference embedding: the normalized mean of its references with
+    exactly one face (flagged ones are left out), or none without such references."""
+    embeddings = [
+        ref.face_embedding
+        for ref in character.references.all()
+        if ref.face_count == 1 and ref.face_embedding
+    ]
+    character.reference_embedding = reference_embedding(embeddings) if embeddings else None
+    character.embedding_backend = settings.ILLU_IDENTITY_BACKEND if embeddings else ""
+    character.save(update_fields=["reference_embedding", "embedding_backend", "updated_at"])

@@ -1,4 +1,4 @@
-"""API routes of characters (characters, references, the LoRA registry), included under
+"""API routes of characters (characters and their references), included under
 /api/v1/ by illuplatform/urls.py."""
 
 from django.urls import path
@@ -22,6 +22,4 @@ urlpatterns = [
         api.ReferenceDetailView.as_view(),
         name="reference-detail",
     ),
-    path("loras/", api.LoraListCreateView.as_view(), name="lora-list"),
-    path("loras/<slug:slug>/", api.LoraDetailView.as_view(), name="lora-detail"),
 ]

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from .errors import JobFailed, JobsCancelled, JobsTimedOut
-from .platform import FINISHED_STATUSES, GeneratedImage, GenerationJob, JobStatus
+from .platform import FINISHED_STATUSES, GeneratedImage, GenerationJob, WorkStatus
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,12 @@ def check_ended(jobs: list[GenerationJob], *, allow_cancelled: bool = False) -> 
             f"(jobs {ids})."
         )
     for job in jobs:
-        if job.status == JobStatus.FAILED:
+        if job.status == WorkStatus.FAILED:
             error = job.error or {}
             raise JobFailed(
                 error.get("code", "internal"), f"Job {job.id} failed: {error.get('message', '')}"
             )
-    cancelled = [job for job in jobs if job.status == JobStatus.CANCELLED]
+    cancelled = [job for job in jobs if job.status == WorkStatus.CANCELLED]
     if cancelled and not allow_cancelled:
         raise JobsCancelled(f"Job {cancelled[0].id} was cancelled before it finished.")
 
@@ -60,6 +60,6 @@ def made_images(jobs: list[GenerationJob]) -> list[MadeImage]:
     return [
         MadeImage(job=job, image=image)
         for job in jobs
-        if job.status == JobStatus.SUCCEEDED
+        if job.status == WorkStatus.SUCCEEDED
         for image in sorted(job.images.all(), key=lambda image: image.index)
     ]

@@ -1,32 +1,30 @@
-"""Everything compat uses from the apps below it, imported in this one module: the apps are
-being reshaped (job lifecycle, LoRA registry and style presets move to apps of their own), and
-then only these imports change.
+"""Everything compat uses from the apps below it, imported in this one module, so a move of
+any of it among those apps changes only these imports: the catalog (style presets, LoRAs,
+scheduler names), the one lifecycle of background work (statuses, live progress, workers)
+and generation (the job request, its services and the wait behind ``Prefer: wait``).
 
 Used by every other module of compat; nothing here has logic of its own."""
 
 from accounts.authentication import HashedTokenAuthentication, token_user
-from characters.selectors import loras_visible_to
+from catalog.models import Scheduler
+from catalog.selectors import enabled_styles, loras_visible_to
 from generation.api.serializers import JobCreateSerializer, LoraChoiceSerializer
 from generation.api.waiting import wait_for_end
-from generation.models import (
-    FINISHED_STATUSES,
-    GeneratedImage,
-    GenerationJob,
-    JobKind,
-    JobSource,
-    JobStatus,
-)
-from generation.selectors import enabled_styles, jobs_visible_to
+from generation.models import GeneratedImage, GenerationJob, JobKind, JobSource
+from generation.selectors import jobs_visible_to
 from generation.services import job_cancel, job_create_from_request
-from generation.signals_redis import read_progress
 from generation.uploads import upload_create
-from generation.worker_registry import live_workers
-from gpu_worker.engine.schedulers import SCHEDULER_NAMES
+from work.models import ACTIVE_STATUSES, FINISHED_STATUSES, WorkStatus
+from work.redis_channel import read_progress
+from work.workers import live_workers
 
 # The most images one job makes; a request for more becomes several jobs.
 MAX_IMAGES_PER_JOB = JobCreateSerializer().fields["num_images"].max_value
+# The schedulers a job may name (the engine's, as the catalog lists them).
+SCHEDULER_NAMES = tuple(Scheduler.values)
 
 __all__ = [
+    "ACTIVE_STATUSES",
     "FINISHED_STATUSES",
     "MAX_IMAGES_PER_JOB",
     "SCHEDULER_NAMES",
@@ -36,8 +34,8 @@ __all__ = [
     "JobCreateSerializer",
     "JobKind",
     "JobSource",
-    "JobStatus",
     "LoraChoiceSerializer",
+    "WorkStatus",
     "enabled_styles",
     "job_cancel",
     "job_create_from_request",

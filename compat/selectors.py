@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from accounts.models import User
 
 from .models import A1111Options
-from .platform import GenerationJob, JobStatus, jobs_visible_to
+from .platform import ACTIVE_STATUSES, GenerationJob, WorkStatus, jobs_visible_to
 
 
 def jobs_in_order(*, user: User, job_ids: list[str]) -> list[GenerationJob]:
@@ -21,7 +21,7 @@ def running_job_of(*, user: User) -> GenerationJob | None:
     """The caller's most recently started running job (any source), or None."""
     return (
         jobs_visible_to(user=user)
-        .filter(status=JobStatus.RUNNING)
+        .filter(status=WorkStatus.RUNNING)
         .order_by("-started_at", "-created_at")
         .first()
     )
@@ -29,7 +29,7 @@ def running_job_of(*, user: User) -> GenerationJob | None:
 
 def unfinished_jobs_of(*, user: User, source: str | None = None) -> QuerySet[GenerationJob]:
     """The caller's queued and running jobs, of one source when given."""
-    jobs = jobs_visible_to(user=user).filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING))
+    jobs = jobs_visible_to(user=user).filter(status__in=ACTIVE_STATUSES)
     return jobs.filter(source=source) if source else jobs
 
 

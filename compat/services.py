@@ -23,7 +23,7 @@ from .platform import (
     GenerationJob,
     JobCreateSerializer,
     JobSource,
-    JobStatus,
+    WorkStatus,
     job_cancel,
     job_create_from_request,
     upload_create,
@@ -129,7 +129,7 @@ def a1111_jobs_interrupt(*, user: User, running_only: bool) -> list[GenerationJo
     jobs cancelled."""
     jobs = unfinished_jobs_of(user=user, source=JobSource.A1111)
     if running_only:
-        jobs = jobs.filter(status=JobStatus.RUNNING)
+        jobs = jobs.filter(status=WorkStatus.RUNNING)
     cancelled = []
     for job in jobs:
         try:

@@ -25,3 +25,15 @@ class NotFound(DomainError):
 
     status_code = 404
     code = "not_found"
+
+
+class QuotaExceeded(DomainError):
+    """A per-user limit (jobs, images, trainings) is reached; ``retry_after`` says in how many
+    seconds trying again can succeed."""
+
+    status_code = 429
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

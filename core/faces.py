@@ -1,15 +1,21 @@
-"""Faces on the Django side: detected on avatar and reference uploads, embedded with the
-configured backend, and averaged into a character's reference embedding."""
+"""Faces on the Django side: detected on avatar and reference uploads, and averaged into a
+character's reference embedding.
+
+The detector is the engine's identity backend, which this bottom layer may not import: the
+setting ``ILLU_FACE_DETECTION`` names an object (``gpu_worker.upload_checks.FACE_DETECTION``)
+with ``detect(image) -> FaceInfo`` and ``reference_embedding(embeddings) -> list[float]``,
+loaded by ``import_string``. Tests and other deployments may name another."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from PIL import Image
 
 from core.errors import DomainError
-from gpu_worker.engine.identity import load_face_embedder, reference_embedding
 
 
 class FaceRequirementError(DomainError):
@@ -28,18 +34,25 @@ class FaceInfo:
         return self.count == 1
 
 
+class FaceDetection(Protocol):
+    def detect(self, image: Image.Image) -> FaceInfo:
+        """How many faces, the best one's detector score, its embedding when it is the only
+        one, and the backend's name."""
+
+    def reference_embedding(self, embeddings: list[list[float]]) -> list[float]:
+        """The normalized mean of several faces' embeddings."""
+
+
+def face_detection() -> FaceDetection:
+    return import_string(settings.ILLU_FACE_DETECTION)
+
+
 def detect_face(image: Image.Image) -> FaceInfo:
-    embedder = load_face_embedder(
-        settings.ILLU_IDENTITY_BACKEND, model_dir=settings.ILLU_INSIGHTFACE_MODEL_DIR or None
-    )
-    faces = embedder.detect(image)
-    best = faces[0] if faces else None
-    return FaceInfo(
-        count=len(faces),
-        score=float(best.det_score) if best else None,
-        embedding=[float(x) for x in best.embedding] if len(faces) == 1 else None,
-        backend=embedder.name,
-    )
+    return face_detection().detect(image)
+
+
+def reference_embedding(embeddings: list[list[float]]) -> list[float]:
+    return face_detection().reference_embedding(embeddings)
 
 
 def require_single_face(info: FaceInfo, field: str = "image") -> None:
@@ -50,21 +63,3 @@ def require_single_face(info: FaceInfo, field: str = "image") -> None:
         f"{field}: exactly one face is needed, but {found}.",
         {field: [f"Exactly one face is needed; {found}."]},
     )
-
-
-def character_refresh_embedding(character) -> None:
-    """Normalized mean of the references with exactly one face; flagged ones are left out."""
-    embeddings = [
-        ref.face_embedding
-        for ref in character.references.all()
-        if ref.face_count == 1 and ref.face_embedding
-    ]
-    import numpy as np
-
-    character.reference_embedding = (
-        [float(x) for x in reference_embedding(np.asarray(e, dtype=np.float32) for e in embeddings)]
-        if embeddings
-        else None
-    )
-    character.embedding_backend = settings.ILLU_IDENTITY_BACKEND if embeddings else ""
-    character.save(update_fields=["reference_embedding", "embedding_backend", "updated_at"])

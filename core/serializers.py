@@ -3,6 +3,7 @@
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from .acting import acting_user_field
 from .parsers import JSONTypedMixin
 
 
@@ -43,12 +44,6 @@ def validated_query(serializer_class: type[serializers.Serializer], request) -> 
 def image_file_field() -> serializers.FileField:
     # The service checks the content (PNG, JPEG or WebP; size; pixels), not the name.
     return serializers.FileField(help_text="PNG, JPEG or WebP, checked by content.")
-
-
-def acting_user_field() -> serializers.CharField:
-    return serializers.CharField(
-        required=False, allow_blank=True, help_text="Staff only: act for this username."
-    )
 
 
 class ImageUploadRequestSerializer(StrictSerializer):

@@ -8,16 +8,16 @@ import uuid
 from django import forms
 
 from accounts.models import Avatar, User
+from catalog.controlnet_weights import CONTROL_TYPES
+from catalog.models import Scheduler
+from catalog.selectors import enabled_styles, loras_visible_to
 from characters.models import Character
-from characters.selectors import loras_visible_to
 from core.errors import DomainError
 from core.forms import ACCEPTED_IMAGES, add_domain_error, add_field_errors, flatten_errors
-from gpu_worker.engine.schedulers import SCHEDULER_NAMES
 
-from .api.serializers import CONTROL_TYPES, JobCreateSerializer
+from .api.serializers import JobCreateSerializer
 from .models import EDIT_KINDS, GenerationJob, JobKind, JobSource, ReviewStatus, Upload
 from .presets import QUALITY_PRESETS
-from .selectors import enabled_styles
 from .services import job_create_from_request
 from .uploads import upload_create
 
@@ -73,7 +73,7 @@ class JobForm(forms.Form):
         required=False, label="Guidance scale", widget=_number(0, 30, 0.5)
     )
     scheduler = forms.ChoiceField(
-        required=False, choices=[("", "From the style")] + [(n, n) for n in SCHEDULER_NAMES]
+        required=False, choices=[("", "From the style")] + [(n, n) for n in Scheduler.values]
     )
     avatar = forms.ChoiceField(required=False, label="Photo")
     ip_adapter_scale = forms.FloatField(

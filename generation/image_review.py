@@ -6,7 +6,10 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from core.stored_files import delete_files_on_commit
+
 from .models import GeneratedImage, ReviewStatus
+from .work_kind import job_stored_files
 
 
 def _ids(images: Iterable[GeneratedImage]) -> list:
@@ -38,15 +41,8 @@ def image_set_featured(*, images: Iterable[GeneratedImage], featured: bool) -> i
 @transaction.atomic
 def image_delete(*, images: Iterable[GeneratedImage]) -> int:
     """Delete image rows and, once that commits, their stored files (image and thumbnail)."""
-    from django.core.files.storage import default_storage
-
     rows = GeneratedImage.objects.filter(pk__in=_ids(images))
-    names = [name for pair in rows.values_list("file", "thumbnail") for name in pair if name]
+    names = job_stored_files(rows)
     deleted, _ = rows.delete()
-
-    def delete_files() -> None:
-        for name in names:
-            default_storage.delete(name)
-
-    transaction.on_commit(delete_files)
+    delete_files_on_commit(names)
     return deleted

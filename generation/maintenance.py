@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core.stored_files import delete_files_on_commit
+
 from .models import GeneratedImage, GenerationJob
 from .selectors import jobs_finished_before
 
@@ -57,13 +59,5 @@ def cleanup_finished_jobs(
         result.deleted = True
         # Files go only once the rows are gone for good: a rollback must not leave rows
         # pointing at deleted files.
-        names = list(result.file_names)
-        transaction.on_commit(lambda: _delete_files(names))
+        delete_files_on_commit(list(result.file_names))
     return result
-
-
-def _delete_files(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    for name in names:
-        default_storage.delete(name)

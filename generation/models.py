@@ -3,6 +3,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from catalog.models import StylePreset
+from work.models import Work
+
 
 class JobKind(models.TextChoices):
     TEXT = "text"
@@ -20,17 +23,6 @@ class JobKind(models.TextChoices):
 EDIT_KINDS = (JobKind.IMG2IMG, JobKind.INPAINT, JobKind.UPSCALE, JobKind.FACE_REPAIR)
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
 class JobSource(models.TextChoices):
     """Which API a job came in through: the platform's own, or a compatibility API."""
 
@@ -45,88 +37,15 @@ class JobPriority(models.TextChoices):
     LOW = "low"
 
 
-class Scheduler(models.TextChoices):
-    EULER = "euler"
-    EULER_A = "euler_a"
-    DPMPP_2M = "dpmpp_2m"
-    DDIM = "ddim"
+class GenerationJob(Work):
+    """A request for images: the source of truth for a job; Redis only carries its id to a
+    worker. Its lifecycle (claim, finish, retry, cancel) is ``work.lifecycle``'s, with the
+    hooks of ``generation.work_kind.JOBS``."""
 
-
-class Quality(models.TextChoices):
-    DRAFT = "draft"
-    STANDARD = "standard"
-    HIGH = "high"
-    ULTRA = "ultra"
-
-
-class StylePreset(models.Model):
-    """A curated look: prompt template, negative prompt, sampler defaults, control weights."""
-
-    slug = models.SlugField(max_length=80, unique=True)
-    name = models.CharField(max_length=120)
-    prompt_template = models.TextField(
-        default="{prompt}", help_text="Must contain {prompt}, where the user's prompt goes."
-    )
-    negative_prompt = models.TextField(blank=True)
-    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
-    steps = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Overrides the quality preset's steps when set."
-    )
-    scheduler = models.CharField(max_length=16, choices=Scheduler.choices, default="euler")
-    ip_adapter_scale = models.FloatField(null=True, blank=True)
-    controlnet_weights = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text='Control type -> conditioning scale, e.g. {"canny": 0.9}',
-    )
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(prompt_template__contains="{prompt}"),
-                name="stylepreset_template_has_prompt",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(quality__in=Quality.values), name="stylepreset_quality_valid"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(scheduler__in=Scheduler.values),
-                name="stylepreset_scheduler_valid",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(ip_adapter_scale__isnull=True)
-                | (models.Q(ip_adapter_scale__gte=0.0) & models.Q(ip_adapter_scale__lte=1.0)),
-                name="stylepreset_ip_scale_unit_interval",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(steps__isnull=True)
-                | (models.Q(steps__gte=1) & models.Q(steps__lte=150)),
-                name="stylepreset_steps_range",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def render(self, prompt: str) -> str:
-        return self.prompt_template.replace("{prompt}", prompt)
-
-
-class GenerationJob(models.Model):
-    """The source of truth for a job; Redis only carries its id to a worker."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs"
     )
     kind = models.CharField(max_length=16, choices=JobKind.choices)
-    status = models.CharField(
-        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
-    )
     priority = models.CharField(
         max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL
     )
@@ -151,16 +70,7 @@ class GenerationJob(models.Model):
         "accounts.Avatar", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     timings = models.JSONField(default=dict, blank=True)
-    error = models.JSONField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    worker_name = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    cancel_at = models.DateTimeField(
-        null=True, blank=True, help_text="From cancel_after: the job is cancelled if unfinished."
-    )
-    retry_at = models.DateTimeField(
-        null=True, blank=True, help_text="A transient failure put it back; not before this time."
-    )
     webhook_url = models.URLField(max_length=500, blank=True)
     webhook_events = models.JSONField(default=list, blank=True)
     conditioning = models.JSONField(
@@ -168,14 +78,11 @@ class GenerationJob(models.Model):
     )
     generated_count = models.PositiveIntegerField(default=0)
     accepted_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(Work.Meta):
         indexes = [models.Index(fields=["owner", "-created_at"])]
         constraints = [
+            *Work.Meta.constraints,
             models.UniqueConstraint(
                 fields=["owner", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
@@ -185,19 +92,12 @@ class GenerationJob(models.Model):
                 condition=models.Q(kind__in=JobKind.values), name="generationjob_kind_valid"
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=JobStatus.values), name="generationjob_status_valid"
-            ),
-            models.CheckConstraint(
                 condition=models.Q(source__in=JobSource.values), name="generationjob_source_valid"
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.id} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
 
 def generated_image_key(instance: "GeneratedImage", filename: str) -> str:

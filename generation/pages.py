@@ -17,14 +17,16 @@ from django.views.decorators.http import require_POST
 
 from core.errors import Conflict, DomainError
 from core.media import media_url
+from work.models import WorkStatus
+from work.progress import percent, work_progress
 
 from .edit_forms import ImageEditForm
 from .forms import GalleryFilterForm, JobForm
 from .image_services import image_delete, image_generate_again
-from .models import GeneratedImage, GenerationJob, JobStatus
+from .models import GeneratedImage, GenerationJob
 from .selectors import image_list, images_visible_to, jobs_visible_to
 from .services import job_cancel
-from .signals_redis import read_progress
+from .work_kind import JOBS
 
 GALLERY_PAGE_SIZE = 24
 PRESELECTABLE = ("kind", "character", "prompt")
@@ -55,29 +57,15 @@ def image_card(image: GeneratedImage) -> ImageCard:
 
 
 def job_progress(job: GenerationJob) -> dict:
-    """Where the job stands: finished jobs from the row, live ones from Redis; a cancelled
-    or failed job keeps the last step it reported."""
-    total = int(job.params.get("steps") or 0)
-    step = total if job.status == JobStatus.SUCCEEDED else 0
-    live = read_progress(str(job.id)) if job.status != JobStatus.SUCCEEDED else None
-    if live:
-        step, total = int(live.get("step", 0)), int(live.get("total") or total)
-    fraction = step / total if total else 0.0
-    progress = {
-        "step": step,
-        "total": total,
-        "fraction": fraction,
-        "percent": round(fraction * 100),
-    }
-    if live and job.status == JobStatus.RUNNING and live.get("preview"):
-        progress.update(preview=live["preview"], preview_step=live.get("preview_step"))
-    return progress
+    """Where the job stands (``work.progress``), with the percent its progress bar shows."""
+    progress = work_progress(JOBS, job)
+    return {**progress, "percent": percent(progress)}
 
 
 def _queue_state(job: GenerationJob) -> dict | None:
-    if job.status != JobStatus.QUEUED:
+    if job.status != WorkStatus.QUEUED:
         return None
-    from .queue_position import queue_state
+    from .queue.position import queue_state
 
     return queue_state(job)
 
@@ -114,6 +102,7 @@ def job_detail(request, job_id):
     job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
     context = {
         "job": job,
+        "statuses": WorkStatus,
         "progress": job_progress(job),
         "queue": _queue_state(job),
         "cards": [image_card(image) for image in job.images.all()],

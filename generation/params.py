@@ -9,17 +9,18 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import Avatar, User
+from catalog.models import StylePreset
+from catalog.selectors import loras_visible_to
 from characters.models import Character
-from characters.selectors import loras_visible_to
 from core.errors import InvalidParams
 
 from .edit_params import resolve_edit_params
-from .models import EDIT_KINDS, JobKind, StylePreset, Upload
+from .models import EDIT_KINDS, JobKind, Upload
 from .presets import DEFAULT_QUALITY, QUALITY_PRESETS
 
 MAX_SEED = 2**63 - 1
 IDENTITY_KINDS = ("memory", "subject", "character")
-# The seed service's kinds come with their own curated style.
+# The AutoBio service's kinds come with their own curated style.
 DEFAULT_STYLE_BY_KIND = {"memory": "memory", "subject": "subject"}
 SUBJECT_DEFAULT_PROMPT = "portrait of the person"
 DEFAULT_IP_ADAPTER_SCALE = 0.6
@@ -36,7 +37,9 @@ def _invalid(field: str, message: str) -> InvalidParams:
 def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[str, Any]:
     """Return the complete parameter set, or raise InvalidParams naming the field."""
     # Editing kinds may name a character (or an avatar) for its LoRAs, references and score.
-    wants_character = kind == "character" or (kind in EDIT_KINDS and requested.get("character"))
+    wants_character = kind == JobKind.CHARACTER or (
+        kind in EDIT_KINDS and requested.get("character")
+    )
     character = _character(owner, requested) if wants_character else None
     style = _style(requested, kind, character)
     quality = requested.get("quality") or (style.quality if style else DEFAULT_QUALITY)

@@ -8,8 +8,9 @@ from datetime import datetime
 from django.db.models import F, Q, QuerySet
 
 from accounts.models import User
+from work.models import FINISHED_STATUSES
 
-from .models import FINISHED_STATUSES, GeneratedImage, GenerationJob, StylePreset, Upload
+from .models import GeneratedImage, GenerationJob, Upload
 
 JOB_ORDERINGS = ("created_at", "-created_at", "finished_at", "-finished_at")
 IMAGE_ORDERINGS = {
@@ -18,11 +19,6 @@ IMAGE_ORDERINGS = {
     "consistency_score": F("consistency_score").asc(nulls_last=True),
     "-consistency_score": F("consistency_score").desc(nulls_last=True),
 }
-
-
-def enabled_styles() -> QuerySet[StylePreset]:
-    """The style presets users may choose; a disabled one is as unknown as a missing one."""
-    return StylePreset.objects.filter(enabled=True)
 
 
 def jobs_visible_to(*, user: User) -> QuerySet[GenerationJob]:

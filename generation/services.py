@@ -1,5 +1,6 @@
-"""Writes on jobs. Every status change is a conditional update, so a late callback can never
-overwrite a job that already ended; every change is published for SSE and webhooks."""
+"""Writes on jobs that are generation's own: create (quotas, idempotency), rerun, delete. Status
+changes (claim, finish, retry, cancel, requeue) are ``work.lifecycle``'s, with the hooks of
+``generation.work_kind.JOBS``."""
 
 from __future__ import annotations
 
@@ -10,47 +11,24 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, IntegerField, Q, Sum
+from django.db.models import IntegerField, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import quota_for
-from core.errors import Conflict, DomainError
+from core.errors import QuotaExceeded
+from core.stored_files import delete_files_on_commit
+from work.lifecycle import work_cancel, work_enqueue_on_commit, work_requeue
+from work.models import ACTIVE_STATUSES, WorkStatus
 
 from .edit_params import DERIVED_PARAMS as EDIT_DERIVED_PARAMS
-from .models import (
-    EDIT_KINDS,
-    FINISHED_STATUSES,
-    GeneratedImage,
-    GenerationJob,
-    JobPriority,
-    JobSource,
-    JobStatus,
-)
+from .models import EDIT_KINDS, GeneratedImage, GenerationJob, JobKind, JobPriority, JobSource
 from .params import resolve_params
-from .queueing import (
-    QUEUE_BY_PRIORITY,
-    enqueue_generation_job,
-    enqueue_or_leave_to_reconciler,
-    get_queue,
-    get_redis,
-)
-from .signals_redis import cancel_key, publish_event, request_cancel
-from .webhooks import webhook_emit
+from .work_kind import JOBS, job_stored_files
 
-ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 IDEMPOTENCY_KEY_MAX_LENGTH = GenerationJob._meta.get_field("idempotency_key").max_length
-
-
-class QuotaExceeded(DomainError):
-    status_code = 429
-    code = "quota_exceeded"
-
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def job_create(
@@ -95,8 +73,7 @@ def job_create(
                 source=source,
                 source_user=source_user[:200],
             )
-            # Only a committed row is enqueued: a worker must never see an id it cannot load.
-            transaction.on_commit(lambda: enqueue_or_leave_to_reconciler(job))
+            work_enqueue_on_commit(JOBS, job)
     except IntegrityError:
         # A concurrent request with the same key won the race: return its job.
         existing = idempotency_key and _job_for_idempotency_key(owner, idempotency_key)
@@ -176,197 +153,21 @@ def _images_requested_since(owner: User, since: datetime) -> int:
     """Images asked for since ``since`` (failed jobs and never-started cancellations are
     given back), summed by the database from each job's params."""
     jobs = GenerationJob.objects.filter(owner=owner, created_at__gte=since).exclude(
-        Q(status=JobStatus.FAILED) | Q(status=JobStatus.CANCELLED, started_at__isnull=True)
+        Q(status=WorkStatus.FAILED) | Q(status=WorkStatus.CANCELLED, started_at__isnull=True)
     )
     requested = Cast(KT("params__num_images"), IntegerField())
     return jobs.aggregate(total=Coalesce(Sum(requested), 0))["total"]
 
 
-def job_mark_running(*, job_id: str, worker_name: str) -> bool:
-    """queued -> running; False if the job was cancelled or taken meanwhile."""
-    updated = GenerationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING,
-        started_at=timezone.now(),
-        worker_name=worker_name,
-        attempts=F("attempts") + 1,
-        retry_at=None,
-    )
-    if updated:
-        _announce(job_id, "start", {"status": JobStatus.RUNNING})
-    return updated == 1
-
-
-def jobs_mark_running(
-    *, job_ids: list[str], worker_name: str, started_at: datetime | None = None
-) -> list[str]:
-    """queued -> running for a batch, all with one ``started_at``; returns the ids this
-    worker took, in the given order. Each row is a compare-and-set on its status, so two
-    workers never both take a job; on PostgreSQL rows another worker is claiming right now
-    are skipped (``FOR UPDATE SKIP LOCKED``) instead of waited for."""
-    from django.db import connection
-
-    started_at = started_at or timezone.now()
-    fields = {
-        "status": JobStatus.RUNNING,
-        "started_at": started_at,
-        "worker_name": worker_name,
-        "attempts": F("attempts") + 1,
-        "retry_at": None,
-    }
-    if connection.features.has_select_for_update_skip_locked:
-        with transaction.atomic():
-            free = set(
-                GenerationJob.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=job_ids, status=JobStatus.QUEUED)
-                .values_list("pk", flat=True)
-            )
-            GenerationJob.objects.filter(pk__in=free).update(**fields)
-        claimed = [job_id for job_id in job_ids if _uuid(job_id) in free]
-    else:
-        # SQLite serializes writers: one conditional update per row is the atomic claim.
-        claimed = [
-            job_id
-            for job_id in job_ids
-            if GenerationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(**fields)
-        ]
-    for job_id in claimed:
-        _announce(job_id, "start", {"status": JobStatus.RUNNING})
-    return claimed
-
-
-def _uuid(value):
-    import uuid
-
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-def job_mark_succeeded(
-    *,
-    job_id: str,
-    timings: dict[str, int],
-    counts: dict | None = None,
-    finished_at: datetime | None = None,
-):
-    return _finish(
-        job_id,
-        JobStatus.SUCCEEDED,
-        timings=timings,
-        error=None,
-        counts=counts,
-        finished_at=finished_at,
-    )
-
-
-def job_mark_failed(
-    *, job_id: str, code: str, message: str, timings: dict[str, int] | None = None
-) -> bool:
-    error = {"code": code, "message": message}
-    return _finish(job_id, JobStatus.FAILED, timings=timings or {}, error=error)
-
-
-def job_mark_cancelled(*, job_id: str, timings: dict[str, int] | None = None) -> bool:
-    """running -> cancelled, by the worker once the step callback saw the cancel flag."""
-    return _finish(job_id, JobStatus.CANCELLED, timings=timings or {}, error=None)
-
-
-def _finish(
-    job_id: str,
-    status: str,
-    *,
-    timings: dict,
-    error: dict | None,
-    counts: dict | None = None,
-    finished_at: datetime | None = None,
-) -> bool:
-    now = finished_at or timezone.now()
-    job = GenerationJob.objects.filter(pk=job_id).only("created_at").first()
-    if job is None:
-        return False
-    timings = {**timings, "total_ms": _ms_between(job.created_at, now)}
-    updated = GenerationJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        status=status, finished_at=now, timings=timings, error=error, **(counts or {})
-    )
-    if updated:
-        _announce(job_id, "completed", {"status": status, "error": error})
-    return updated == 1
-
-
-def job_schedule_retry(*, job_id: str, code: str, message: str) -> str:
-    """Back-off after a transient failure of the same job (storage down, its worker gone).
-
-    Used by the worker (a storage error) and the reconciler (a running job whose worker died).
-    Changes the row: back to ``queued`` with ``retry_at`` = now + ILLU_RETRY_BACKOFF_SECONDS
-    doubled per attempt so far, the error kept as the reason; once ILLU_JOB_MAX_ATTEMPTS is
-    reached, ``failed`` instead. It never enqueues (the reconciler does once ``retry_at`` has
-    passed), never creates a job and never touches a job that changed status meanwhile.
-    Returns the status the job has afterwards ("missing" when there is no such row)."""
-    job = GenerationJob.objects.filter(pk=job_id).first()
-    if job is None:
-        return "missing"
-    if job.attempts >= settings.ILLU_JOB_MAX_ATTEMPTS:
-        job_mark_failed(
-            job_id=job_id, code=code, message=f"{message} (gave up after {job.attempts} attempts)"
-        )
-        return JobStatus.FAILED
-    delay = settings.ILLU_RETRY_BACKOFF_SECONDS * 2 ** max(0, job.attempts - 1)
-    updated = GenerationJob.objects.filter(pk=job_id, status=job.status).update(
-        status=JobStatus.QUEUED,
-        started_at=None,
-        worker_name="",
-        retry_at=timezone.now() + timedelta(seconds=delay),
-        error={"code": code, "message": f"{message} Retrying in {delay} s."},
-    )
-    if updated:
-        publish_event(str(job_id), "status", {"status": JobStatus.QUEUED, "retry_in_s": delay})
-    return JobStatus.QUEUED if updated else job.status
-
-
-def _announce(job_id: str, webhook_event: str, data: dict) -> None:
-    """Publish after commit: whoever reacts to the event must find the row already updated."""
-
-    def publish() -> None:
-        publish_event(str(job_id), "status", data)
-        job = GenerationJob.objects.filter(pk=job_id).first()
-        if job is not None and job.webhook_url:
-            webhook_emit(job, webhook_event, data)
-
-    transaction.on_commit(publish)
-
-
 def job_cancel(*, job: GenerationJob) -> GenerationJob:
     """Queued jobs end at once and never start; running ones stop within one step."""
-    if job.status in FINISHED_STATUSES:
-        raise Conflict(f"Job {job.id} already ended with status {job.status}; nothing to cancel.")
-    request_cancel(str(job.id))
-    if GenerationJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now()
-    ):
-        get_queue(QUEUE_BY_PRIORITY[job.priority]).remove(str(job.id))
-        _announce(str(job.id), "completed", {"status": JobStatus.CANCELLED, "error": None})
-    job.refresh_from_db()
-    return job
+    return work_cancel(JOBS, row=job)
 
 
-@transaction.atomic
 def job_requeue(*, job: GenerationJob) -> GenerationJob:
-    """Staff put a failed, cancelled or stuck job back on its queue as the same job.
-
-    Used by the admin's "requeue" action. Changes the row: ``queued`` again, with its error,
-    start, finish and back-off cleared and its cancel flag dropped, then enqueued once that
-    commits; params, seeds and the attempt count stay. It never creates a job, never requeues
-    a succeeded one (that is ``job_rerun``) and never overwrites a status that changed
-    meanwhile (Conflict)."""
-    if job.status == JobStatus.SUCCEEDED:
-        raise Conflict(f"Job {job.id} succeeded; retry it to make a new job instead.")
-    updated = GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
-        status=JobStatus.QUEUED, error=None, finished_at=None, started_at=None, retry_at=None
-    )
-    if not updated:
-        raise Conflict(f"Job {job.id} changed status meanwhile; reload and try again.")
-    job.refresh_from_db()
-    get_redis().delete(cancel_key(str(job.id)))
-    transaction.on_commit(lambda: enqueue_generation_job(job))
-    return job
+    """Staff put a failed, cancelled or stuck job back on its queue as the same job (the
+    admin's "requeue"); a succeeded one is retried as a new job instead (``job_rerun``)."""
+    return work_requeue(JOBS, row=job)
 
 
 _NOT_RETRIED_PARAMS = {"seeds", "model", "trigger_words", "style_template", "reference_images"}
@@ -388,7 +189,7 @@ def job_rerun(*, job: GenerationJob) -> GenerationJob:
     if job.kind in EDIT_KINDS:
         for key in EDIT_DERIVED_PARAMS | {"repair_size"}:
             params.pop(key, None)
-    if job.kind == "character" or (job.kind in EDIT_KINDS and "character" in params):
+    if job.kind == JobKind.CHARACTER or (job.kind in EDIT_KINDS and "character" in params):
         # The character's own LoRAs are added back by resolution; keep only explicit ones.
         params["loras"] = []
     if "control" in params:
@@ -419,10 +220,10 @@ def job_delete(*, job: GenerationJob) -> None:
     """Delete a job, its images and their stored files; a running job is cancelled first."""
     if job.status in ACTIVE_STATUSES:
         job_cancel(job=job)
-    names = _stored_files(GeneratedImage.objects.filter(job=job))
+    names = job_stored_files(GeneratedImage.objects.filter(job=job))
     names += [item["key"] for item in job.conditioning or [] if item.get("key")]
     job.delete()
-    _delete_files_on_commit(names)
+    delete_files_on_commit(names)
 
 
 def jobs_bulk_delete(
@@ -446,49 +247,3 @@ def jobs_bulk_delete(
         job_delete(job=job)
         count += 1
     return count
-
-
-def job_leftover_files_delete(*, job_id: str) -> int:
-    """Delete objects stored for a job that no row refers to: what a worker killed between
-    upload and commit left behind. Returns how many were deleted."""
-    from django.core.files.storage import default_storage
-
-    job = GenerationJob.objects.filter(pk=job_id).first()
-    if job is None:
-        return 0
-    kept = set(_stored_files(GeneratedImage.objects.filter(job=job)))
-    kept |= {item["key"] for item in job.conditioning or [] if item.get("key")}
-    deleted = 0
-    for folder in (f"generated/{job_id}", f"generated/{job_id}/thumbs",
-                   f"generated/{job_id}/conditioning"):  # fmt: skip
-        try:
-            _, files = default_storage.listdir(folder)
-        except (FileNotFoundError, OSError):
-            continue
-        for name in files:
-            key = f"{folder}/{name}"
-            if key not in kept:
-                default_storage.delete(key)
-                deleted += 1
-    return deleted
-
-
-def _stored_files(images) -> list[str]:
-    names = []
-    for file_name, thumb_name in images.values_list("file", "thumbnail"):
-        names += [name for name in (file_name, thumb_name) if name]
-    return names
-
-
-def _delete_files_on_commit(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    def delete() -> None:
-        for name in names:
-            default_storage.delete(name)
-
-    transaction.on_commit(delete)
-
-
-def _ms_between(start: datetime, end: datetime) -> int:
-    return int((end - start).total_seconds() * 1000)

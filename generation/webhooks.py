@@ -18,8 +18,9 @@ from redis.exceptions import RedisError
 from rq import Retry
 from rq.job import Job
 
+from work.redis_queue import get_queue, get_redis
+
 from .models import DeliveryStatus, GenerationJob, WebhookDelivery
-from .queueing import get_queue, get_redis
 from .webhook_targets import (
     WebhookHostUnresolved,
     WebhookTarget,

@@ -28,7 +28,7 @@ def lora_cache_dir() -> Path:
 
 def local_lora_file(sha256: str) -> Path:
     """The registry file with this sha256 on local disk, downloaded once and verified."""
-    from characters.models import Lora
+    from catalog.models import Lora
 
     target = lora_cache_dir() / f"{sha256}.safetensors"
     if target.exists():

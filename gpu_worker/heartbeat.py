@@ -2,7 +2,7 @@
 
 RQ's SimpleWorker sends no heartbeat while a job runs, and RQ knows nothing of devices or
 models; this hash (``illu:worker:<name>``) says which workers are alive right now, what they
-hold in memory and what they are running. ``generation.worker_registry.live_workers()`` reads
+hold in memory and what they are running. ``work.workers.live_workers()`` reads
 them all (reconciler, metrics, health).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from generation.worker_registry import KEY_PREFIX
+from work.workers import KEY_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ def worker_state(
     models: list[str],
     current_job: str | None,
     held_jobs: list[str] | None = None,
+    compile_status: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    compiled = compile_status or {}
     return {
         "name": name,
         "device": device,
@@ -64,6 +66,9 @@ def worker_state(
         "current_job": current_job or "",
         # Every job this worker holds: its batch and the jobs in its storage stage.
         "jobs": held_jobs or [],
+        # torch.compile after the warm-up (Engine.status()["compile"]): both stay 0 when well.
+        "compile_graphs_after_warmup": compiled.get("graphs_after_warmup", 0),
+        "compile_eager_fallbacks": compiled.get("eager_fallbacks", 0),
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "time": time.time(),
@@ -155,6 +160,7 @@ def start_heartbeat(worker, engine, *, interval: float, ttl: int) -> Heartbeat:
             models=engine.pipelines.loaded(),
             current_job=worker.get_current_job_id(),
             held_jobs=STATE.held_jobs(),
+            compile_status=engine.compiler.status(),
         )
 
     heartbeat = Heartbeat(worker.connection, state, interval=interval, ttl=ttl)

@@ -13,7 +13,7 @@ import logging
 
 from rq.exceptions import StopRequested
 
-from generation.queueing import wait_for_redis
+from work.redis_queue import wait_for_redis
 
 logger = logging.getLogger(__name__)
 

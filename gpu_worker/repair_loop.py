@@ -11,7 +11,7 @@ from django.conf import settings
 
 from .engine.face_loop import repair_until_accepted
 from .engine.spec import GenerationSpec
-from .runtime import get_engine
+from .runtime import worker_services
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def repair_rejected(job, spec: GenerationSpec, image, scorer, reporter) -> None:
     """Repair ``image`` (an unsaved GeneratedImage holding ``_pil``) in place when a pass is
     accepted; record the passes either way."""
     repaired, score, passes = repair_until_accepted(
-        get_engine(),
+        worker_services().engine,
         replace(spec, repair_size=settings.ILLU_FACE_REPAIR_SIZE),
         image._pil,
         image.seed,

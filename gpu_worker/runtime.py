@@ -1,19 +1,30 @@
-"""The worker process's warm state: one engine, its pipelines loaded once and reused, and the
-model configuration (real weights from settings, or the tiny demo models built on first use)."""
+"""The worker process's warm state: one engine, its pipelines loaded once and reused, the
+model configuration (real weights from settings, or the tiny demo models built on first use),
+the services a run uses, and the worker's name."""
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from .demo_models import DEMO_MODEL, ensure_demo_models
+from .engine.compilation import parse_buckets
 from .engine.config import EngineConfig
 from .engine.fast_path import FastPath
 from .engine.generate import Engine
 from .engine.sources import S3Config
+
+if TYPE_CHECKING:
+    from generation.models import GenerationJob
+
+    from .scoring import IdentityScorer
 
 
 @dataclass(frozen=True)
@@ -74,17 +85,20 @@ def engine_config() -> EngineConfig:
         progress_interval_s=settings.ILLU_DOWNLOAD_PROGRESS_INTERVAL,
         vae_source=settings.ILLU_SDXL_VAE or None,
         memory_profile=settings.ILLU_MEMORY_PROFILE or None,
-        compile_unet=settings.ILLU_COMPILE_UNET,
         fast_path=FastPath(
             sdpa=settings.ILLU_CUDA_SDPA,
             channels_last=settings.ILLU_CUDA_CHANNELS_LAST,
             fuse_qkv=settings.ILLU_CUDA_FUSE_QKV,
-            compile_unet=settings.ILLU_COMPILE_UNET,
-            compile_vae=settings.ILLU_COMPILE_VAE,
-            cuda_graphs=settings.ILLU_CUDA_GRAPHS,
-            compile_mode=settings.ILLU_COMPILE_MODE,
         ),
+        compile_unet=settings.ILLU_COMPILE_UNET,
+        compile_buckets=parse_buckets(settings.ILLU_COMPILE_BUCKETS),
+        compile_mode=settings.ILLU_COMPILE_MODE,
+        compile_cache_dir=Path(settings.VAR_DIR) / "torchinductor",
+        lora_hotswap=settings.ILLU_LORA_HOTSWAP,
+        lora_hotswap_max_rank=settings.ILLU_LORA_HOTSWAP_MAX_RANK,
         ip_adapter=model_set().ip_adapter,
+        depth_model=model_set().depth,
+        fp8=settings.ILLU_FP8,
     )
 
 
@@ -93,3 +107,30 @@ def get_engine() -> Engine:
     from .engine.devices import select_device
 
     return Engine(select_device(settings.ILLU_DEVICE or None), engine_config())
+
+
+@dataclass
+class WorkerServices:
+    """What a run on this worker uses besides its row: the warm engine and the identity
+    scorer of a job. The solo path, the batch pass and the repair loop all take them from
+    ``worker_services()``, so a test that puts a double here reaches every path."""
+
+    engine: Engine
+    scorer_for_job: Callable[[GenerationJob], IdentityScorer | None]
+
+
+@lru_cache(maxsize=1)
+def worker_services() -> WorkerServices:
+    from .scoring import scorer_for_job
+
+    return WorkerServices(engine=get_engine(), scorer_for_job=scorer_for_job)
+
+
+def worker_identity() -> str:
+    """The RQ worker's name when run by one (the reconciler checks its heartbeat)."""
+    from rq import get_current_job
+
+    current = get_current_job()
+    if current is not None and current.worker_name:
+        return current.worker_name
+    return f"{socket.gethostname()}:{os.getpid()}"

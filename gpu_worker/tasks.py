@@ -1,6 +1,6 @@
 """The RQ entry point of generation jobs. RQ calls ``run_generation_job`` with nothing but the
 row id; the serving loop decides what runs (this job, a batch with it, or a fairer batch), and
-``job_run`` generates each claimed job."""
+``serving.batch_pass`` or ``serving.solo`` generates each claimed job."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def run_generation_job(job_id: str) -> dict:
     """RQ entry point: every log line of the job carries its id, user and queue."""
     from rq import get_current_job
 
-    from generation.queueing import QUEUE_BY_PRIORITY
+    from generation.work_kind import QUEUE_BY_PRIORITY
 
     row = GenerationJob.objects.filter(pk=job_id).values("owner__username", "priority").first()
     row = row or {"owner__username": "", "priority": "normal"}

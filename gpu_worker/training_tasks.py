@@ -17,24 +17,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.text import slugify
-from rq.timeouts import JobTimeoutException
 
-from characters.services import lora_register
+from catalog.models import LoraType
+from catalog.services import lora_register
 from core.log_context import job_log_context
-from generation.signals_redis import cancel_requested, publish_event
-from training.models import SourceKind, TrainingRun, TrainingStatus
-from training.queueing import TRAINING_QUEUE
-from training.services import (
-    training_mark_cancelled,
-    training_mark_failed,
-    training_mark_running,
-    training_mark_succeeded,
-    training_record_checkpoint,
-    training_schedule_retry,
-)
+from training.models import SourceKind, TrainingRun
+from training.services import training_mark_succeeded, training_record_checkpoint
+from training.work_kind import TRAINING_QUEUE, TRAININGS
+from work.lifecycle import work_claim
+from work.models import WorkStatus
+from work.redis_channel import cancel_requested, publish_event
 
 from .assets import storage_image
-from .engine.errors import EngineError
 from .engine.training.spec import TrainingImage, TrainingSpec
 from .engine.training.trainer import (
     Checkpoint,
@@ -42,10 +36,8 @@ from .engine.training.trainer import (
     TrainingCancelled,
     train_lora,
 )
-from .job_run import worker_identity
-from .outcome import UNEXPECTED_ERROR_MESSAGE
-from .runtime import get_engine, resolve_model_source
-from .storing import StorageError
+from .failures import StorageError, settle
+from .runtime import get_engine, resolve_model_source, worker_identity
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +78,7 @@ class TrainingReporter:
 
 
 def _run_training(run_id: str) -> dict:
-    if not training_mark_running(run_id=run_id, worker_name=worker_identity()):
+    if not work_claim(TRAININGS, row_id=run_id, worker_name=worker_identity()):
         status = TrainingRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
         logger.info("training %s not started: status is %s", run_id, status)
         return {"skipped": status}
@@ -94,33 +86,8 @@ def _run_training(run_id: str) -> dict:
     work_dir = Path(tempfile.mkdtemp(prefix=f"training-{run.id}-"))
     try:
         return _train(run, work_dir)
-    except TrainingCancelled as exc:
-        logger.info("training %s cancelled: %s", run_id, exc)
-        training_mark_cancelled(run_id=run_id)
-        return {"status": TrainingStatus.CANCELLED}
-    except StorageError as exc:
-        logger.warning("training %s: storage failed: %s", run_id, exc)
-        return {"status": training_schedule_retry(run_id=run_id, code=exc.code, message=str(exc))}
-    except JobTimeoutException:
-        training_mark_failed(
-            run_id=run_id,
-            code="timeout",
-            message=f"Training ran longer than the {settings.ILLU_TRAINING_TIMEOUT} s limit; "
-            "ask for fewer steps or a lower resolution.",
-        )
-        return {"status": TrainingStatus.FAILED}
-    except EngineError as exc:
-        logger.warning("training %s failed: %s", run_id, exc)
-        training_mark_failed(run_id=run_id, code=exc.code, message=str(exc))
-        return {"status": TrainingStatus.FAILED}
-    except Exception:
-        logger.exception("training %s failed unexpectedly", run_id)
-        training_mark_failed(
-            run_id=run_id,
-            code="internal",
-            message=UNEXPECTED_ERROR_MESSAGE,
-        )
-        return {"status": TrainingStatus.FAILED}
+    except Exception as exc:
+        return settle(TRAININGS, run_id, exc)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -153,12 +120,12 @@ def _train(run: TrainingRun, work_dir: Path) -> dict:
     logger.info(
         "training %s succeeded: loss %.4f -> %.4f", run.id, result.initial_loss, result.final_loss
     )
-    return {"status": TrainingStatus.SUCCEEDED, "final_loss": result.final_loss}
+    return {"status": WorkStatus.SUCCEEDED, "final_loss": result.final_loss}
 
 
 def build_training_spec(run: TrainingRun) -> TrainingSpec:
     params = run.params
-    face_crop = run.lora_type == "character"
+    face_crop = run.lora_type == LoraType.CHARACTER
     images = tuple(
         TrainingImage(image, item["caption"], _face_box(image) if face_crop else None)
         for item, image in ((item, _source_image(item)) for item in run.images)

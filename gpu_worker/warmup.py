@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from generation.presets import DEFAULT_QUALITY, QUALITY_PRESETS
-from generation.queueing import get_queue
+from work.redis_queue import get_queue
 
 from .engine.spec import GenerationSpec
 from .runtime import configured_model, get_engine, resolve_model_source
@@ -44,44 +44,26 @@ def warmup_spec(source: str, device: str) -> GenerationSpec:
 
 
 def run_warmup(model: str | None = None) -> dict[str, Any]:
-    """Load ``model`` (default: the configured one) if needed and generate one 1-step image."""
+    """Load ``model`` (default: the configured one) if needed, compile the UNet at every served
+    bucket (with ILLU_COMPILE_UNET), and generate one 1-step image."""
     started = time.perf_counter()
     engine = get_engine()
     model = model or configured_model()
     source = resolve_model_source(model)
-    load_ms = engine.warm(source)
+    warmed = engine.warm_up(source)
     spec = warmup_spec(source, engine.profile.device)
     result = engine.generate(spec)
-    compile_ms = compile_batch_sizes(engine, spec) if _compiles(engine) else 0
     outcome = {
         "model": model,
         "device": engine.profile.name,
-        "load_ms": load_ms + result.load_ms,
+        "load_ms": warmed["load_ms"] + result.load_ms,
         "inference_ms": result.inference_ms,
-        "compile_ms": compile_ms,
+        "compile_ms": warmed["compile_ms"],
+        "compile_graphs": warmed["graphs"],
         "total_ms": int((time.perf_counter() - started) * 1000),
     }
     logger.info("warm-up done", extra={"warmup": outcome})
     return outcome
-
-
-def _compiles(engine) -> bool:
-    return engine.profile.device.startswith("cuda") and engine.config.cuda_fast_path().compiles
-
-
-def compile_batch_sizes(engine, spec: GenerationSpec) -> int:
-    """With torch.compile (dynamic=False) each batch size is its own graph: compile every
-    size the scheduler can serve (1..ILLU_MAX_BATCH images) now, not in a user's job.
-    Returns the time it took in ms."""
-    from dataclasses import replace
-
-    from .engine.batching import BatchMember
-
-    started = time.perf_counter()
-    for size in range(2, max(1, settings.ILLU_MAX_BATCH) + 1):
-        members = [BatchMember(replace(spec, seeds=(seed,))) for seed in range(size)]
-        engine.generate_batch(members)
-    return int((time.perf_counter() - started) * 1000)
 
 
 def run_warmup_job() -> dict[str, Any]:
@@ -90,7 +72,7 @@ def run_warmup_job() -> dict[str, Any]:
 
     from core.log_context import job_log_context
 
-    from .job_run import worker_identity
+    from .runtime import worker_identity
 
     job = get_current_job()
     job_id = job.id if job else "warmup"

@@ -14,7 +14,8 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 
-from generation.queueing import QUEUE_NAMES, get_queue
+from generation.work_kind import QUEUE_NAMES
+from work.redis_queue import get_queue
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ class GpuWorker(SimpleWorker):
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
-        from generation.reconcile import reconcile_jobs
-        from training.reconcile import reconcile_trainings
+        from generation.work_kind import reconcile_jobs
+        from training.work_kind import reconcile_trainings
 
         close_old_connections()
         for reconcile in (reconcile_jobs, reconcile_trainings):
@@ -109,7 +110,7 @@ def worker_connection() -> Redis:
 def default_queue_names() -> tuple[str, ...]:
     """The generation queues by priority, then (ILLU_TRAINING_ON_GPU_WORKERS) training: RQ
     serves them in order, so a worker trains only when no image is waiting."""
-    from training.queueing import TRAINING_QUEUE
+    from training.work_kind import TRAINING_QUEUE
 
     if settings.ILLU_TRAINING_ON_GPU_WORKERS:
         return (*QUEUE_NAMES, TRAINING_QUEUE)

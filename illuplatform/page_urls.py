@@ -6,7 +6,7 @@ from django.urls import path, re_path
 
 from accounts import pages as account_pages
 from characters import pages as character_pages
-from generation import character_page, pages
+from generation import pages
 from training import pages as training_pages
 
 urlpatterns = [
@@ -23,7 +23,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/delete/", pages.image_delete_page, name="image-delete"),
     path("images/<uuid:image_id>/edit/", pages.image_edit, name="image-edit"),
     path("characters/", character_pages.character_list, name="characters"),
-    path("characters/<uuid:character_id>/", character_page.character_detail, name="character"),
+    path("characters/<uuid:character_id>/", character_pages.character_detail, name="character"),
     path(
         "characters/<uuid:character_id>/delete/",
         character_pages.character_delete_page,

@@ -12,6 +12,7 @@ from ops import health as health_views
 api_v1 = (
     [
         path("", include("accounts.urls")),
+        path("", include("catalog.urls")),
         path("", include("characters.urls")),
         path("", include("generation.api.urls")),
         path("", include("training.api.urls")),
@@ -25,8 +26,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("api/v1/", include(api_v1)),
-    path("v1/", include(("generation.api.seed_urls", "seed"))),
-    # The ecosystem's APIs (compat/): OpenAI Images beside the seed endpoints, AUTOMATIC1111.
+    path("v1/", include(("generation.api.autobio_urls", "autobio"))),
+    # The ecosystem's APIs (compat/): OpenAI Images beside the AutoBio endpoints, AUTOMATIC1111.
     path("v1/", include(("compat.openai_images.urls", "openai"))),
     path("sdapi/v1/", include(("compat.a1111.urls", "a1111"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -28,9 +28,10 @@ from core.errors import DomainError
 from core.parsers import JSONParser
 from core.schema import ErrorDetailSerializer
 from core.serializers import StrictSerializer
-from generation.queueing import QUEUE_NAMES, get_queue
-from generation.worker_registry import live_workers
-from training.queueing import TRAINING_QUEUE
+from generation.work_kind import QUEUE_NAMES
+from training.work_kind import TRAINING_QUEUE
+from work.redis_queue import get_queue
+from work.workers import live_workers
 
 # Probes must answer quickly even when Redis hangs rather than refuses.
 _REDIS_TIMEOUT_S = 2

@@ -18,8 +18,9 @@ from django.conf import settings
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
-from generation.models import JobKind, JobStatus
-from generation.worker_registry import live_workers
+from generation.models import JobKind
+from work.models import WorkStatus
+from work.workers import live_workers
 
 from . import selectors
 
@@ -72,7 +73,7 @@ class IlluCollector:
         )
         counts = selectors.job_counts()
         # Every combination, zeros included, so series never appear from nowhere.
-        for kind, status in product(JobKind.values, JobStatus.values):
+        for kind, status in product(JobKind.values, WorkStatus.values):
             jobs.add_metric([kind, status], counts.get((kind, status), 0))
         images = GaugeMetricFamily("illu_images_generated", "Generated images stored (image rows).")
         images.add_metric([], selectors.image_count())

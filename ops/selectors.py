@@ -9,9 +9,11 @@ from django.utils import timezone
 from rq import Worker
 from rq.registry import StartedJobRegistry
 
-from generation.models import GeneratedImage, GenerationJob, JobStatus
-from generation.queueing import QUEUE_NAMES, get_queue, get_redis
-from training.queueing import TRAINING_QUEUE
+from generation.models import GeneratedImage, GenerationJob
+from generation.work_kind import QUEUE_NAMES
+from training.work_kind import TRAINING_QUEUE
+from work.models import WorkStatus
+from work.redis_queue import get_queue, get_redis
 
 # A scrape must stay cheap however busy the platform was: newest first, at most this many.
 MAX_TIMED_JOBS = 10_000
@@ -31,7 +33,7 @@ def recent_job_timings(hours: int) -> list[tuple[str, dict]]:
     """(kind, timings) of the jobs that succeeded within the last ``hours``, newest first."""
     since = timezone.now() - timedelta(hours=hours)
     return list(
-        GenerationJob.objects.filter(status=JobStatus.SUCCEEDED, finished_at__gte=since)
+        GenerationJob.objects.filter(status=WorkStatus.SUCCEEDED, finished_at__gte=since)
         .order_by("-finished_at")
         .values_list("kind", "timings")[:MAX_TIMED_JOBS]
     )

@@ -14,7 +14,8 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create, user_create
-from generation.queueing import QUEUE_NAMES, get_queue
+from generation.work_kind import QUEUE_NAMES
+from work.redis_queue import get_queue
 
 # Fixtures shared across apps and layers; tests live in tests/<app>/<layer>/.
 pytest_plugins = [
@@ -41,9 +42,9 @@ def _isolated_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _seed_data(request):
-    """Transactional tests truncate every table, the migrations' seed rows included; put the
-    seed style presets back for each test that uses the database."""
+def _initial_style_presets(request):
+    """Transactional tests truncate every table, the rows migrations add included; put the
+    style presets of migration generation 0003 back for each test that uses the database."""
     marker = request.node.get_closest_marker("django_db")
     wants_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
     if not wants_db:
@@ -54,10 +55,11 @@ def _seed_data(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     from importlib import import_module
 
-    from django.apps import apps
+    from catalog.models import StylePreset
 
-    seed = import_module("generation.migrations.0003_seed_style_presets")
-    seed.create_presets(apps, None)
+    initial = import_module("generation.migrations.0003_seed_style_presets")
+    for preset in initial.PRESETS:
+        StylePreset.objects.update_or_create(slug=preset["slug"], defaults=preset)
 
 
 @pytest.fixture
@@ -90,7 +92,7 @@ def api(user) -> APIClient:
 
 @pytest.fixture
 def empty_queues():
-    from training.queueing import TRAINING_QUEUE
+    from training.work_kind import TRAINING_QUEUE
 
     for name in (*QUEUE_NAMES, TRAINING_QUEUE):
         get_queue(name).empty()

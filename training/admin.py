@@ -9,10 +9,12 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin import pretty_json
 from core.errors import Conflict
+from work.progress import work_progress
 
 from .models import TrainingRun
 from .pages import PLOT_HEIGHT, PLOT_WIDTH, loss_plot_points
 from .services import trained_lora_publish, training_cancel
+from .work_kind import TRAININGS
 
 
 @admin.register(TrainingRun)
@@ -41,8 +43,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="steps")
     def steps_done(self, run: TrainingRun) -> str:
-        done = run.total_steps if run.status == "succeeded" else run.checkpoint_step
-        return f"{done} / {run.total_steps}"
+        progress = work_progress(TRAININGS, run)
+        return f"{progress['step']} / {progress['total']}"
 
     @admin.display(description="public", boolean=True)
     def published(self, run: TrainingRun) -> bool | None:

@@ -12,11 +12,13 @@ from rest_framework.exceptions import ValidationError
 from characters.selectors import characters_of
 from core.errors import Conflict, DomainError
 from core.media import media_url
-from generation.signals_redis import read_progress
+from work.models import WorkStatus
+from work.progress import percent, work_progress
 
 from .api.views import create_training_from
 from .selectors import trainings_visible_to
 from .services import training_cancel
+from .work_kind import TRAININGS
 
 PLOT_WIDTH, PLOT_HEIGHT = 600, 160
 PLOT_MAX_POINTS = 300
@@ -70,17 +72,11 @@ def training_list(request):
 @login_required
 def training_detail(request, training_id):
     run = get_object_or_404(trainings_visible_to(request.user), pk=training_id)
-    total = run.total_steps
-    step = total if run.status == "succeeded" else run.checkpoint_step
-    if run.status == "running":
-        step = (read_progress(str(run.id)) or {}).get("step", step)
+    progress = work_progress(TRAININGS, run)
     context = {
         "run": run,
-        "progress": {
-            "step": step,
-            "total": total,
-            "percent": int(step * 100 / total) if total else 0,
-        },
+        "statuses": WorkStatus,
+        "progress": {**progress, "percent": percent(progress)},
         "plot": {
             "width": PLOT_WIDTH,
             "height": PLOT_HEIGHT,

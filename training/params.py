@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-from characters.models import LoraType
+from catalog.models import LoraType
 
 SDXL_DEFAULTS = {
     "rank": 16,

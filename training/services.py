@@ -1,5 +1,6 @@
-"""Writes on training runs. Status changes are conditional updates (a late callback never
-overwrites a run that already ended) and are published after commit for SSE."""
+"""Writes on training runs that are training's own: create (source images, quotas), delete,
+checkpoints, success (the LoRA and the character). Status changes (claim, finish, retry,
+cancel) are ``work.lifecycle``'s, with the hooks of ``training.work_kind.TRAININGS``."""
 
 from __future__ import annotations
 
@@ -9,27 +10,28 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from characters.models import Character, CharacterLora, Lora, LoraType, ReferenceImage
-from core.errors import Conflict, InvalidParams
-from generation.models import FINISHED_STATUSES, Upload
-from generation.queueing import get_queue
-from generation.services import QuotaExceeded
-from generation.signals_redis import publish_event, request_cancel
+from catalog.models import Lora, LoraType
+from characters.models import Character, CharacterLora, ReferenceImage
+from core.errors import InvalidParams, QuotaExceeded
+from core.stored_files import delete_files_on_commit
+from generation.models import Upload
+from work.lifecycle import work_cancel, work_enqueue_on_commit, work_succeed
+from work.models import ACTIVE_STATUSES, WorkStatus
+from work.redis_channel import publish_event
 
-from .models import SourceKind, TrainingRun, TrainingStatus
+from .models import SourceKind, TrainingRun
 from .params import (
     CAPTION_TEMPLATES,
     DEFAULT_CAPTION_TEMPLATE,
     caption_for,
     resolve_training_params,
 )
-from .queueing import TRAINING_QUEUE, enqueue_training_run
+from .work_kind import TRAININGS
 
-ACTIVE = (TrainingStatus.QUEUED, TrainingStatus.RUNNING)
 MAX_IMAGES = 200
 
 
@@ -46,7 +48,8 @@ def training_create(
     attach_to_character: bool = False,
     params: dict[str, Any] | None = None,
 ) -> TrainingRun:
-    """Check the source images and quotas, store the run and enqueue it after commit."""
+    """Check the source images and quotas, store the run and enqueue it after commit (through
+    the path that survives a Redis outage: the run is then enqueued by the reconciler)."""
     character = _character(owner, character_id) if character_id else None
     lora_type = lora_type or (LoraType.CHARACTER if character else LoraType.STYLE)
     images = _source_images(owner, character, upload_ids or [])
@@ -76,7 +79,7 @@ def training_create(
             params=resolved,
             attach_to_character=attach_to_character,
         )
-        transaction.on_commit(lambda: enqueue_training_run(run))
+        work_enqueue_on_commit(TRAININGS, run)
     return run
 
 
@@ -123,7 +126,7 @@ def _source_images(owner: User, character: Character | None, upload_ids: list[st
 def _check_quota(owner: User) -> None:
     """Under a lock on the owner's row, so concurrent requests cannot both pass."""
     User.objects.select_for_update().filter(pk=owner.pk).first()
-    active = TrainingRun.objects.filter(owner=owner, status__in=ACTIVE).count()
+    active = TrainingRun.objects.filter(owner=owner, status__in=ACTIVE_STATUSES).count()
     limit = settings.ILLU_TRAINING_MAX_CONCURRENT
     if active >= limit:
         raise QuotaExceeded(
@@ -135,8 +138,7 @@ def _check_quota(owner: User) -> None:
     used = (
         TrainingRun.objects.filter(owner=owner, created_at__gte=month_start)
         .exclude(
-            Q(status=TrainingStatus.FAILED)
-            | Q(status=TrainingStatus.CANCELLED, started_at__isnull=True)
+            Q(status=WorkStatus.FAILED) | Q(status=WorkStatus.CANCELLED, started_at__isnull=True)
         )
         .count()
     )
@@ -152,42 +154,17 @@ def _check_quota(owner: User) -> None:
 
 def training_cancel(*, run: TrainingRun) -> TrainingRun:
     """Queued runs end at once; running ones stop within one step and store no LoRA."""
-    if run.status in FINISHED_STATUSES:
-        raise Conflict(f"Training {run.id} already ended with status {run.status}.")
-    request_cancel(str(run.id))
-    if TrainingRun.objects.filter(pk=run.pk, status=TrainingStatus.QUEUED).update(
-        status=TrainingStatus.CANCELLED, finished_at=timezone.now()
-    ):
-        get_queue(TRAINING_QUEUE).remove(str(run.id))
-        checkpoint = run.checkpoint_key
-        _announce(run.id, {"status": TrainingStatus.CANCELLED, "error": None})
-        _delete_files_on_commit([checkpoint])
-    run.refresh_from_db()
-    return run
+    return work_cancel(TRAININGS, row=run)
 
 
 def training_delete(*, run: TrainingRun) -> None:
     """Delete the run and its checkpoint and samples; a trained LoRA stays in the registry."""
-    if run.status in ACTIVE:
+    if run.status in ACTIVE_STATUSES:
         training_cancel(run=run)
         run.refresh_from_db()
     names = [run.checkpoint_key] + [sample["key"] for sample in run.samples]
     run.delete()
-    _delete_files_on_commit(names)
-
-
-def training_mark_running(*, run_id: str, worker_name: str) -> bool:
-    updated = TrainingRun.objects.filter(pk=run_id, status=TrainingStatus.QUEUED).update(
-        status=TrainingStatus.RUNNING,
-        started_at=timezone.now(),
-        worker_name=worker_name,
-        attempts=F("attempts") + 1,
-        retry_at=None,
-        error=None,
-    )
-    if updated:
-        _announce(run_id, {"status": TrainingStatus.RUNNING})
-    return updated == 1
+    delete_files_on_commit(names)
 
 
 def training_record_checkpoint(
@@ -197,7 +174,7 @@ def training_record_checkpoint(
     when the run is no longer running (the caller then deletes the new files instead)."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != TrainingStatus.RUNNING:
+        if run is None or run.status != WorkStatus.RUNNING:
             return None
         previous = run.checkpoint_key
         TrainingRun.objects.filter(pk=run_id).update(
@@ -215,75 +192,27 @@ def training_record_checkpoint(
 def training_mark_succeeded(
     *, run_id: str, lora: Lora, manifest: dict, samples: list[dict], attach: bool
 ) -> bool:
-    run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
-    if run is None or run.status != TrainingStatus.RUNNING:
+    """running -> succeeded with its LoRA, manifest, losses and last samples; the character
+    gets the LoRA when ``attach``. False (and nothing written) when the run is not running."""
+
+    def results(run: TrainingRun) -> dict:
+        return {
+            "lora": lora,
+            "manifest": manifest,
+            "loss_history": manifest["loss_history"],
+            "initial_loss": manifest["initial_loss"],
+            "final_loss": manifest["final_loss"],
+            "samples": [*run.samples, *samples],
+        }
+
+    if not work_succeed(TRAININGS, row_id=run_id, changes=results, announce={"lora": lora.slug}):
         return False
-    TrainingRun.objects.filter(pk=run_id).update(
-        status=TrainingStatus.SUCCEEDED,
-        finished_at=timezone.now(),
-        lora=lora,
-        manifest=manifest,
-        loss_history=manifest["loss_history"],
-        initial_loss=manifest["initial_loss"],
-        final_loss=manifest["final_loss"],
-        samples=[*run.samples, *samples],
-        checkpoint_key="",
-        error=None,
-    )
-    if attach and run.character_id:
+    character_id = TrainingRun.objects.filter(pk=run_id).values_list("character_id", flat=True)
+    if attach and character_id.first():
         CharacterLora.objects.update_or_create(
-            character_id=run.character_id, lora=lora, defaults={"weight": lora.default_weight}
+            character_id=character_id.first(), lora=lora, defaults={"weight": lora.default_weight}
         )
-    _delete_files_on_commit([run.checkpoint_key])
-    _announce(run_id, {"status": TrainingStatus.SUCCEEDED, "error": None, "lora": lora.slug})
     return True
-
-
-def training_mark_failed(*, run_id: str, code: str, message: str) -> bool:
-    return _finish(run_id, TrainingStatus.FAILED, {"code": code, "message": message})
-
-
-def training_mark_cancelled(*, run_id: str) -> bool:
-    """running -> cancelled by the worker; the checkpoint goes too (it is a LoRA, nearly)."""
-    return _finish(run_id, TrainingStatus.CANCELLED, None, drop_checkpoint=True)
-
-
-def _finish(run_id: str, status: str, error: dict | None, drop_checkpoint: bool = False) -> bool:
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != TrainingStatus.RUNNING:
-            return False
-        changes: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "error": error}
-        if drop_checkpoint:
-            changes["checkpoint_key"] = ""
-            _delete_files_on_commit([run.checkpoint_key])
-        TrainingRun.objects.filter(pk=run_id).update(**changes)
-        _announce(run_id, {"status": status, "error": error})
-    return True
-
-
-def training_schedule_retry(*, run_id: str, code: str, message: str) -> str:
-    """A lost worker or a storage failure: back to queued (resuming from its checkpoint) after
-    a back-off, or failed after ILLU_JOB_MAX_ATTEMPTS. Returns the new status."""
-    run = TrainingRun.objects.filter(pk=run_id).first()
-    if run is None:
-        return "missing"
-    if run.attempts >= settings.ILLU_JOB_MAX_ATTEMPTS:
-        training_mark_failed(
-            run_id=run_id, code=code, message=f"{message} (gave up after {run.attempts} attempts)"
-        )
-        return TrainingStatus.FAILED
-    delay = settings.ILLU_RETRY_BACKOFF_SECONDS * 2 ** max(0, run.attempts - 1)
-    updated = TrainingRun.objects.filter(pk=run_id, status=run.status).update(
-        status=TrainingStatus.QUEUED,
-        started_at=None,
-        worker_name="",
-        retry_at=timezone.now() + timedelta(seconds=delay),
-        error={"code": code, "message": f"{message} Resuming in {delay} s."},
-    )
-    if updated:
-        publish_event(str(run_id), "status", {"status": TrainingStatus.QUEUED, "retry_in_s": delay})
-    return TrainingStatus.QUEUED if updated else run.status
 
 
 @transaction.atomic
@@ -292,18 +221,3 @@ def trained_lora_publish(*, lora: Lora) -> Lora:
     Lora.objects.filter(pk=lora.pk).update(is_public=True)
     lora.refresh_from_db()
     return lora
-
-
-def _announce(run_id, data: dict) -> None:
-    transaction.on_commit(lambda: publish_event(str(run_id), "status", data))
-
-
-def _delete_files_on_commit(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    def delete() -> None:
-        for name in names:
-            if name:
-                default_storage.delete(name)
-
-    transaction.on_commit(delete)

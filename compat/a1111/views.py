@@ -16,7 +16,7 @@ from core.throttles import JobCreateThrottle, UploadThrottle
 
 from ..errors import client_field_names
 from ..outcome import check_ended, made_images
-from ..platform import HashedTokenAuthentication, JobSource, JobStatus
+from ..platform import HashedTokenAuthentication, JobSource, WorkStatus
 from ..selectors import (
     a1111_checkpoint_of,
     jobs_in_order,
@@ -93,7 +93,7 @@ class _GenerationView(A1111View):
         jobs = jobs_in_order(user=self.request.user, job_ids=job_ids)
         check_ended(jobs, allow_cancelled=True)
         made = made_images(jobs)
-        interrupted = any(job.status != JobStatus.SUCCEEDED for job in jobs)
+        interrupted = any(job.status != WorkStatus.SUCCEEDED for job in jobs)
         if asked.hires is None or not made or interrupted:
             return self._answer(shown=made, seeded=made, asked=asked, jobs=jobs)
         plans = [JobPlan(body={**asked.hires, "source_image": str(item.image.id)}) for item in made]

@@ -1,4 +1,4 @@
-"""The OpenAI routes, included under /v1/ by illuplatform/urls.py (beside the seed
+"""The OpenAI routes, included under /v1/ by illuplatform/urls.py (beside the AutoBio
 endpoints /v1/images/memory and /subject)."""
 
 from django.urls import path

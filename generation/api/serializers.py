@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import QueryDict
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.controlnet_weights import CONTROL_TYPES
+from catalog.models import Scheduler
+from core.acting import acting_user_field, without_acting_field
 from core.media import storage_url
 from core.serializers import StrictSerializer
-from gpu_worker.engine.schedulers import SCHEDULER_NAMES
+from work.models import WorkStatus
+from work.progress import work_progress
 
 from ..models import (
     EDIT_KINDS,
@@ -17,16 +20,14 @@ from ..models import (
     JobKind,
     JobPriority,
     JobSource,
-    JobStatus,
     ReviewStatus,
-    StylePreset,
     Upload,
 )
 from ..params import MAX_SEED
 from ..presets import QUALITY_PRESETS
 from ..selectors import IMAGE_ORDERINGS, JOB_ORDERINGS
-from ..signals_redis import read_progress
 from ..webhook_targets import WebhookTargetRefused, resolve_webhook_target
+from ..work_kind import JOBS
 
 __all__ = ["StrictSerializer"]  # re-exported: the jobs' request serializers build on it
 
@@ -60,7 +61,6 @@ def _multiple_of_8(value: int) -> None:
         raise serializers.ValidationError(f"Must be a multiple of 8 (got {value}).")
 
 
-CONTROL_TYPES = ("canny", "depth", "pose", "segmentation", "normal", "scribble")
 WEBHOOK_EVENTS = ("start", "progress", "completed")
 
 
@@ -98,7 +98,7 @@ class JobCreateSerializer(StrictSerializer):
     quality = serializers.ChoiceField(choices=sorted(QUALITY_PRESETS), required=False)
     steps = serializers.IntegerField(min_value=1, max_value=150, required=False)
     guidance_scale = serializers.FloatField(min_value=0, max_value=30, required=False)
-    scheduler = serializers.ChoiceField(choices=SCHEDULER_NAMES, required=False)
+    scheduler = serializers.ChoiceField(choices=Scheduler.values, required=False)
     width = serializers.IntegerField(
         min_value=256, max_value=2048, required=False, validators=[_multiple_of_8]
     )
@@ -121,7 +121,7 @@ class JobCreateSerializer(StrictSerializer):
     webhook_events = serializers.ListField(
         child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), required=False, allow_empty=False
     )
-    user_id = serializers.CharField(required=False)
+    user_id = acting_user_field()
     source_image = serializers.UUIDField(
         required=False, help_text="Editing kinds: one of your generated images, by id."
     )
@@ -169,8 +169,8 @@ class JobCreateSerializer(StrictSerializer):
     def for_body(cls, data, *, kind: str | None = None) -> JobCreateSerializer:
         """The serializer of a create request's body. Its ``user_id`` names the user to act
         for (core.acting reads it), no job parameter, so it is left out; a ``kind`` fixed by
-        the endpoint (the seed-compatible ones) wins over the body's."""
-        body = _without_user_id(data)
+        the endpoint (the replaced service's ones) wins over the body's."""
+        body = without_acting_field(data)
         if kind is not None:
             body["kind"] = kind
         return cls(data=body)
@@ -282,28 +282,6 @@ class ImageQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=list(IMAGE_ORDERINGS), default="-created_at")
 
 
-class StylePresetSerializer(serializers.ModelSerializer):
-    controlnet_weights = serializers.DictField(
-        child=serializers.FloatField(), help_text="Control type -> conditioning scale."
-    )
-
-    class Meta:
-        model = StylePreset
-        fields = [
-            "slug",
-            "name",
-            "prompt_template",
-            "negative_prompt",
-            "quality",
-            "steps",
-            "scheduler",
-            "ip_adapter_scale",
-            "controlnet_weights",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
 class UploadSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
 
@@ -364,22 +342,14 @@ class JobSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job: GenerationJob) -> dict:
-        total = job.params.get("steps", 0)
-        if job.status == "succeeded":
-            return {"step": total, "total": total, "fraction": 1.0}
-        if job.status == "running":
-            live = read_progress(str(job.id))
-            if live and "step" in live:
-                keys = ("step", "total", "fraction", "preview", "preview_step")
-                return {key: live[key] for key in keys if key in live}
-        return {"step": 0, "total": total, "fraction": 0.0}
+        return work_progress(JOBS, job)
 
     @extend_schema_field(QueueStateSerializer(allow_null=True))
     def get_queue(self, job: GenerationJob) -> dict | None:
         """Position and estimated start while queued, from the scheduler's own order."""
-        if job.status != "queued":
+        if job.status != WorkStatus.QUEUED:
             return None
-        from ..queue_position import current_estimates, queue_state
+        from ..queue.position import current_estimates, queue_state
 
         if "queue_estimates" not in self.context:  # once per response, not per job
             self.context["queue_estimates"] = current_estimates()
@@ -410,7 +380,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class JobQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=WorkStatus.choices, required=False)
     kind = serializers.ChoiceField(choices=JobKind.choices, required=False)
     source = serializers.ChoiceField(
         choices=JobSource.choices, required=False, help_text="The API the job came through."
@@ -421,24 +391,14 @@ class JobQuerySerializer(serializers.Serializer):
 
 class BulkDeleteSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=WorkStatus.choices, required=False)
     before = serializers.DateTimeField(required=False)
+    user_id = acting_user_field()
 
     def validate(self, attrs):
+        attrs.pop("user_id", None)  # whose jobs (core.acting reads it), no criterion
         if not attrs.get("ids") and not attrs.get("status") and not attrs.get("before"):
             raise serializers.ValidationError(
                 {"ids": ["Give ids, or a status and/or before time, to choose what to delete."]}
             )
         return attrs
-
-
-def _without_user_id(data):
-    """A copy without ``user_id``. A form body stays a QueryDict, as only JSON bodies are held
-    to JSON types; built anew rather than deep-copied, which uploaded files do not survive."""
-    if not isinstance(data, QueryDict):
-        return {key: value for key, value in data.items() if key != "user_id"}
-    form = QueryDict(mutable=True)
-    for key, values in data.lists():
-        if key != "user_id":
-            form.setlist(key, values)
-    return form

@@ -1,9 +1,9 @@
-"""API routes of generation (jobs, uploads, styles, images), included under /api/v1/ by
+"""API routes of generation (jobs, uploads, images), included under /api/v1/ by
 illuplatform/urls.py."""
 
 from django.urls import path
 
-from . import images, styles, uploads, views
+from . import images, uploads, views
 from .events import job_events
 from .waiting import prefer_wait
 
@@ -16,8 +16,6 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/events/", job_events, name="job-events"),
     path("uploads/", uploads.UploadCreateView.as_view(), name="upload-list"),
     path("uploads/<uuid:upload_id>/", uploads.UploadDetailView.as_view(), name="upload-detail"),
-    path("styles/", styles.StyleListView.as_view(), name="style-list"),
-    path("styles/<slug:slug>/", styles.StyleDetailView.as_view(), name="style-detail"),
     path("images/", images.ImageListView.as_view(), name="image-list"),
     path("images/<uuid:image_id>/", images.ImageDetailView.as_view(), name="image-detail"),
 ]

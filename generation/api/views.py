@@ -8,10 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.acting import acting_user
+from core.schema import USER_ID_PARAMETER
 from core.serializers import validated_query
 from core.throttles import JobCreateThrottle
+from work.models import WorkStatus
 
-from ..models import JobStatus
 from ..selectors import job_list, jobs_visible_to
 from ..services import (
     job_cancel,
@@ -49,7 +50,7 @@ def render_job(job, request, status_code=status.HTTP_200_OK) -> Response:
 
 
 def create_job_from(request, data: dict, *, kind: str | None = None) -> Response:
-    """Shared by /api/v1/jobs/ and the seed-compatible endpoints."""
+    """Shared by /api/v1/jobs/ and the AutoBio service's endpoints."""
     owner = acting_user(request)
     serializer = JobCreateSerializer.for_body(data, kind=kind)
     serializer.is_valid(raise_exception=True)
@@ -61,14 +62,19 @@ def create_job_from(request, data: dict, *, kind: str | None = None) -> Response
     return render_job(job, request, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-@extend_schema(parameters=[JobQuerySerializer], methods=["GET"])
+def acting_jobs(request):
+    """The jobs of the user the request acts for (``user_id``, core.acting)."""
+    return jobs_visible_to(user=acting_user(request))
+
+
+@extend_schema(parameters=[JobQuerySerializer, USER_ID_PARAMETER], methods=["GET"])
 class JobListCreateView(generics.ListAPIView):
     serializer_class = JobSerializer
     throttle_classes = [JobCreateThrottle]
 
     def get_queryset(self):
         filters = validated_query(JobQuerySerializer, self.request)
-        return job_list(user=self.request.user, filters=filters)
+        return job_list(user=acting_user(self.request), filters=filters)
 
     @extend_schema(
         request=JobCreateSerializer,
@@ -80,29 +86,29 @@ class JobListCreateView(generics.ListAPIView):
 
 
 class JobDetailView(APIView):
-    @extend_schema(responses=JobSerializer)
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses=JobSerializer)
     def get(self, request, job_id):
-        return render_job(get_object_or_404(jobs_visible_to(user=request.user), pk=job_id), request)
+        return render_job(get_object_or_404(acting_jobs(request), pk=job_id), request)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses={204: None})
     def delete(self, request, job_id):
-        job_delete(job=get_object_or_404(jobs_visible_to(user=request.user), pk=job_id))
+        job_delete(job=get_object_or_404(acting_jobs(request), pk=job_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class JobCancelView(APIView):
-    @extend_schema(request=None, responses={200: JobSerializer})
+    @extend_schema(request=None, parameters=[USER_ID_PARAMETER], responses={200: JobSerializer})
     def post(self, request, job_id):
-        job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
+        job = get_object_or_404(acting_jobs(request), pk=job_id)
         return render_job(job_cancel(job=job), request)
 
 
 class JobRetryView(APIView):
     throttle_classes = [JobCreateThrottle]
 
-    @extend_schema(request=None, responses={201: JobSerializer})
+    @extend_schema(request=None, parameters=[USER_ID_PARAMETER], responses={201: JobSerializer})
     def post(self, request, job_id):
-        job = get_object_or_404(jobs_visible_to(user=request.user), pk=job_id)
+        job = get_object_or_404(acting_jobs(request), pk=job_id)
         return render_job(job_rerun(job=job), request, status.HTTP_201_CREATED)
 
 
@@ -113,6 +119,7 @@ class JobBulkDeleteView(APIView):
             "application/json": {
                 "type": "object",
                 "minProperties": 1,
+                "anyOf": [{"required": [criterion]} for criterion in ("ids", "status", "before")],
                 "additionalProperties": False,
                 "properties": {
                     "ids": {
@@ -121,8 +128,12 @@ class JobBulkDeleteView(APIView):
                         "minItems": 1,
                         "maxItems": 1000,
                     },
-                    "status": {"type": "string", "enum": list(JobStatus.values)},
+                    "status": {"type": "string", "enum": list(WorkStatus.values)},
                     "before": {"type": "string", "format": "date-time"},
+                    "user_id": {
+                        "type": "string",
+                        "description": "Staff only: act for this username.",
+                    },
                 },
             }
         },
@@ -131,5 +142,5 @@ class JobBulkDeleteView(APIView):
     def post(self, request):
         serializer = BulkDeleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        deleted = jobs_bulk_delete(owner=request.user, **serializer.validated_data)
+        deleted = jobs_bulk_delete(owner=acting_user(request), **serializer.validated_data)
         return Response({"deleted": deleted})

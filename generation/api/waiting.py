@@ -9,8 +9,10 @@ import time
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from work.subscription import WorkSubscription, is_final, row_status
+
 from ..models import GenerationJob
-from .live import JobSubscription, is_final, job_status
+from ..work_kind import JOBS
 
 _PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -24,8 +26,8 @@ def requested_wait(request) -> int:
 
 async def wait_for_end(job_id: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    async with JobSubscription(job_id) as subscription:
-        while not is_final(await job_status(job_id)) and time.monotonic() < deadline:
+    async with WorkSubscription(job_id) as subscription:
+        while not is_final(await row_status(JOBS, job_id)) and time.monotonic() < deadline:
             message = await subscription.next(timeout=min(1.0, deadline - time.monotonic()))
             if message and is_final(message["data"].get("status")):
                 return

@@ -1,8 +1,9 @@
-"""The seed services' defaults as curated style presets (editable in the admin)."""
+"""The replaced services' defaults (AutoBio's memory and subject styles, the others' looks)
+as curated style presets (editable in the admin)."""
 
 from django.db import migrations
 
-SEED_NEGATIVE = "error, glitch, mistake"
+REPLACED_NEGATIVE = "error, glitch, mistake"
 
 PRESETS = [
     {
@@ -11,7 +12,7 @@ PRESETS = [
         "prompt_template": (
             "{prompt}, highest quality, monochrome, professional sketch, personal, nostalgic, clean"
         ),
-        "negative_prompt": SEED_NEGATIVE,
+        "negative_prompt": REPLACED_NEGATIVE,
         "quality": "ultra",
         "steps": 50,
         "ip_adapter_scale": 0.33,
@@ -21,7 +22,7 @@ PRESETS = [
         "slug": "subject",
         "name": "Subject portrait",
         "prompt_template": "{prompt}, highest quality, professional sketch, monochrome",
-        "negative_prompt": SEED_NEGATIVE,
+        "negative_prompt": REPLACED_NEGATIVE,
         "quality": "ultra",
         "steps": 50,
         "ip_adapter_scale": 0.33,
@@ -31,7 +32,7 @@ PRESETS = [
         "slug": "comic",
         "name": "Comic",
         "prompt_template": "A vibrant comic book style illustration of {prompt}",
-        "negative_prompt": SEED_NEGATIVE,
+        "negative_prompt": REPLACED_NEGATIVE,
         "quality": "standard",
         "steps": None,
         "ip_adapter_scale": None,
@@ -41,7 +42,7 @@ PRESETS = [
         "slug": "watercolor",
         "name": "Watercolor",
         "prompt_template": "A soft watercolor painting depicting {prompt}, with flowing brushstrokes",
-        "negative_prompt": SEED_NEGATIVE,
+        "negative_prompt": REPLACED_NEGATIVE,
         "quality": "standard",
         "steps": None,
         "ip_adapter_scale": None,
@@ -53,7 +54,7 @@ PRESETS = [
         "prompt_template": (
             "{prompt}, 3d animated film still, soft global illumination, warm colors, detailed"
         ),
-        "negative_prompt": "blurry, deformed, low quality, " + SEED_NEGATIVE,
+        "negative_prompt": "blurry, deformed, low quality, " + REPLACED_NEGATIVE,
         "quality": "high",
         "steps": None,
         "ip_adapter_scale": 0.5,

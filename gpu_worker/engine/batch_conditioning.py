@@ -10,30 +10,15 @@ from typing import Any
 
 import torch
 
-from .controlnet import PreparedControls, build_view, prepare_controls
+from .controlnet import PreparedControls
+from .prepared import PreparedJob
 from .spec import GenerationSpec
-
-
-def controls_signature(spec: GenerationSpec) -> tuple:
-    """The control setup without its images; () for none."""
-    return tuple(
-        (c.model, c.kind, float(c.scale), c.preprocess, c.guidance_start, c.guidance_end)
-        for c in spec.controls
-    )
-
-
-def ip_adapter_signature(spec: GenerationSpec) -> tuple | None:
-    """The IP-Adapter setup without its images; None without reference images."""
-    if not spec.ip_adapter_images:
-        return None
-    return (spec.ip_adapter, float(spec.ip_adapter_scale), len(spec.ip_adapter_images))
 
 
 @dataclass
 class BatchConditioning:
     """What the pass adds for its members' control and reference images."""
 
-    pipeline: Any  # the warm pipeline, or a view of it (ControlNet, or given IP embeddings)
     controls: list[PreparedControls | None]  # per member, for its manifest and result
     call_kwargs: dict[str, Any]
     # The list the pipeline reads the IP-Adapter embeddings from at every step; the batch
@@ -44,38 +29,24 @@ class BatchConditioning:
     drops_rows: bool
 
 
-def prepare_conditioning(engine, warm, specs: list[GenerationSpec], cfg: bool):
-    """Load and place every member's control and reference images; ``specs`` share one
-    setup (checked by ``batching.check_members``) and have local attachment paths."""
-    lead = specs[0]
-    width, height = lead.width, lead.height
-    cache = engine.controlnets
-    controls = [
-        prepare_controls(spec.controls, cache, width, height) if spec.controls else None
-        for spec in specs
-    ]
-    pipeline = _pipeline(warm, controls[0], bool(lead.ip_adapter_images))
-    counts = [spec.num_images for spec in specs]
+def prepare_conditioning(job: PreparedJob, device, cfg: bool) -> BatchConditioning:
+    """Place every member's control and reference images on its rows; ``job.specs`` share
+    one setup (checked by ``batching.check_members``) and their controls are loaded."""
+    lead, pipeline, controls = job.spec, job.pipeline, job.controls
+    counts = [spec.num_images for spec in job.specs]
     call_kwargs: dict[str, Any] = {}
     if controls[0] is not None:
-        call_kwargs.update(_control_kwargs(pipeline, controls, counts, width, height))
+        call_kwargs.update(_control_kwargs(pipeline, controls, counts, lead.width, lead.height))
     ip_embeds = None
     if lead.ip_adapter_images:
-        ip_embeds = _ip_adapter_embeds(pipeline, specs, engine.profile.device, cfg)
+        ip_embeds = _ip_adapter_embeds(pipeline, job.specs, device, cfg)
         call_kwargs["ip_adapter_image_embeds"] = ip_embeds
         # diffusers repeats given embeddings once per prompt row (it expects one prompt's),
-        # so the view hands back the per-row list as built, the same list object each step.
+        # so the pipeline (a view of its own: this never sticks to the warm pipeline) hands
+        # back the per-row list as built, the same list object each step.
         pipeline.prepare_ip_adapter_image_embeds = lambda *args, **kwargs: ip_embeds
     union = controls[0] is not None and "control_image" in controls[0].call_kwargs
-    return BatchConditioning(pipeline, controls, call_kwargs, ip_embeds, drops_rows=not union)
-
-
-def _pipeline(warm, lead_controls: PreparedControls | None, references: bool):
-    if lead_controls is not None:
-        view_class, controlnet = lead_controls.pipeline_class, lead_controls.controlnet
-        return build_view(warm.pipeline, view_class, controlnet=controlnet)
-    # A view of its own, so the given IP embeddings below never stick to the warm pipeline.
-    return build_view(warm.pipeline, type(warm.pipeline)) if references else warm.pipeline
+    return BatchConditioning(controls, call_kwargs, ip_embeds, drops_rows=not union)
 
 
 def _control_kwargs(pipeline, controls: list[PreparedControls], counts, width, height) -> dict:

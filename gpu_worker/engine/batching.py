@@ -1,36 +1,16 @@
-"""Several jobs in one denoising pass. Each member keeps its own prompt, negative prompt,
-seeds, control and reference images, step callback, preview callback and manifest; its
-images equal a run of it alone (prompts and reference images are encoded per member exactly
-as a solo run encodes them, each image's noise comes from its own seed's generator). Members
-share one ControlNet/IP-Adapter setup or have none (``batch_conditioning``). A member whose
-step callback raises GenerationCancelled leaves the batch at that step: its rows are sliced
-out of the latents, the embeddings, the control images, the IP-Adapter embeddings and the
-scheduler state, and the others go on. With a Union ControlNet its rows cannot be reached,
-so they stay in the pass to the end and its images are thrown away."""
+"""What may share a denoising pass, and what a pass takes and gives: ``BatchMember`` in,
+``BatchResult`` out. ``same_pass`` is what the worker's scheduler asks before it groups jobs;
+the pass itself is ``runs.batch``. Members share model, size, steps, guidance, scheduler and
+LoRAs, and one ControlNet/IP-Adapter setup (without its images) or none."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
-
-from .batch_conditioning import (
-    BatchConditioning,
-    controls_signature,
-    ip_adapter_signature,
-    prepare_conditioning,
-)
-from .errors import GenerationCancelled, InvalidSpec, OutOfMemory
-from .preview import PreviewCallback, latent_preview
-from .spec import GenerationResult, GenerationSpec, ImageOutput, StepCallback, resolved_prompt
-
-if TYPE_CHECKING:
-    from .generate import Engine
-
-# Per-sample state some schedulers keep between steps (DPM-Solver++'s history).
-_SCHEDULER_ROW_STATE = ("model_outputs", "sample", "last_sample")
+from .errors import GenerationCancelled, InvalidSpec
+from .preview import PreviewCallback
+from .spec import GenerationResult, GenerationSpec, StepCallback
 
 
 @dataclass
@@ -66,6 +46,21 @@ def pass_signature(spec: GenerationSpec) -> tuple:
     )
 
 
+def controls_signature(spec: GenerationSpec) -> tuple:
+    """The control setup without its images; () for none."""
+    return tuple(
+        (c.model, c.kind, float(c.scale), c.preprocess, c.guidance_start, c.guidance_end)
+        for c in spec.controls
+    )
+
+
+def ip_adapter_signature(spec: GenerationSpec) -> tuple | None:
+    """The IP-Adapter setup without its images; None without reference images."""
+    if not spec.ip_adapter_images:
+        return None
+    return (spec.ip_adapter, float(spec.ip_adapter_scale), len(spec.ip_adapter_images))
+
+
 def same_pass(lead: GenerationSpec, spec: GenerationSpec) -> bool:
     """Whether ``spec`` may join a pass that ``lead`` leads (what ``check_members`` asks)."""
     signatures = (pass_signature, controls_signature, ip_adapter_signature)
@@ -90,215 +85,3 @@ def check_members(members: list[BatchMember]) -> None:
                 "Batch members differ in IP-Adapter setup: each needs the same adapter, scale "
                 "and number of reference images, or no reference images."
             )
-
-
-def generate_batch(engine: Engine, members: list[BatchMember], preview_every: int = 0):
-    check_members(members)
-    for member in members:
-        engine.validate(member.spec)
-    started = time.perf_counter()
-    warm, lead, loras, ip_weights = engine.prepare_attachments(members[0].spec)
-    specs = [lead, *(engine.with_local_attachments(m.spec) for m in members[1:])]
-    cfg = lead.guidance_scale > 1 and warm.pipeline.unet.config.time_cond_proj_dim is None
-    conditioning = prepare_conditioning(engine, warm, specs, cfg)
-    pipeline = conditioning.pipeline
-    pipeline.scheduler = engine.scheduler_for(warm, lead)
-    embeddings = [_encode(pipeline, engine, spec, cfg) for spec in specs]
-    load_ms = int((time.perf_counter() - started) * 1000)
-
-    seeds = [seed for spec in specs for seed in spec.seeds]
-    generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
-    tracker = _RowTracker(members, cfg, pipeline, generators, preview_every, conditioning)
-    started = time.perf_counter()
-    try:
-        output = pipeline(
-            prompt_embeds=torch.cat([e[0] for e in embeddings]),
-            negative_prompt_embeds=torch.cat([e[1] for e in embeddings]) if cfg else None,
-            pooled_prompt_embeds=torch.cat([e[2] for e in embeddings]),
-            negative_pooled_prompt_embeds=torch.cat([e[3] for e in embeddings]) if cfg else None,
-            width=lead.width,
-            height=lead.height,
-            num_inference_steps=lead.steps,
-            guidance_scale=lead.guidance_scale,
-            num_images_per_prompt=1,
-            generator=generators,
-            latents=engine.initial_latents(pipeline, lead, generators),
-            callback_on_step_end=tracker,
-            callback_on_step_end_tensor_inputs=tracker.tensor_inputs(),
-            **conditioning.call_kwargs,
-        )
-    except torch.cuda.OutOfMemoryError as exc:
-        engine.free_device_memory()
-        raise OutOfMemory(
-            f"The GPU ran out of memory denoising {len(seeds)} images at "
-            f"{lead.width}x{lead.height}."
-        ) from exc
-    inference_ms = int((time.perf_counter() - started) * 1000)
-
-    results: list[GenerationResult | None] = []
-    images = iter(output.images)
-    for index, spec in enumerate(specs):
-        if index not in tracker.present:  # its rows left the pass
-            results.append(None)
-            continue
-        member_images = [next(images) for _ in spec.seeds]
-        if tracker.cancelled[index] is not None:  # rode along to the end: discarded
-            results.append(None)
-            continue
-        controls = conditioning.controls[index]
-        manifest = engine.manifest(warm, pipeline, spec, loras, ip_weights, controls)
-        manifest["batch"] = {"size": len(seeds), "jobs": len(members)}
-        outputs = [
-            ImageOutput(
-                image=image,
-                seed=seed,
-                manifest={**manifest, "seed": seed, "batch_index": position},
-            )
-            for position, (image, seed) in enumerate(zip(member_images, spec.seeds, strict=True))
-        ]
-        conditioning_images = controls.images if controls else []
-        results.append(
-            GenerationResult(
-                images=outputs,
-                load_ms=load_ms,
-                inference_ms=inference_ms,
-                extra={"conditioning_images": conditioning_images} if conditioning_images else {},
-                conditioning_images=conditioning_images,
-            )
-        )
-    return BatchResult(
-        results=results,
-        cancelled=tracker.cancelled,
-        batch_size=len(seeds),
-        load_ms=load_ms,
-        inference_ms=inference_ms,
-        extra={"preview_ms": tracker.preview_ms},
-    )
-
-
-def _encode(pipeline, engine: Engine, spec: GenerationSpec, cfg: bool):
-    """The member's embeddings, computed exactly as a solo pipeline call computes them."""
-    return pipeline.encode_prompt(
-        prompt=resolved_prompt(spec),
-        device=engine.profile.device,
-        num_images_per_prompt=spec.num_images,
-        do_classifier_free_guidance=cfg,
-        negative_prompt=spec.negative_prompt or None,
-    )
-
-
-class _RowTracker:
-    """The step-end callback of a batch: reports each member's step, drops cancelled
-    members' rows, and renders previews every ``preview_every`` steps."""
-
-    TENSORS = ("latents", "prompt_embeds", "add_text_embeds", "add_time_ids")
-
-    def __init__(
-        self,
-        members,
-        cfg: bool,
-        pipeline,
-        generators: list,
-        preview_every: int,
-        conditioning: BatchConditioning,
-    ):
-        self.members = members
-        self.cfg = cfg
-        self.pipeline = pipeline
-        self.generators = generators  # the list the pipeline holds: trimmed in place
-        self.preview_every = preview_every
-        self.conditioning = conditioning
-        self.total = members[0].spec.steps
-        self.cancelled: list[GenerationCancelled | None] = [None] * len(members)
-        self.present = list(range(len(members)))  # members whose rows are in the pass
-        self.preview_ms = 0
-
-    def tensor_inputs(self) -> list[str]:
-        # The ControlNet pipeline hands its control images ("image") to the callback too.
-        wanted = [*self.TENSORS, "image"] if self.conditioning.controls[0] else self.TENSORS
-        return [name for name in wanted if name in self.pipeline._callback_tensor_inputs]
-
-    def _active(self) -> list[int]:
-        return [i for i, reason in enumerate(self.cancelled) if reason is None]
-
-    def __call__(self, pipeline, step_index, timestep, callback_kwargs):
-        step = step_index + 1
-        for index in self._active():
-            member = self.members[index]
-            if member.on_step is None:
-                continue
-            try:
-                member.on_step(step, self.total)
-            except GenerationCancelled as exc:
-                self.cancelled[index] = exc
-        active = self._active()
-        if not active:
-            # Everyone left: abort before the VAE decode, as a solo cancel does.
-            raise next(reason for reason in self.cancelled if reason is not None)
-        if active != self.present and self.conditioning.drops_rows:
-            callback_kwargs = self._drop_rows(callback_kwargs, active)
-            self.present = active
-        if self.preview_every and step % self.preview_every == 0 and step != self.total:
-            self._previews(callback_kwargs["latents"], active, step)
-        return callback_kwargs
-
-    def _rows(self) -> dict[int, list[int]]:
-        """Each present member's rows of the latents."""
-        rows, start = {}, 0
-        for index in self.present:
-            count = self.members[index].spec.num_images
-            rows[index] = list(range(start, start + count))
-            start += count
-        return rows
-
-    def _drop_rows(self, kwargs: dict, active: list[int]) -> dict:
-        rows = self._rows()
-        keep = [row for index in active for row in rows[index]]
-        old = sum(len(member_rows) for member_rows in rows.values())
-        index = torch.tensor(keep, device=kwargs["latents"].device)
-        # With guidance the embeddings are [negatives; positives]: keep both halves' rows.
-        doubled = torch.cat([index, index + old]) if self.cfg else index
-        kwargs["latents"] = kwargs["latents"][index]
-        kwargs["prompt_embeds"] = kwargs["prompt_embeds"][doubled]
-        kwargs["add_text_embeds"] = kwargs["add_text_embeds"][doubled]
-        # Every row's time ids are the same (one size per batch): keep as many as rows remain.
-        kwargs["add_time_ids"] = kwargs["add_time_ids"][: len(doubled)]
-        if "image" in kwargs:  # one control image batch per ControlNet
-            kwargs["image"] = [_take(image, old, index, doubled) for image in kwargs["image"]]
-        ip_embeds = self.conditioning.ip_embeds
-        if ip_embeds is not None:
-            ip_embeds[:] = [_take(embeds, old, index, doubled) for embeds in ip_embeds]
-        self.generators[:] = [self.generators[row] for row in keep]
-        scheduler = self.pipeline.scheduler
-        for name in _SCHEDULER_ROW_STATE:
-            value = getattr(scheduler, name, None)
-            if isinstance(value, torch.Tensor) and value.shape[0] == old:
-                setattr(scheduler, name, value[index.to(value.device)])
-            elif isinstance(value, list):
-                setattr(
-                    scheduler,
-                    name,
-                    [
-                        v[index.to(v.device)]
-                        if isinstance(v, torch.Tensor) and v.shape[0] == old
-                        else v
-                        for v in value
-                    ],
-                )
-        return kwargs
-
-    def _previews(self, latents: torch.Tensor, active: list[int], step: int) -> None:
-        started = time.perf_counter()
-        rows = self._rows()
-        for index in active:
-            member = self.members[index]
-            if member.on_preview is not None:
-                member.on_preview(step, self.total, latent_preview(latents[rows[index][0]]))
-        self.preview_ms += int((time.perf_counter() - started) * 1000)
-
-
-def _take(tensor: torch.Tensor, old: int, index: torch.Tensor, doubled: torch.Tensor):
-    """The kept rows of a tensor of ``old`` rows, or of 2 * ``old`` with guidance
-    ([negatives; positives])."""
-    rows = doubled if tensor.shape[0] == 2 * old else index
-    return tensor[rows.to(tensor.device)]

@@ -18,24 +18,42 @@ class EngineConfig:
     progress_interval_s: float = 10.0
     # sha256 per source URI, for single-file S3 sources published without a sidecar.
     checksums: dict[str, str] = field(default_factory=dict)
-    # An fp16-safe VAE (e.g. "madebyollin/sdxl-vae-fp16-fix") swapped into every pipeline.
+    # A VAE swapped into every pipeline (e.g. the fp16-safe "madebyollin/sdxl-vae-fp16-fix"):
+    # a directory, a hub id or a folder of a hub repo; its own force_upcast is kept.
     vae_source: str | None = None
     # A diffusers config directory (model_index.json + component configs) for
     # single-file .safetensors checkpoints.
     single_file_config: str | None = None
     memory_profile: str | None = None  # override "large" / "standard" / "low" / "cpu"
-    compile_unet: bool = False  # applied only where the memory profile allows it
-    # CUDA-only switches (SDPA, channels-last, fused QKV, VAE compile, CUDA graphs).
+    # CUDA switches (SDPA, channels-last, fused QKV); FastPath(on_cpu=True) forces them on CPU.
     fast_path: FastPath = FastPath()
+    # torch.compile of the UNet, by Engine.warm_up, at these (width, height, images per pass)
+    # buckets only, where the memory profile allows it (see ``compilation``).
+    compile_unet: bool = False
+    compile_buckets: tuple[tuple[int, int, int], ...] = ((1024, 1024, 1),)
+    compile_mode: str = "default"  # torch.compile mode (inductor): "max-autotune", ...
+    compile_backend: str = "inductor"  # tests use "eager" / "aot_eager"
+    compile_cache_dir: Path | None = Path("var/torchinductor")  # persistent inductor cache
+    # LoRAs hot-swapped into fixed UNet slots (diffusers' enable_lora_hotswap), so a compiled
+    # UNet serves every LoRA (up to max rank, up to ``lora_hotswap_slots`` per job).
+    lora_hotswap: bool = False
+    lora_hotswap_max_rank: int = 64
+    lora_hotswap_slots: int = 2
     lora_budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES
     ip_adapter: str | None = None  # default IP-Adapter weights file for reference images
     max_pipelines: int = 1  # warm base models kept; each SDXL is ~7 GB in fp16
     limits: SpecLimits = SpecLimits()
+    # The depth model of the depth and normal preprocessors (a directory or a hub id); it runs
+    # on the engine's device.
+    depth_model: str | None = None
+    # The UNet's linear layers in float8 through torchao (CUDA compute capability >= 8.9 only;
+    # elsewhere the pipeline stays as loaded and a log line says why). See fp8.py.
+    fp8: bool = False
 
     def cuda_fast_path(self) -> FastPath:
-        return replace(
-            self.fast_path, compile_unet=self.compile_unet or self.fast_path.compile_unet
-        )
+        """The fast-path switches in effect: fusing concatenates the q/k/v weights, which
+        float8 tensors do not allow, so fp8 turns fused QKV off."""
+        return replace(self.fast_path, fuse_qkv=self.fast_path.fuse_qkv and not self.fp8)
 
     def source_config(self) -> SourceConfig:
         return SourceConfig(

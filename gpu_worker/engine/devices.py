@@ -34,3 +34,10 @@ def device_total_memory(device: str) -> int | None:
     if not device.startswith("cuda") or not torch.cuda.is_available():
         return None
     return torch.cuda.get_device_properties(torch.device(device)).total_memory
+
+
+def enable_tf32() -> None:
+    """TF32 tensor cores for fp32 matmuls and convolutions on CUDA (an fp32-upcast VAE decode,
+    fp32 parts of the text encoders): 10-bit mantissa products, fp32 accumulation."""
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True

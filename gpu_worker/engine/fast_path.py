@@ -1,9 +1,11 @@
-"""The CUDA fast path: PyTorch SDPA attention, channels-last memory format, fused QKV
-projections, ``torch.compile`` of the UNet and the VAE decode (``dynamic=False``: one graph
-per served batch size, each compiled by the warm-up at worker start, so no request pays a
-recompile) and CUDA graphs through ``mode="max-autotune"``. Every switch acts on CUDA only:
-CPU pipelines (tests, demos) stay exactly as loaded. Precision is the device profile's
-(fp16, or bf16 with ILLU_DTYPE=bf16)."""
+"""The CUDA fast path, applied once when a pipeline is loaded: PyTorch SDPA attention,
+channels-last memory format, and fused QKV projections in the VAE. The UNet's fused QKV is
+switched per job by ``attention.AttentionSets`` (a LoRA or an IP-Adapter needs the separate
+q/k/v layers), and ``torch.compile`` is the warm-up's (``compilation``).
+
+Off CUDA every switch is off (CPU pipelines stay as loaded), unless ``FastPath.on_cpu`` is
+set: tests set it so the tiny models on the CPU take exactly the code path a GPU worker takes.
+Precision is the device profile's (fp16, or bf16 with ILLU_DTYPE=bf16)."""
 
 from __future__ import annotations
 
@@ -18,20 +20,20 @@ class FastPath:
     sdpa: bool = True
     channels_last: bool = True
     fuse_qkv: bool = True
-    compile_unet: bool = False
-    compile_vae: bool = False
-    cuda_graphs: bool = False
-    # torch.compile mode; empty: "max-autotune" with CUDA graphs, else without them.
-    compile_mode: str = ""
+    # Apply the switches on a CPU device too (tests: the GPU worker's code path, on the CPU).
+    on_cpu: bool = False
 
-    @property
-    def compiles(self) -> bool:
-        return self.compile_unet or self.compile_vae
+    def active_on(self, device: str) -> bool:
+        return device.startswith("cuda") or self.on_cpu
+
+    def fuses_on(self, device: str) -> bool:
+        """Whether the UNet's QKV projections are fused for plain jobs on ``device``."""
+        return self.fuse_qkv and self.active_on(device)
 
 
-def apply_fast_path(pipeline, device: str, fast: FastPath, compile_allowed: bool) -> list[str]:
-    """Apply the switches that are on; returns their names (empty off CUDA)."""
-    if not device.startswith("cuda"):
+def apply_fast_path(pipeline, device: str, fast: FastPath) -> list[str]:
+    """Apply the load-time switches that are on; returns their names (empty off CUDA)."""
+    if not fast.active_on(device):
         return []
     import torch
     from diffusers.models.attention_processor import AttnProcessor2_0
@@ -46,31 +48,8 @@ def apply_fast_path(pipeline, device: str, fast: FastPath, compile_allowed: bool
         pipeline.vae.to(memory_format=torch.channels_last)
         applied.append("channels_last")
     if fast.fuse_qkv:
-        sync_qkv_fusion(pipeline, device, fast, uses_loras=False)
+        # The VAE never gets a LoRA or an IP-Adapter: fused for good.
+        pipeline.vae.fuse_qkv_projections()
         applied.append("fused_qkv")
-    if fast.compiles and compile_allowed:
-        # CUDA graphs replay fixed shapes: only with dynamic=False and warmed-up sizes.
-        mode = fast.compile_mode or (
-            "max-autotune" if fast.cuda_graphs else "max-autotune-no-cudagraphs"
-        )
-        if fast.compile_unet:
-            # Module.compile keeps the module object, so LoRA injection still finds its layers.
-            pipeline.unet.compile(mode=mode, dynamic=False)
-            applied.append(f"compiled_unet({mode})")
-        if fast.compile_vae:
-            pipeline.vae.decode = torch.compile(pipeline.vae.decode, mode=mode, dynamic=False)
-            applied.append(f"compiled_vae_decode({mode})")
-    logger.info("CUDA fast path: %s", ", ".join(applied) or "nothing")
+    logger.info("fast path on %s: %s", device, ", ".join(applied) or "nothing")
     return applied
-
-
-def sync_qkv_fusion(pipeline, device: str, fast: FastPath, *, uses_loras: bool) -> None:
-    """Fused QKV reads the base weights once; a LoRA adapter lives on the separate q/k/v
-    layers, so a run with LoRAs needs them unfused (and one without gets them fused back)."""
-    if not device.startswith("cuda") or not fast.fuse_qkv:
-        return
-    fused = bool(getattr(pipeline, "fusing_unet", False))
-    if uses_loras and fused:
-        pipeline.unfuse_qkv_projections()
-    elif not uses_loras and not fused:
-        pipeline.fuse_qkv_projections()

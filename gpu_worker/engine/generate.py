@@ -1,44 +1,54 @@
-"""Generation on a warm SDXL pipeline: text, LoRA, IP-Adapter and ControlNet in one call."""
+"""The ``Engine``: the warm state of one worker process, and its entry points.
+
+The engine owns what lives between jobs: the device, the warm pipelines (``loading``), their
+LoRA adapters, IP-Adapter and resting state (``resting``), the ControlNets, and what
+``torch.compile`` built (``compilation``). A job enters through ``generate`` or
+``generate_batch`` and is handed to its run (``runs``: text, batch, img2img, inpaint, upscale,
+face repair), which uses the engine through two methods only: ``prepare`` (the warm pipeline
+made ready for its specs, and put back to rest when the run ends, however it ends) and
+``denoise`` (one guarded pipeline call). Runs never import each other, and nothing here
+imports Django."""
 
 from __future__ import annotations
 
-import time
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from .batching import BatchMember, BatchResult
+from .compilation import UnetCompiler
 from .config import EngineConfig
-from .controlnet import ControlNetCache, PreparedControls, build_view, prepare_controls
-from .devices import DeviceProfile, select_device
-from .errors import GenerationCancelled, InvalidSpec, OutOfMemory
-from .fast_path import sync_qkv_fusion
-from .ip_adapter import ip_adapter_files
+from .controlnet import ControlNetCache, prepare_controls
+from .devices import DeviceProfile, enable_tf32, select_device
+from .errors import GenerationCancelled, InvalidSpec
 from .loading import PipelineCache, WarmModel
-from .lora import ResolvedLora, resolve_lora
-from .manifest import (
-    file_sha256,
-    image_sha256,
-    library_versions,
-    model_digests,
-    scheduler_record,
-    weights_digests,
-)
-from .preview import PreviewCallback, latent_preview
+from .lora import resolve_lora
+from .memory import out_of_memory_as
+from .prepared import PreparedJob
+from .preview import PreviewCallback
+from .resting import RestingState
+from .runs.batch import run_batch
+from .runs.edit import run_img2img, run_inpaint
+from .runs.face_repair import run_face_repair
+from .runs.text import run_text
+from .runs.unchanged import run_unchanged, runs_no_model
+from .runs.upscale import run_upscale
 from .schedulers import build_scheduler
 from .sources import resolve_source
-from .spec import (
-    EDIT_MODES,
-    GenerationResult,
-    GenerationSpec,
-    ImageOutput,
-    StepCallback,
-    resolved_prompt,
-    validate_spec,
-)
+from .spec import GenerationResult, GenerationSpec, StepCallback, validate_spec
+from .views import pipeline_view
 
-_LATENT_CHANNELS = 4
+logger = logging.getLogger(__name__)
+
+_EDIT_RUNS = {
+    "img2img": run_img2img,
+    "inpaint": run_inpaint,
+    "upscale": run_upscale,
+    "face_repair": run_face_repair,
+}
 
 
 class Engine:
@@ -48,17 +58,26 @@ class Engine:
         self.profile = profile or select_device()
         self.config = config or EngineConfig()
         self.pipelines = PipelineCache(self.profile, self.config)
-        self.controlnets = ControlNetCache(self.profile)
-        self._fast = self.config.cuda_fast_path()
+        self.controlnets = ControlNetCache(self.profile, self.config)
+        self.compiler = UnetCompiler(self.config)
+        self._resting: dict[str, RestingState] = {}
+        if self.profile.device.startswith("cuda"):
+            enable_tf32()
 
-    @staticmethod
-    def free_device_memory() -> None:
-        free_device_memory()
+    # Warm state -------------------------------------------------------------------------
 
     def warm(self, model: str) -> int:
         """Load ``model`` now (if needed) and return the load time in ms."""
         _, load_ms = self.pipelines.get(model)
         return load_ms
+
+    def warm_up(self, model: str) -> dict[str, Any]:
+        """Load ``model`` and, with ``compile_unet``, compile the UNet at every served bucket
+        (``config.compile_buckets``) so no user's job compiles. Returns at least
+        ``{"load_ms", "compile_ms", "graphs", "buckets", "per_bucket"}``."""
+        load_ms = self.warm(model)
+        self._rest_for(model)  # the LoRA hot-swap slots go in before the UNet is compiled
+        return {"load_ms": load_ms, **self.compiler.warm_up(self, model)}
 
     def status(self) -> dict[str, Any]:
         """What is warm in this process (for health endpoints and worker heartbeats)."""
@@ -74,31 +93,14 @@ class Engine:
                 for source, warm in self.pipelines.items()
             },
             "controlnets": self.controlnets.loaded(),
+            "compile": self.compiler.status(),
         }
 
-    def validate(self, spec: GenerationSpec) -> None:
-        validate_spec(spec, self.config.limits)
+    def resting_state(self, model: str) -> dict[str, Any]:
+        """The warm pipeline's state between jobs, as plain data (see ``resting``)."""
+        return self._rest_for(model).describe()
 
-    def prepare_attachments(self, spec: GenerationSpec):
-        """The warm model with ``spec``'s LoRAs active and its IP-Adapter attached (detached
-        without reference images): (warm model, spec with local attachment paths, resolved
-        LoRAs, IP-Adapter weights or None). Solo runs, edits and batches start here."""
-        warm, _ = self.pipelines.get(spec.model)
-        spec = self.with_local_attachments(spec)
-        loras = [resolve_lora(lora) for lora in spec.loras]
-        # IP-Adapter processors replace the attention ones: fused QKV only for plain runs.
-        plain = not loras and not spec.ip_adapter_images
-        sync_qkv_fusion(warm.pipeline, self.profile.device, self._fast, uses_loras=not plain)
-        warm.loras.activate(warm.pipeline, loras)
-        ip_weights = self._attach_ip_adapter(warm, spec)
-        return warm, spec, loras, ip_weights
-
-    def generate_batch(self, members, preview_every: int = 0):
-        """Several specs that share model, size, steps, guidance, scheduler, LoRAs and the kind
-        of their control/reference inputs in one denoising pass; see ``batching``."""
-        from .batching import generate_batch
-
-        return generate_batch(self, members, preview_every)
+    # Entry points -----------------------------------------------------------------------
 
     def generate(
         self,
@@ -106,58 +108,126 @@ class Engine:
         on_step: StepCallback | None = None,
         on_preview: PreviewCallback | None = None,
         preview_every: int = 0,
-    ):
+    ) -> GenerationResult:
+        """One job: text (with LoRAs, reference images, controls) or an edit mode. ``on_step``
+        may raise GenerationCancelled to stop before the VAE decode."""
         validate_spec(spec, self.config.limits)
-        if spec.mode in EDIT_MODES:
-            from .editing import run_edit
+        if spec.mode == "text":
+            return run_text(self, spec, on_step, on_preview, preview_every)
+        if runs_no_model(spec):
+            return run_unchanged(spec, self.profile.name, on_step)
+        return _EDIT_RUNS[spec.mode](self, spec, on_step)
 
-            return run_edit(self, spec, on_step)
-        started = time.perf_counter()
-        warm, spec, loras, ip_weights = self.prepare_attachments(spec)
-        controls = (
-            prepare_controls(spec.controls, self.controlnets, spec.width, spec.height)
-            if spec.controls
-            else None
-        )
-        pipeline = self.pipeline_for(warm, controls)
-        pipeline.scheduler = self.scheduler_for(warm, spec)
-        load_ms = int((time.perf_counter() - started) * 1000)
+    def generate_batch(self, members: list[BatchMember], preview_every: int = 0) -> BatchResult:
+        """Several specs that share model, size, steps, guidance, scheduler, LoRAs and the kind
+        of their control/reference inputs in one denoising pass; see ``runs.batch``."""
+        return run_batch(self, members, preview_every)
 
-        started = time.perf_counter()
+    # What runs use ----------------------------------------------------------------------
+
+    @contextmanager
+    def prepare(
+        self,
+        spec: GenerationSpec,
+        *,
+        kind: str = "text",
+        size: tuple[int, int] | None = None,
+        members: list[GenerationSpec] | tuple = (),
+    ) -> Iterator[PreparedJob]:
+        """The warm pipeline ready for ``spec`` (and a batch's other ``members``, which share
+        its setup): attachments fetched, the lead's LoRAs and IP-Adapter active, the attention
+        processors that combination needs, every spec's controls loaded at ``size`` (default:
+        the spec's), and a view of the ``kind``'s pipeline class. On leaving, however the run
+        ended, the pipeline is back at rest."""
+        specs = [spec, *members]
+        for each in specs:
+            validate_spec(each, self.config.limits)
+        warm, _ = self.pipelines.get(spec.model)
+        rest = self._rest_for(spec.model)
+        specs = [self._with_local_attachments(each) for each in specs]
+        lead = specs[0]
         try:
-            kwargs = self._call_kwargs(pipeline, spec, controls, on_step)
-            if on_preview is not None and preview_every > 0:
-                kwargs["callback_on_step_end"] = _step_callback(
-                    on_step, spec.steps, on_preview, preview_every
-                )
-            output = pipeline(**kwargs)
-        except torch.cuda.OutOfMemoryError as exc:
-            free_device_memory()
-            raise OutOfMemory(
-                f"The GPU ran out of memory at {spec.width}x{spec.height} with "
-                f"{spec.num_images} images; try fewer images or a smaller size."
-            ) from exc
-        inference_ms = int((time.perf_counter() - started) * 1000)
-
-        manifest = self.manifest(warm, pipeline, spec, loras, ip_weights, controls)
-        images = [
-            ImageOutput(
-                image=image, seed=seed, manifest={**manifest, "seed": seed, "batch_index": index}
+            loras = [resolve_lora(lora) for lora in lead.loras]
+            warm.loras.activate(warm.pipeline, loras)
+            ip_weights, ip_processors = self._use_ip_adapter(warm, rest, lead)
+            processors = rest.attention.for_job(loras=bool(loras), ip_adapter=ip_processors)
+            rest.attention.apply(warm.pipeline.unet, processors)
+            if ip_processors is not None:
+                warm.pipeline.set_ip_adapter_scale(lead.ip_adapter_scale)
+            width, height = size or (lead.width, lead.height)
+            controls = [
+                prepare_controls(each.controls, self.controlnets, width, height)
+                if each.controls
+                else None
+                for each in specs
+            ]
+            yield PreparedJob(
+                specs=specs,
+                controls=controls,
+                pipeline=pipeline_view(warm.pipeline, kind, controls[0]),
+                loras=loras,
+                ip_weights=ip_weights,
+                model_path=warm.local_path,
+                device=self.profile.name,
+                memory_profile=self.pipelines.memory.name,
+                vae_source=self.config.vae_source,
+                new_scheduler=_scheduler_factory(warm, lead.scheduler),
+                resting=rest,
             )
-            for index, (image, seed) in enumerate(zip(output.images, spec.seeds, strict=True))
-        ]
-        conditioning = controls.images if controls else []
-        return GenerationResult(
-            images=images,
-            load_ms=load_ms,
-            inference_ms=inference_ms,
-            extra={"conditioning_images": conditioning} if conditioning else {},
-            conditioning_images=conditioning,
-        )
+        finally:
+            rest.restore()
 
-    def with_local_attachments(self, spec: GenerationSpec) -> GenerationSpec:
+    def denoise(
+        self,
+        job: PreparedJob,
+        call_kwargs: Callable[[], dict[str, Any]],
+        *,
+        size: tuple[int, int],
+        images: int,
+        out_of_memory: str,
+    ):
+        """One call of ``job.pipeline`` with a fresh scheduler and ``call_kwargs()`` (built
+        here, so a pass that must run again starts from fresh generators), for ``images``
+        images at ``size``: compiled where the UNet was compiled for that shape and kind of
+        job, else eager (never compiling in the call). A CUDA out-of-memory error frees the
+        pass and raises OutOfMemory(``out_of_memory``); the pipeline's modules are back in
+        their resting dtypes afterwards, whatever diffusers cast them to."""
+        with out_of_memory_as(lambda: out_of_memory):
+            try:
+                return self.compiler.run(
+                    job, lambda: _call(job, call_kwargs), size=size, images=images
+                )
+            finally:
+                job.resting.restore_dtypes()
+
+    # Internals --------------------------------------------------------------------------
+
+    def _rest_for(self, model: str) -> RestingState:
+        warm, _ = self.pipelines.get(model)
+        rest = self._resting.get(model)
+        if rest is None or rest.pipeline is not warm.pipeline:  # first job, or reloaded
+            config = self.config
+            slots = (config.lora_hotswap_slots, config.lora_hotswap_max_rank)
+            rest = self._resting[model] = RestingState(
+                warm,
+                fuse_qkv=config.cuda_fast_path().fuses_on(self.profile.device),
+                hotswap_slots=slots if config.lora_hotswap else None,
+            )
+        return rest
+
+    def _use_ip_adapter(self, warm: WarmModel, rest: RestingState, spec: GenerationSpec):
+        if not spec.ip_adapter_images:
+            return None, None
+        weights = spec.ip_adapter or self.config.ip_adapter
+        if not weights:
+            raise InvalidSpec("Reference images need an IP-Adapter; none is configured.")
+        processors = warm.ip_adapter.use(warm.pipeline, Path(weights), rest.attention.plain)
+        return Path(weights), processors
+
+    def _with_local_attachments(self, spec: GenerationSpec) -> GenerationSpec:
         """LoRA files and ControlNet directories may be s3:// URIs: fetch them (once) first."""
-        if not any(x.startswith("s3://") for x in [*_lora_paths(spec), *_control_models(spec)]):
+        uris = [lora.path for lora in spec.loras] + [c.model for c in spec.controls]
+        if not any(uri.startswith("s3://") for uri in uris):
             return spec
         sources = self.config.source_config()
 
@@ -170,162 +240,21 @@ class Engine:
             controls=tuple(replace(c, model=local(c.model)) for c in spec.controls),
         )
 
-    def _attach_ip_adapter(self, warm: WarmModel, spec: GenerationSpec) -> Path | None:
-        if not spec.ip_adapter_images:
-            warm.ip_adapter.detach(warm.pipeline)
-            return None
-        weights = spec.ip_adapter or self.config.ip_adapter
-        if not weights:
-            raise InvalidSpec("Reference images need an IP-Adapter; none is configured.")
-        warm.ip_adapter.attach(warm.pipeline, Path(weights), spec.ip_adapter_scale)
-        return Path(weights)
 
-    @staticmethod
-    def pipeline_for(warm: WarmModel, controls: PreparedControls | None):
-        if controls is None:
-            return warm.pipeline
-        return build_view(warm.pipeline, controls.pipeline_class, controlnet=controls.controlnet)
-
-    @staticmethod
-    def scheduler_for(warm: WarmModel, spec: GenerationSpec):
-        # Always a fresh scheduler: they keep per-run state, and a swap must not leak.
+def _scheduler_factory(warm: WarmModel, name: str | None) -> Callable[[], Any]:
+    # Always a fresh scheduler: they keep per-run state, and a swap must not leak.
+    def new_scheduler():
         base = warm.default_scheduler_config
-        if spec.scheduler:
-            return build_scheduler(spec.scheduler, base)
+        if name:
+            return build_scheduler(name, base)
         return warm.default_scheduler_class.from_config(base)
 
-    def _call_kwargs(
-        self,
-        pipeline,
-        spec: GenerationSpec,
-        controls: PreparedControls | None,
-        on_step: StepCallback | None,
-    ) -> dict[str, Any]:
-        # CPU generators give the same noise on every device; one per image makes each image
-        # of a batch depend only on its own seed.
-        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in spec.seeds]
-        kwargs: dict[str, Any] = {
-            "prompt": resolved_prompt(spec),
-            "negative_prompt": spec.negative_prompt or None,
-            "width": spec.width,
-            "height": spec.height,
-            "num_inference_steps": spec.steps,
-            "guidance_scale": spec.guidance_scale,
-            "num_images_per_prompt": spec.num_images,
-            "generator": generators,
-            "latents": self.initial_latents(pipeline, spec, generators),
-            "callback_on_step_end": _step_callback(on_step, spec.steps),
-        }
-        if spec.ip_adapter_images:
-            # One adapter, several reference images: its image tokens are concatenated.
-            kwargs["ip_adapter_image"] = [list(spec.ip_adapter_images)]
-        if controls is not None:
-            kwargs.update(controls.call_kwargs)
-        return kwargs
-
-    def initial_latents(self, pipeline, spec: GenerationSpec, generators) -> torch.Tensor:
-        """Draw each image's starting noise from its own generator (what a batch of one gets)."""
-        scale = pipeline.vae_scale_factor
-        shape = (_LATENT_CHANNELS, spec.height // scale, spec.width // scale)
-        latents = torch.stack([torch.randn(shape, generator=g) for g in generators])
-        return latents.to(self.profile.device, dtype=self.profile.dtype)
-
-    def manifest(
-        self,
-        warm: WarmModel,
-        pipeline,
-        spec: GenerationSpec,
-        loras: list[ResolvedLora],
-        ip_weights: Path | None,
-        controls: PreparedControls | None,
-    ) -> dict[str, Any]:
-        manifest: dict[str, Any] = {
-            "model": {"source": spec.model, "weights_sha256": model_digests(warm.local_path)},
-            "scheduler": {"name": spec.scheduler, **scheduler_record(pipeline.scheduler)},
-            "params": {
-                "prompt": spec.prompt,
-                "resolved_prompt": resolved_prompt(spec),
-                "style_template": spec.style_template,
-                "negative_prompt": spec.negative_prompt,
-                "width": spec.width,
-                "height": spec.height,
-                "steps": spec.steps,
-                "guidance_scale": spec.guidance_scale,
-                "seeds": list(spec.seeds),
-            },
-            "loras": [
-                {
-                    "name": lora.adapter_name,
-                    "path": str(lora.path),
-                    "weight": lora.weight,
-                    "sha256": lora.sha256,
-                }
-                for lora in loras
-            ],
-            "device": self.profile.name,
-            "memory_profile": self.pipelines.memory.name,
-            "versions": library_versions(),
-        }
-        if self.config.vae_source:
-            manifest["vae"] = {
-                "source": self.config.vae_source,
-                "weights_sha256": model_digests(self.config.vae_source),
-            }
-        if ip_weights is not None:
-            manifest["ip_adapter"] = {
-                "path": str(ip_weights),
-                "scale": spec.ip_adapter_scale,
-                "weights_sha256": {str(p): file_sha256(p) for p in ip_adapter_files(ip_weights)},
-                "reference_images_sha256": [image_sha256(i) for i in spec.ip_adapter_images],
-            }
-        if controls is not None:
-            manifest["controls"] = [
-                {
-                    "model": control.model,
-                    "kind": control.kind,
-                    "scale": control.scale,
-                    "preprocessed": control.preprocess,
-                    "guidance": [control.guidance_start, control.guidance_end],
-                    "weights_sha256": weights_digests(Path(control.model)),
-                    "image_sha256": image_sha256(image),
-                }
-                for control, image in zip(spec.controls, controls.images, strict=True)
-            ]
-        return manifest
+    return new_scheduler
 
 
-def _lora_paths(spec: GenerationSpec) -> list[str]:
-    return [lora.path for lora in spec.loras]
-
-
-def _control_models(spec: GenerationSpec) -> list[str]:
-    return [control.model for control in spec.controls]
-
-
-def _step_callback(
-    on_step: StepCallback | None,
-    total: int,
-    on_preview: PreviewCallback | None = None,
-    preview_every: int = 0,
-):
-    def callback(pipeline, step_index, timestep, callback_kwargs):
-        step = step_index + 1
-        if on_step is not None:
-            # Raising here aborts before the VAE decode; _interrupt alone would still decode.
-            on_step(step, total)
-        if on_preview is not None and step % preview_every == 0 and step != total:
-            on_preview(step, total, latent_preview(callback_kwargs["latents"][0]))
-        return callback_kwargs
-
-    return callback
-
-
-def free_device_memory() -> None:
-    import gc
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+def _call(job: PreparedJob, call_kwargs: Callable[[], dict[str, Any]]):
+    job.pipeline.scheduler = job.new_scheduler()
+    return job.pipeline(**call_kwargs())
 
 
 __all__ = ["Engine", "EngineConfig", "GenerationCancelled"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from .weight_hashes import WEIGHT_HASHES
 
 _LIBRARIES = ("torch", "diffusers", "transformers", "peft", "safetensors")
 
@@ -22,23 +23,19 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-@lru_cache(maxsize=256)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, cached by (path, size, mtime) so warm jobs do not rehash gigabytes."""
-    stat = path.stat()
-    return _sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)
+    """sha256 of a file, computed once per (path, size, mtime) (see ``weight_hashes``)."""
+    return WEIGHT_HASHES.file_sha256(Path(path))
 
 
-def weights_digests(model_dir: Path) -> dict[str, str]:
-    """sha256 of every safetensors file of a local model directory, keyed by relative path."""
+def weights_digests(model_dir: Path | str) -> dict[str, str]:
+    """sha256 of the weights a model source loaded, keyed by path relative to its folder:
+    the files its loader recorded (one variant, one named file), else every safetensors file
+    of a local directory."""
+    loaded = WEIGHT_HASHES.loaded(str(model_dir))
+    if loaded is not None:
+        return WEIGHT_HASHES.digests(loaded)
+    model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return {}
     return {
@@ -59,7 +56,11 @@ def scheduler_record(scheduler: Any) -> dict[str, Any]:
 
 
 def model_digests(local_path: str) -> dict[str, str]:
-    """sha256 of the base model's weights: a directory, a single file or a cached hub repo."""
+    """sha256 of the base model's weights: what its loader recorded, else a directory, a
+    single file or a cached hub repo."""
+    loaded = WEIGHT_HASHES.loaded(local_path)
+    if loaded is not None:
+        return WEIGHT_HASHES.digests(loaded)
     path = Path(local_path)
     if path.is_file():
         return {path.name: file_sha256(path)}
@@ -68,8 +69,13 @@ def model_digests(local_path: str) -> dict[str, str]:
     try:  # a hub repo id: hash the snapshot already in the local cache, never download
         from huggingface_hub import snapshot_download
 
+        from .hub import hub_cache_dir
+
         snapshot = snapshot_download(
-            local_path, local_files_only=True, allow_patterns=["*.safetensors", "*.json"]
+            local_path,
+            local_files_only=True,
+            allow_patterns=["*.safetensors", "*.json"],
+            cache_dir=hub_cache_dir(),
         )
     except Exception:  # not cached or no huggingface_hub: the manifest says so
         return {}

@@ -4,7 +4,6 @@ the final composite takes every pixel outside the softened mask from the source 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -37,6 +36,8 @@ def prepare_mask(mask: Image.Image, *, padding: int, blur: int) -> Image.Image:
     """Grow the mask by ``padding`` px, then soften its edge over ``blur`` more px (outward
     only, so the whole requested region is repainted at full strength). Pixels farther than
     ``padding + blur`` from the mask stay 0."""
+    import cv2  # here, not at import: the engine imports on hosts without OpenCV
+
     array = np.asarray(as_mask(mask))
     if padding > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * padding + 1, 2 * padding + 1))

@@ -1,4 +1,7 @@
-"""Model sources: a Hugging Face repo id, a local path, or an ``s3://bucket/prefix`` URI.
+"""Model sources: a Hugging Face hub id, a local path, or an ``s3://bucket/prefix`` URI.
+
+Hub ids (``org/name[@revision][/path]``, see ``hub``) resolve to files in the Hugging Face
+cache, fetching only what the loader of that ``layout`` reads.
 
 S3 sources are downloaded once into a cache directory (resuming a partial file with a Range
 request), with progress logged every ``progress_interval_s`` seconds, and every weights file
@@ -18,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import hub
 from .errors import ChecksumMismatch, ModelUnavailable, UnsafeWeights
 from .weights import read_safetensors_header
 
@@ -46,21 +50,59 @@ class SourceConfig:
     require_checksum: bool = True
 
 
+# What a loader reads from a source, so a hub id fetches only that: a diffusers pipeline, one
+# model folder (ControlNet, VAE, depth model; or one named weights file of it with the configs
+# beside it), one file (LoRA, single-file checkpoint), or the configuration files of a
+# pipeline (a single-file checkpoint's config source).
+LAYOUTS = ("pipeline", "model", "file", "configs")
+
+
 def is_local_source(source: str) -> bool:
-    return source.startswith(("/", "./", "../")) or Path(source).exists()
+    return source.startswith(("/", "./", "../", "~")) or Path(source).exists()
 
 
-def resolve_source(source: str, config: SourceConfig, checksum: str | None = None) -> str:
-    """Return what diffusers loads: a local path (downloading S3 first) or a hub repo id."""
+def is_hub_source(source: str) -> bool:
+    return (
+        not source.startswith("s3://")
+        and not is_local_source(source)
+        and (hub.parse_hub_ref(source) is not None)
+    )
+
+
+def resolve_source(
+    source: str,
+    config: SourceConfig,
+    checksum: str | None = None,
+    *,
+    layout: str = "pipeline",
+    prefer_fp16: bool = False,
+) -> str:
+    """The local path of ``source``: downloading S3 first, or resolving a hub id in the
+    Hugging Face cache (only the files ``layout`` needs; the fp16 variant when
+    ``prefer_fp16`` and it is published)."""
     if source.startswith("s3://"):
         return str(download_s3(source, config, checksum=checksum))
     if is_local_source(source):
-        if not Path(source).exists():
+        path = Path(source).expanduser()
+        if not path.exists():
             raise ModelUnavailable(f"No model at {source!r}.")
-        return source
-    if source.count("/") == 1 and " " not in source:
-        return source  # a Hugging Face repo id, fetched by from_pretrained (safetensors only)
-    raise ModelUnavailable(f"{source!r} is not a local path, an s3:// URI or a repo id.")
+        return str(path)
+    ref = hub.parse_hub_ref(source)
+    if ref is None:
+        raise ModelUnavailable(f"{source!r} is not a local path, an s3:// URI or a hub id.")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}")
+    if layout == "model" and ref.path.endswith(".safetensors"):
+        chooser = hub.choose_file_with_configs
+    elif layout == "file" or ref.path.endswith(".safetensors"):
+        chooser = hub.choose_file
+    elif layout == "configs":
+        chooser = hub.choose_configs
+    elif layout == "model":
+        chooser = hub.choose_model_folder(prefer_fp16)
+    else:
+        chooser = hub.choose_pipeline(prefer_fp16)
+    return str(hub.resolve_hub(ref, chooser))
 
 
 def _split_uri(uri: str) -> tuple[str, str]:

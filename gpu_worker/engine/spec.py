@@ -142,6 +142,8 @@ def _validate_edit(spec: GenerationSpec, limits: SpecLimits) -> None:
         raise InvalidSpec(
             f"The source must be at most {limits.max_side} px a side; got {source_w}x{source_h}."
         )
+    if spec.controls and spec.mode not in ("img2img", "inpaint"):
+        raise InvalidSpec(f"ControlNet controls are used by img2img and inpaint, not {spec.mode}.")
     factor = spec.scale if spec.mode == "upscale" else 1
     if spec.mode == "upscale":
         if spec.scale not in (2, 4):

@@ -8,14 +8,15 @@ import logging
 from django.conf import settings
 from django.utils import timezone
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from generation.models import GenerationJob
-from generation.queue_order import scheduled_order
-from generation.queueing import get_redis
-from generation.scheduling import pick_batch
-from generation.services import jobs_mark_running
+from generation.queue.order import scheduled_order
+from generation.queue.scheduling import pick_batch
+from generation.work_kind import JOBS
+from work.lifecycle import work_claim_many
+from work.redis_queue import get_redis
 
 from .state import ServingState
 
@@ -40,8 +41,8 @@ def claim_next_batch(
         passed_over=state.passed_over,
         max_pass_over=settings.ILLU_LORA_AFFINITY_MAX_PASS,
     )
-    claimed = jobs_mark_running(
-        job_ids=[job.id for job in choice.jobs], worker_name=worker_name, started_at=now
+    claimed = work_claim_many(
+        JOBS, row_ids=[job.id for job in choice.jobs], worker_name=worker_name, started_at=now
     )
     if not claimed:
         return [], []
@@ -68,7 +69,7 @@ def remove_queue_entries(job_ids: list[str]) -> list[str]:
             entry = Job.fetch(job_id, connection=get_redis(), serializer=JSONSerializer)
         except NoSuchJobError:
             continue
-        if entry.get_status(refresh=False) == "queued":
+        if entry.get_status(refresh=False) == JobStatus.QUEUED:
             entry.delete(remove_from_queue=True)
             removed.append(job_id)
     if removed:

@@ -10,13 +10,15 @@ import logging
 
 from django.conf import settings
 
-from generation.models import GenerationJob, JobStatus
-from generation.queueing import enqueue_generation_job
-from generation.scheduling import lora_key
+from generation.models import GenerationJob
+from generation.queue.scheduling import lora_key
+from generation.work_kind import JOBS
+from work.models import WorkStatus
+from work.redis_queue import enqueue_row
 
-from ..job_run import worker_identity
+from ..runtime import worker_identity
+from .batch_pass import run_jobs
 from .claim import claim_next_batch
-from .run import run_jobs
 from .state import STATE
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ def serve(job_id: str) -> dict:
     from ..runtime import get_engine
 
     status = GenerationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
-    if status != JobStatus.QUEUED:
+    if status != WorkStatus.QUEUED:
         logger.info("job %s not started: status is %s", job_id, status)
         return {"skipped": status}
     jobs, removed = claim_next_batch(
@@ -72,13 +74,13 @@ def restore_entries(job_ids: list[str] | None = None) -> None:
     pending = job_ids if job_ids is not None else STATE.owed_entries[:]
     if job_ids is None:
         STATE.owed_entries.clear()
-    for job in GenerationJob.objects.filter(pk__in=pending, status=JobStatus.QUEUED):
-        enqueue_generation_job(job)
+    for job in GenerationJob.objects.filter(pk__in=pending, status=WorkStatus.QUEUED):
+        enqueue_row(JOBS, job)
 
 
 def open_storage_stage() -> None:
     """The worker process's background storage stage (none: store inline)."""
-    from .store import StorageStage
+    from .storage_stage import StorageStage
 
     if STATE.stage is None and settings.ILLU_STORAGE_QUEUE > 0:
         STATE.stage = StorageStage(settings.ILLU_STORAGE_QUEUE)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .store import StorageStage
+    from gpu_worker.serving.storage_stage import StorageStage
 
 
 @dataclass

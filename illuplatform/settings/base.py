@@ -31,7 +31,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_rq",
     "accounts",
+    "catalog",
     "characters",
+    "work",
     "generation",
     "training",
     "compat",
@@ -246,7 +248,7 @@ ILLU_KEEP_REJECTED_IMAGES = env.bool("ILLU_KEEP_REJECTED_IMAGES", default=True)
 ILLU_LOGIN_MAX_FAILURES_PER_USERNAME = env.int("ILLU_LOGIN_MAX_FAILURES_PER_USERNAME", default=5)
 ILLU_LOGIN_MAX_FAILURES_PER_IP = env.int("ILLU_LOGIN_MAX_FAILURES_PER_IP", default=50)
 ILLU_LOGIN_LOCKOUT_SECONDS = env.int("ILLU_LOGIN_LOCKOUT_SECONDS", default=900)
-# Bursts per user, DRF rate strings "N/s|m|h|d": job creation (jobs, retries, seed endpoints)
+# Bursts per user, DRF rate strings "N/s|m|h|d": job creation (jobs, retries, AutoBio endpoints)
 # and image/LoRA uploads (uploads, avatars, references, LoRAs).
 ILLU_THROTTLE_JOB_CREATE = env.str("ILLU_THROTTLE_JOB_CREATE", default="60/min")
 ILLU_THROTTLE_UPLOADS = env.str("ILLU_THROTTLE_UPLOADS", default="30/min")
@@ -263,6 +265,9 @@ ILLU_IP_ADAPTER_MODEL = env.str("ILLU_IP_ADAPTER_MODEL", default="")
 ILLU_CONTROLNET_MODELS = env.str("ILLU_CONTROLNET_MODELS", default="")
 ILLU_DEPTH_MODEL = env.str("ILLU_DEPTH_MODEL", default="")
 ILLU_SDXL_VAE = env.str("ILLU_SDXL_VAE", default="")
+# The UNet's linear layers in float8 through torchao, on CUDA GPUs of compute capability
+# >= 8.9 only (Hopper, Ada); elsewhere a log line says why it is not applied.
+ILLU_FP8 = env.bool("ILLU_FP8", default=False)
 ILLU_MEMORY_PROFILE = env.str("ILLU_MEMORY_PROFILE", default="")  # large|standard|low|cpu
 ILLU_COMPILE_UNET = env.bool("ILLU_COMPILE_UNET", default=False)
 # Serving (issue 14): cross-job batching, the background storage stage, LoRA affinity,
@@ -276,15 +281,29 @@ ILLU_QUEUE_ESTIMATE_SECONDS = env.float("ILLU_QUEUE_ESTIMATE_SECONDS", default=2
 ILLU_CUDA_SDPA = env.bool("ILLU_CUDA_SDPA", default=True)
 ILLU_CUDA_CHANNELS_LAST = env.bool("ILLU_CUDA_CHANNELS_LAST", default=True)
 ILLU_CUDA_FUSE_QKV = env.bool("ILLU_CUDA_FUSE_QKV", default=True)
-ILLU_COMPILE_VAE = env.bool("ILLU_COMPILE_VAE", default=False)
-ILLU_CUDA_GRAPHS = env.bool("ILLU_CUDA_GRAPHS", default=False)
-ILLU_COMPILE_MODE = env.str("ILLU_COMPILE_MODE", default="")  # torch.compile mode override
+# torch.compile of the UNet at these WIDTHxHEIGHTxIMAGES buckets only (compiled by the warm-up;
+# other shapes run eager), in this mode; LoRAs hot-swapped into fixed slots up to this rank.
+ILLU_COMPILE_BUCKETS = env.str(
+    "ILLU_COMPILE_BUCKETS", default="1024x1024x1,1024x1024x2,1024x1024x3,1024x1024x4"
+)
+ILLU_COMPILE_MODE = env.str("ILLU_COMPILE_MODE", default="default")  # or max-autotune, ...
+ILLU_LORA_HOTSWAP = env.bool("ILLU_LORA_HOTSWAP", default=False)
+ILLU_LORA_HOTSWAP_MAX_RANK = env.int("ILLU_LORA_HOTSWAP_MAX_RANK", default=64)
 ILLU_MODELS_S3_ENDPOINT_URL = env.str("ILLU_MODELS_S3_ENDPOINT_URL", default="")
 ILLU_DOWNLOAD_PROGRESS_INTERVAL = env.float("ILLU_DOWNLOAD_PROGRESS_INTERVAL", default=10)
 # Identity: "dlib" (real weights ship in face_recognition_models, CC0) or "insightface"
 # (a model pack directory such as buffalo_l; its released packs are non-commercial only).
 ILLU_IDENTITY_BACKEND = env.str("ILLU_IDENTITY_BACKEND", default="dlib")
 ILLU_INSIGHTFACE_MODEL_DIR = env.str("ILLU_INSIGHTFACE_MODEL_DIR", default="")
+# The engine's checks that uploads pass on the web side (faces on avatars and references, the
+# safetensors header of LoRA files). Only gpu_worker may import the engine, so the layers below
+# it reach these through the dotted paths named here (django.utils.module_loading.import_string).
+ILLU_FACE_DETECTION = env.str(
+    "ILLU_FACE_DETECTION", default="gpu_worker.upload_checks.FACE_DETECTION"
+)
+ILLU_WEIGHTS_CHECK = env.str(
+    "ILLU_WEIGHTS_CHECK", default="gpu_worker.upload_checks.check_lora_file"
+)
 
 # --- REST API: request limits, parsers, OpenAPI (drf-spectacular) ----------------------------
 # JSON and form bodies (everything but files) up to this size; files have their own caps
@@ -311,11 +330,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "generation.models.JobStatus",
+        "JobStatusEnum": "work.models.WorkStatus",  # jobs and trainings alike
         "ReviewStatusEnum": "generation.models.ReviewStatus",
         "DeliveryStatusEnum": "generation.models.DeliveryStatus",
-        "ControlTypeEnum": "generation.api.serializers.CONTROL_TYPES",
-        "LoraTypeEnum": "characters.models.LoraType",
+        "ControlTypeEnum": "catalog.controlnet_weights.CONTROL_TYPES",
+        "LoraTypeEnum": "catalog.models.LoraType",
         "JobSourceEnum": "generation.models.JobSource",
         "OpenAIQualityEnum": "compat.openai_images.serializers.QUALITIES",
     },

@@ -49,12 +49,12 @@ def test_a_too_big_body_caught_by_django_is_json_413():
 
 
 def test_a_crash_in_an_api_view_is_a_json_500(api, monkeypatch):
-    from generation.api import styles
+    from catalog import api as catalog_api
 
     def crash():
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(styles, "enabled_styles", crash)
+    monkeypatch.setattr(catalog_api, "enabled_styles", crash)
     api.raise_request_exception = False
     response = api.get("/api/v1/styles/")
     assert response.status_code == 500

@@ -1,6 +1,8 @@
 """Batch consistency: keep generating with new seeds until enough images pass the identity
-threshold or the attempt budget is spent. The tiny model draws noise, so the scorer here is a
-double that passes images by a rule the test controls; everything else is real."""
+threshold or the attempt budget is spent; and every image of an identity job is scored, on the
+solo path and in a batch pass alike. The tiny model draws noise, so the scorer here is a double
+that passes images by a rule the test controls, put where every path takes its scorer (the
+worker's services); everything else is real."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import pytest
 
 from accounts.services import avatar_create
 from generation.services import job_create
-from gpu_worker import job_run, tasks
+from gpu_worker import tasks
+from gpu_worker.runtime import worker_services
 from tests import photos
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,24 +36,17 @@ class ScorerDouble:
 @pytest.fixture
 def scorer(monkeypatch):
     double = ScorerDouble()
-    monkeypatch.setattr(job_run, "scorer_for_job", lambda job: double)
+    monkeypatch.setattr(worker_services(), "scorer_for_job", lambda job: double)
     return double
 
 
 def memory_job(user, **consistency):
-    avatar_create(owner=user, upload=photos.upload_of(photos.astronaut()))
-    job, _ = job_create(
-        owner=user,
-        kind="memory",
-        params={
-            "prompt": "a day at the beach",
-            "width": 256,
-            "height": 256,
-            "steps": 2,
-            "num_images": 2,
-            "consistency": consistency,
-        },
-    )
+    if not user.avatars.exists():
+        avatar_create(owner=user, upload=photos.upload_of(photos.astronaut()))
+    params = {"prompt": "a day at the beach", "width": 256, "height": 256, "steps": 2}
+    if consistency:
+        params.update(num_images=2, consistency=consistency)
+    job, _ = job_create(owner=user, kind="memory", params=params)
     return job
 
 
@@ -83,3 +79,18 @@ def test_rejected_images_can_be_dropped_by_setting(user, scorer, empty_queues, s
     images = list(job.images.all())
     assert len(images) == 1 and images[0].accepted
     assert job.generated_count == 2 and job.accepted_count == 1
+
+
+def test_images_of_a_batch_pass_are_scored_like_a_solo_jobs(user, scorer, empty_queues):
+    # Memory jobs without a consistency filter share one pass; each image is still scored.
+    jobs = [memory_job(user) for _ in range(2)]
+    outcome = tasks.run_generation_job(str(jobs[0].id))
+    assert outcome["batch"] == [str(job.id) for job in jobs]
+    scores = []
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.status == "succeeded" and job.timings["batch_jobs"] == 2
+        [image] = job.images.all()
+        assert image.manifest["identity"]["backend"] == "double"
+        scores.append(image.consistency_score)
+    assert sorted(scores) == [0.1, 0.9] and scorer.calls == 2

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from generation.queueing import get_redis
-from generation.worker_registry import KEY_PREFIX, live_workers
 from gpu_worker.heartbeat import Heartbeat, worker_state
 from tests.fixtures.lifecycle import wait_for
+from work.redis_queue import get_redis
+from work.workers import KEY_PREFIX, live_workers
 
 
 def test_a_heartbeat_writes_the_state_with_a_ttl_and_stop_removes_it(clean_heartbeats):
@@ -53,6 +53,7 @@ def test_a_running_worker_is_live_with_its_model_until_it_stops(
         assert worker["pid"] == process.pid
         assert worker["device"] and worker["memory_used"] > 0
         assert len(worker["models"]) == 1 and "tiny-sdxl" in worker["models"][0]
+        assert worker["compile_graphs_after_warmup"] == worker["compile_eager_fallbacks"] == "0"
     finally:
         # Right after "ready", maybe before RQ listens for signals: still a clean stop.
         process.send_signal(signal.SIGTERM)

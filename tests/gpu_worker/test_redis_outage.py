@@ -30,8 +30,9 @@ def test_redis_gone_mid_batch_puts_every_member_back_as_transient(
     make_user, empty_queues, redis_down
 ):
     """The 20-job drill found this: Redis killed during a batched pass failed all its jobs."""
-    from generation.services import jobs_mark_running
-    from gpu_worker.serving.run import run_jobs
+    from generation.work_kind import JOBS
+    from gpu_worker.serving.batch_pass import run_jobs
+    from work.lifecycle import work_claim_many
 
     owner = make_user()
     params = {"prompt": "a fox", "width": 256, "height": 256, "steps": 2}
@@ -39,7 +40,7 @@ def test_redis_gone_mid_batch_puts_every_member_back_as_transient(
         job_create(owner=owner, kind="text", params={**params, "seed": s})[0] for s in (1, 2, 3)
     ]
     ids = [str(job.id) for job in jobs]
-    assert sorted(jobs_mark_running(job_ids=ids, worker_name="outage-test")) == sorted(ids)
+    assert sorted(work_claim_many(JOBS, row_ids=ids, worker_name="outage-test")) == sorted(ids)
 
     results = run_jobs(list(GenerationJob.objects.filter(pk__in=ids)), None)
 

@@ -1,6 +1,7 @@
 """consistency.repair: a rejected image's faces are repaired (real face_repair runs on the
 demo model) and scored again before the job re-rolls. The tiny model draws noise, so the face
-detector and the scorer are doubles the test controls; the engine, the job and storage are real."""
+detector and the scorer are doubles the test controls, put where every path takes its scorer
+(the worker's services); the engine, the job and storage are real."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from PIL import Image
 
 from accounts.services import avatar_create
 from generation.services import job_create
-from gpu_worker import job_run, tasks
+from gpu_worker import tasks
 from gpu_worker.engine.identity import DetectedFace
+from gpu_worker.runtime import worker_services
 from tests import photos
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +68,7 @@ def test_a_repaired_face_that_passes_keeps_the_image(user, monkeypatch, settings
     settings.ILLU_FACE_REPAIR_SIZE = 128
     settings.ILLU_FACE_REPAIR_MAX_PASSES = 3
     scorer = ScorerDouble([0.1, 0.2, 0.9])  # generated, repair pass 1, repair pass 2
-    monkeypatch.setattr(job_run, "scorer_for_job", lambda job: scorer)
+    monkeypatch.setattr(worker_services(), "scorer_for_job", lambda job: scorer)
     job = memory_job(user, {"repair": True, "min_accepted": 1, "max_attempts": 3})
     tasks.run_generation_job(str(job.id))
     job.refresh_from_db()
@@ -87,7 +89,7 @@ def test_a_repaired_face_that_passes_keeps_the_image(user, monkeypatch, settings
 
 def test_without_repair_a_rejected_image_is_re_rolled(user, monkeypatch, empty_queues):
     scorer = ScorerDouble([0.1, 0.9])
-    monkeypatch.setattr(job_run, "scorer_for_job", lambda job: scorer)
+    monkeypatch.setattr(worker_services(), "scorer_for_job", lambda job: scorer)
     job = memory_job(user, {"min_accepted": 1, "max_attempts": 3})
     tasks.run_generation_job(str(job.id))
     job.refresh_from_db()

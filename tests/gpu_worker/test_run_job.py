@@ -1,6 +1,7 @@
 """The job layer in-process: row -> engine -> storage -> row, with the real tiny model."""
 
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -95,10 +96,38 @@ def test_storage_failure_is_retried_with_backoff_then_fails(
 
 
 def test_late_success_never_overwrites_a_finished_job(make_user, empty_queues):
-    from generation.services import job_mark_succeeded
+    from generation.work_kind import JOBS
+    from work.lifecycle import work_succeed
 
     job = create(make_user())
     GenerationJob.objects.filter(pk=job.pk).update(status="failed")
-    assert job_mark_succeeded(job_id=str(job.id), timings={}) is False
+    assert work_succeed(JOBS, row_id=str(job.id), changes={"timings": {}}) is False
     job.refresh_from_db()
     assert job.status == "failed"
+
+
+def test_out_of_memory_puts_the_job_back_announced_and_queued_for_the_low_memory_profile(
+    make_user, empty_queues, unet_out_of_memory
+):
+    from work.redis_channel import events_channel
+    from work.redis_queue import get_queue, get_redis
+
+    job = create(make_user())
+    get_queue("gpu").empty()  # what the worker enqueues, alone
+    unet_out_of_memory(times=1)  # the device runs out of memory inside the engine
+    events = get_redis().pubsub()
+    events.subscribe(events_channel(str(job.id)))
+    try:
+        assert tasks.run_generation_job(str(job.id))["status"] == "queued"
+        published = []
+        while (message := events.get_message(timeout=1.0)) is not None:
+            if message["type"] == "message":
+                published.append(json.loads(message["data"]))
+    finally:
+        events.close()
+    statuses = [event["data"]["status"] for event in published if event["event"] == "status"]
+    job.refresh_from_db()
+    assert job.status == "queued" and job.params["memory_profile"] == "low" and job.attempts == 1
+    # Clients following the job see it go back to the queue, and a worker will run it.
+    assert statuses == ["running", "queued"]
+    assert get_queue("gpu").job_ids == [str(job.id)]

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from generation.queueing import get_queue, get_redis
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
 from gpu_worker.warmup import WARMUP_FUNC, run_warmup
+from work.redis_queue import get_queue, get_redis
 
 
 def test_run_warmup_loads_the_configured_model_and_generates_one_step():

@@ -10,15 +10,15 @@ from rq import Worker
 from rq.exceptions import StopRequested
 from rq.utils import now
 
-from generation.queueing import get_queue
 from gpu_worker.worker import build_worker
+from work.redis_queue import get_queue
 
 
 def test_a_stop_requested_while_reconciling_stops_the_worker(monkeypatch, empty_queues, db):
     def signal_arrives(*args, **kwargs):
         raise StopRequested()  # what RQ's SIGTERM handler raises in an idle worker
 
-    monkeypatch.setattr("generation.reconcile.reconcile_jobs", signal_arrives)
+    monkeypatch.setattr("generation.work_kind.reconcile_jobs", signal_arrives)
     with pytest.raises(StopRequested):
         build_worker().run_maintenance_tasks()
 
@@ -27,8 +27,8 @@ def test_other_reconciler_errors_never_take_the_worker_down(monkeypatch, empty_q
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("generation.reconcile.reconcile_jobs", broken)
-    monkeypatch.setattr("training.reconcile.reconcile_trainings", broken)
+    monkeypatch.setattr("generation.work_kind.reconcile_jobs", broken)
+    monkeypatch.setattr("training.work_kind.reconcile_trainings", broken)
     build_worker().run_maintenance_tasks()  # logged, not raised
 
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from generation.queueing import get_queue, get_redis
+from work.redis_queue import get_queue, get_redis
 
 pytestmark = pytest.mark.django_db
 

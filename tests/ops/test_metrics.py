@@ -104,7 +104,7 @@ def test_duration_histograms_come_from_recent_finished_jobs(user, metrics_token,
 
 
 def test_workers_report_memory_and_models_through_heartbeats(metrics_token, clean_heartbeats):
-    from generation.queueing import get_redis
+    from work.redis_queue import get_redis
 
     state = {
         "name": "gpu-7",

@@ -1,5 +1,6 @@
-"""The shape stays: imports between top-level apps run one way, down the layers, and the
-engine imports no app and no Django. A new upward import fails here, naming file and line."""
+"""The shape stays: imports between top-level apps run one way, down the layers; only gpu_worker
+imports the engine, and the engine imports no app and no Django. A new upward import fails
+here, naming file and line."""
 
 from __future__ import annotations
 
@@ -9,24 +10,17 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 # Bottom first. An app may import the apps below it, never one above; the project package
-# (settings, urls, asgi/wsgi, logging) sits on top and no app imports it.
+# (settings, urls, asgi/wsgi, logging) sits on top and no app imports it. The catalog (styles,
+# LoRAs, the registry) is below characters; work (the one lifecycle of background work) below
+# every kind of work; books and compat are checked as soon as they exist.
 LAYERS = (
-    "core", "accounts", "characters", "generation", "training", "compat", "gpu_worker", "ops",
-    "illuplatform",
+    "core", "accounts", "catalog", "characters", "work", "generation", "training", "books",
+    "compat", "gpu_worker", "ops", "illuplatform",
 )  # fmt: skip
 ENGINE = "gpu_worker.engine"
-ENGINE_FORBIDDEN = (
-    "django",
-    "rest_framework",
-    "core",
-    "accounts",
-    "characters",
-    "generation",
-    "training",
-    "compat",
-    "ops",
-    "illuplatform",
-)
+# The one package that bridges Django and the engine.
+ENGINE_USER = "gpu_worker"
+ENGINE_FORBIDDEN = ("django", "rest_framework", *(name for name in LAYERS if name != ENGINE_USER))
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -61,8 +55,9 @@ def layer_violations(root: Path) -> list[str]:
                         top == "gpu_worker" and not module.startswith(ENGINE)
                     ):
                         problems.append(f"{where} (the engine imports no app and no Django)")
-                elif module.startswith(ENGINE):
-                    continue  # a plain library every layer may use
+                elif module == ENGINE or module.startswith(ENGINE + "."):
+                    if package != ENGINE_USER:
+                        problems.append(f"{where} (only {ENGINE_USER} imports the engine)")
                 elif top in rank and rank[top] > rank[package]:
                     problems.append(f"{where} (from {package}, a lower layer, up to {top})")
     return problems
@@ -77,10 +72,15 @@ def test_an_upward_import_is_reported(tmp_path):
         (tmp_path / package).mkdir()
     (tmp_path / "core" / "helpers.py").write_text("from generation.models import GenerationJob\n")
     (tmp_path / "accounts" / "ok.py").write_text("from core.errors import DomainError\n")
+    (tmp_path / "core" / "faces.py").write_text("from gpu_worker.engine.identity import x\n")
+    (tmp_path / "ops" / "checks.py").write_text("from gpu_worker.engine import weights\n")
+    (tmp_path / "gpu_worker" / "bridge.py").write_text("from gpu_worker.engine import weights\n")
     engine = tmp_path / "gpu_worker" / "engine"
     engine.mkdir()
     (engine / "bad.py").write_text("def f():\n    from django.conf import settings\n")
     problems = layer_violations(tmp_path)
-    assert len(problems) == 2
-    assert problems[0].startswith("core/helpers.py:1 imports generation.models")
-    assert problems[1].startswith("gpu_worker/engine/bad.py:2 imports django.conf")
+    assert len(problems) == 4
+    assert problems[0].startswith("core/faces.py:1 imports gpu_worker.engine.identity")
+    assert problems[1].startswith("core/helpers.py:1 imports generation.models")
+    assert problems[2].startswith("gpu_worker/engine/bad.py:2 imports django.conf")
+    assert problems[3].startswith("ops/checks.py:1 imports gpu_worker.engine")

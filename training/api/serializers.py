@@ -7,13 +7,15 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from characters.models import LoraType
+from catalog.models import LoraType
+from core.acting import acting_user_field
 from core.media import storage_url
 from core.serializers import StrictSerializer
 from generation.params import MAX_SEED
-from generation.signals_redis import read_progress
+from work.progress import work_progress
 
 from ..models import TrainingRun
+from ..work_kind import TRAININGS
 
 TRIGGER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_ -]{0,63}$"
 
@@ -79,8 +81,10 @@ class TrainingCreateSerializer(StrictSerializer):
     attach_to_character = serializers.BooleanField(
         required=False, help_text="Add the trained LoRA to the character's default LoRAs."
     )
+    user_id = acting_user_field()
 
     def validate(self, attrs):
+        attrs.pop("user_id", None)  # whose run (core.acting reads it), no training parameter
         if not attrs.get("character") and not attrs.get("images"):
             raise serializers.ValidationError(
                 {"character": ["Give a character, or images (upload ids)."]}
@@ -138,25 +142,7 @@ class TrainingSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(TrainingProgressSerializer)
     def get_progress(self, run: TrainingRun) -> dict:
-        total = run.total_steps
-        last_loss = run.loss_history[-1] if run.loss_history else None
-        if run.status == "succeeded":
-            return {"step": total, "total": total, "fraction": 1.0, "loss": last_loss, "eta_s": 0}
-        if run.status == "running":
-            live = read_progress(str(run.id))
-            if live and "loss" in live:
-                return {
-                    key: live.get(key) for key in ("step", "total", "fraction", "loss", "eta_s")
-                }
-        step = run.checkpoint_step
-        fraction = round(step / total, 4) if total else 0.0
-        return {
-            "step": step,
-            "total": total,
-            "fraction": fraction,
-            "loss": last_loss,
-            "eta_s": None,
-        }
+        return work_progress(TRAININGS, run)
 
     @extend_schema_field(TrainingSampleSerializer(many=True))
     def get_samples(self, run: TrainingRun) -> list[dict]:

@@ -6,9 +6,11 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.acting import acting_user
+from core.schema import USER_ID_PARAMETER
 from core.serializers import validated_query
+from work.models import WorkStatus
 
-from ..models import TrainingStatus
 from ..params import TUNABLE
 from ..selectors import trainings_visible_to
 from ..services import training_cancel, training_create, training_delete
@@ -40,11 +42,16 @@ def create_training_from(owner, data: dict):
 
 
 class TrainingQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=TrainingStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=WorkStatus.choices, required=False)
     character = serializers.UUIDField(required=False)
 
 
-@extend_schema(parameters=[TrainingQuerySerializer], methods=["GET"])
+def acting_trainings(request):
+    """The runs of the user the request acts for (``user_id``, core.acting)."""
+    return trainings_visible_to(acting_user(request))
+
+
+@extend_schema(parameters=[TrainingQuerySerializer, USER_ID_PARAMETER], methods=["GET"])
 class TrainingListCreateView(generics.ListAPIView):
     serializer_class = TrainingSerializer
 
@@ -52,28 +59,30 @@ class TrainingListCreateView(generics.ListAPIView):
         filters = validated_query(TrainingQuerySerializer, self.request)
         if "character" in filters:
             filters["character_id"] = filters.pop("character")
-        return trainings_visible_to(self.request.user).filter(**filters)
+        return acting_trainings(self.request).filter(**filters)
 
     @extend_schema(request=TrainingCreateSerializer, responses={201: TrainingSerializer})
     def post(self, request):
-        run = create_training_from(request.user, request.data)
+        run = create_training_from(acting_user(request), request.data)
         return render_training(run, request, status.HTTP_201_CREATED)
 
 
 class TrainingDetailView(APIView):
-    @extend_schema(responses=TrainingSerializer)
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses=TrainingSerializer)
     def get(self, request, training_id):
-        run = get_object_or_404(trainings_visible_to(request.user), pk=training_id)
+        run = get_object_or_404(acting_trainings(request), pk=training_id)
         return render_training(run, request)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses={204: None})
     def delete(self, request, training_id):
-        training_delete(run=get_object_or_404(trainings_visible_to(request.user), pk=training_id))
+        training_delete(run=get_object_or_404(acting_trainings(request), pk=training_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TrainingCancelView(APIView):
-    @extend_schema(request=None, responses={200: TrainingSerializer})
+    @extend_schema(
+        request=None, parameters=[USER_ID_PARAMETER], responses={200: TrainingSerializer}
+    )
     def post(self, request, training_id):
-        run = get_object_or_404(trainings_visible_to(request.user), pk=training_id)
+        run = get_object_or_404(acting_trainings(request), pk=training_id)
         return render_training(training_cancel(run=run), request)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from generation.reconcile import reconcile_jobs
+from generation.work_kind import reconcile_jobs
 
 
 class Command(BaseCommand):

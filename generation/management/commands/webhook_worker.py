@@ -5,8 +5,8 @@ from rq import Worker
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
-from generation.queueing import get_queue, get_redis, wait_for_redis
 from generation.webhooks import WEBHOOK_QUEUE
+from work.redis_queue import get_queue, get_redis, wait_for_redis
 
 
 class Command(BaseCommand):

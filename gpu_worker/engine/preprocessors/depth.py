@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -45,20 +44,23 @@ def _unavailable(model: str | None, why: str) -> PreprocessorModelUnavailable:
     )
 
 
-def _looks_like_local_path(model: str) -> bool:
-    # A hub id is "name" or "owner/name"; anything rooted or deeper is meant as a directory.
-    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model
-
-
 def _resolve_source(model: str | None) -> str:
+    """A local directory: ``model`` itself, or the hub id's folder in the Hugging Face cache
+    (``org/name`` or ``org/name/folder``; only its configs and safetensors are fetched)."""
+    from ..errors import ModelUnavailable
+    from ..sources import SourceConfig, is_hub_source, resolve_source
+
     if not model or not model.strip():
         raise _unavailable(model, "is not configured")
     path = Path(model).expanduser()
     if path.is_dir():
         return str(path)
-    if path.exists() or _looks_like_local_path(model):
+    if path.exists() or not is_hub_source(model):
         raise _unavailable(model, "is not a directory on this machine")
-    return model
+    try:
+        return resolve_source(model, SourceConfig(), layout="model")
+    except ModelUnavailable as error:
+        raise _unavailable(model, f"could not be found ({error})") from error
 
 
 def _is_metric(config: object) -> bool:
@@ -127,6 +129,8 @@ def normal_from_depth(
     widths, so the map looks the same at any resolution. Far background pixels
     (``depth < background_threshold``) are treated as flat, as the annotator does.
     """
+    import cv2  # only here: the engine imports without OpenCV
+
     # Sobel 3x3 weighs a unit-per-pixel slope by 8; rescale to "depth range per image".
     scale = strength * max(depth.shape) / 8.0
     dx = cv2.Sobel(depth.astype(np.float32), cv2.CV_32F, 1, 0, ksize=3) * scale

@@ -22,6 +22,7 @@ import torch
 from ..devices import DeviceProfile, select_device
 from ..errors import EngineError, ModelUnavailable, OutOfMemory
 from ..manifest import image_sha256, library_versions, model_digests
+from ..memory import free_device_memory
 from ..sources import is_local_source
 from ..weights import read_safetensors_header
 from .data import batch_schedule, bucket_for, face_crop_box, prepare_image
@@ -104,16 +105,19 @@ def train_lora(
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
     resume_from: Path | None = None,
     work_dir: Path | None = None,
+    pipeline: Any | None = None,
 ) -> TrainingResult:
-    """Train, write the LoRA to ``output_path`` and return its manifest."""
+    """Train, write the LoRA to ``output_path`` and return its manifest. ``pipeline``: an
+    SDXL pipeline already in memory to train on instead of loading ``spec.model`` (the GPU
+    check's full-size random model, built on the GPU and never written to disk)."""
     spec.validate()
     profile = profile or select_device()
     try:
-        return _Trainer(spec, profile, work_dir or Path(output_path).parent).run(
+        return _Trainer(spec, profile, work_dir or Path(output_path).parent, pipeline).run(
             Path(output_path), on_step, on_checkpoint, resume_from
         )
     except torch.cuda.OutOfMemoryError as exc:
-        _free_memory()
+        free_device_memory()
         raise OutOfMemory(
             f"Out of GPU memory while training: {exc}. Lower the resolution, batch size or "
             "rank, or turn on gradient checkpointing."
@@ -121,7 +125,10 @@ def train_lora(
 
 
 class _Trainer:
-    def __init__(self, spec: TrainingSpec, profile: DeviceProfile, work_dir: Path):
+    def __init__(
+        self, spec: TrainingSpec, profile: DeviceProfile, work_dir: Path, pipeline: Any = None
+    ):
+        self.given_pipeline = pipeline
         self.spec = spec
         self.profile = profile
         self.device = torch.device(profile.device)
@@ -141,19 +148,13 @@ class _Trainer:
     def _load(self) -> None:
         from diffusers import DDPMScheduler, StableDiffusionXLPipeline
 
-        if is_local_source(self.spec.model) and not Path(self.spec.model).is_dir():
+        if self.given_pipeline is not None:
+            pipeline = self.given_pipeline.to(self.device, self.weight_dtype)
+        elif is_local_source(self.spec.model) and not Path(self.spec.model).is_dir():
             raise ModelUnavailable(f"No diffusers model directory at {self.spec.model!r}.")
-        try:
-            pipeline = StableDiffusionXLPipeline.from_pretrained(
-                self.spec.model,
-                dtype=self.weight_dtype,
-                use_safetensors=True,
-                add_watermarker=False,
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelUnavailable(f"Could not load SDXL model {self.spec.model!r}: {exc}") from exc
+        else:
+            pipeline = self._from_pretrained(StableDiffusionXLPipeline)
         pipeline.set_progress_bar_config(disable=True)
-        pipeline.to(self.device)
         self.pipeline = pipeline
         self.unet = pipeline.unet
         self.encoders = (pipeline.text_encoder, pipeline.text_encoder_2)
@@ -161,6 +162,33 @@ class _Trainer:
         self.noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
         for module in (self.unet, *self.encoders, pipeline.vae):
             module.requires_grad_(False)
+
+    def _from_pretrained(self, pipeline_class):
+        """The base model from a directory or a hub id (resolved in the Hugging Face cache),
+        reading its fp16 weights variant in half precision or when that is all it has."""
+        from ..hub import pipeline_weights
+        from ..sources import SourceConfig, is_hub_source, resolve_source
+        from ..weight_hashes import WEIGHT_HASHES
+
+        half = self.weight_dtype != torch.float32
+        source = self.spec.model
+        if is_hub_source(source):
+            source = resolve_source(source, SourceConfig(), layout="pipeline", prefer_fp16=half)
+        variant = None
+        if (Path(source) / "model_index.json").is_file():
+            files, variant = pipeline_weights(Path(source), half)
+            WEIGHT_HASHES.record_loaded((self.spec.model, str(source)), Path(source), files)
+        try:
+            pipeline = pipeline_class.from_pretrained(
+                source,
+                dtype=self.weight_dtype,
+                use_safetensors=True,
+                add_watermarker=False,
+                variant=variant,
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(f"Could not load SDXL model {self.spec.model!r}: {exc}") from exc
+        return pipeline.to(self.device)
 
     def _add_adapters(self) -> None:
         from peft import LoraConfig, inject_adapter_in_model
@@ -650,14 +678,6 @@ def _bitsandbytes_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("bitsandbytes") is not None
-
-
-def _free_memory() -> None:
-    import gc
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 __all__ = [

@@ -4,12 +4,12 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from generation.queueing import wait_for_redis
 from gpu_worker.heartbeat import memory_snapshot, start_heartbeat
 from gpu_worker.redis_outage import serve_through_outages
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
 from gpu_worker.warmup import run_warmup
 from gpu_worker.worker import build_worker, default_queue_names
+from work.redis_queue import wait_for_redis
 
 logger = logging.getLogger("gpu_worker")
 
@@ -51,7 +51,8 @@ class Command(BaseCommand):
             "model": model,
             "load_ms": load_ms,
             "warmup_ms": warmup_ms,
-            "compile_ms": compile_ms,  # torch.compile of every served batch size (CUDA)
+            "compile_ms": compile_ms,  # torch.compile of every served bucket (ILLU_COMPILE_*)
+            "compile_graphs": warmup.get("compile_graphs", 0),
             "max_batch": settings.ILLU_MAX_BATCH,
             "storage_queue": settings.ILLU_STORAGE_QUEUE,
             "startup_ms": int((time.perf_counter() - started) * 1000),

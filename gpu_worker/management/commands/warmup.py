@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from generation.queueing import get_redis
-from generation.worker_registry import live_workers
 from gpu_worker.warmup import enqueue_warmup
+from work.redis_queue import get_redis
+from work.workers import live_workers
 
 
 class Command(BaseCommand):

@@ -1,80 +1,14 @@
 """Admin forms: uploads go through the services; what they refuse shows on the form."""
 
-import io
-import pickle
-
 import pytest
-import torch
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from characters.models import Character, Lora
-from tests.characters.services.test_lora_registry import lora_bytes, register, stored_lora_keys
+from characters.models import Character
+from tests.catalog.services.test_lora_registry import lora_bytes, register
 from tests.fixtures.admin import png_upload
 
 pytestmark = pytest.mark.django_db
-
-LORA_ADD = "admin:characters_lora_add"
-
-
-def lora_form(data: bytes, name: str = "hero.safetensors", **overrides):
-    return {
-        "file": SimpleUploadedFile(name, data),
-        "slug": "hero",
-        "name": "Hero",
-        "type": "character",
-        "base_model": "sdxl",
-        "trigger_words": "hero, red cape",
-        "default_weight": "0.8",
-        "min_weight": "0",
-        "max_weight": "1.5",
-        "is_public": "on",
-        **overrides,
-    }
-
-
-def test_lora_upload_stores_a_valid_safetensors(staff_client):
-    data = lora_bytes()
-    response = staff_client.post(reverse(LORA_ADD), lora_form(data))
-    assert response.status_code == 302
-    lora = Lora.objects.get(slug="hero")
-    assert lora.trigger_words == ["hero", "red cape"] and lora.size_bytes == len(data)
-    with lora.file.open("rb") as handle:
-        assert handle.read() == data
-
-
-def renamed_torch_pickle() -> bytes:
-    buffer = io.BytesIO()
-    torch.save({"w": torch.zeros(2)}, buffer)
-    return buffer.getvalue()
-
-
-@pytest.mark.parametrize("data", [renamed_torch_pickle(), pickle.dumps({"a": 1})])
-def test_lora_upload_of_a_renamed_pickle_shows_the_error_and_stores_nothing(staff_client, data):
-    response = staff_client.post(reverse(LORA_ADD), lora_form(data))
-    assert response.status_code == 200
-    errors = response.context["adminform"].form.errors
-    assert "not a safetensors file" in " ".join(errors["file"])
-    assert "hero.safetensors" in " ".join(errors["file"])  # the name the curator chose
-    assert b"not a safetensors file" in response.content
-    assert Lora.objects.count() == 0 and stored_lora_keys() == []
-
-
-def test_lora_upload_of_a_registered_file_says_so_and_adds_nothing(staff_client):
-    register(lora_bytes(), slug="hero")
-    response = staff_client.post(reverse(LORA_ADD), lora_form(lora_bytes(), slug="again"))
-    errors = response.context["adminform"].form.errors
-    assert "already registered as 'hero'" in " ".join(errors["file"])
-    assert Lora.objects.count() == 1 and len(stored_lora_keys()) == 1
-
-
-def test_lora_upload_with_a_taken_slug_shows_it_on_the_slug(staff_client):
-    register(lora_bytes(1), slug="hero")
-    response = staff_client.post(reverse(LORA_ADD), lora_form(lora_bytes(2)))
-    assert response.status_code == 200
-    assert "slug" in response.context["adminform"].form.errors
-    assert Lora.objects.count() == 1 and len(stored_lora_keys()) == 1
 
 
 def character_form(lora_rows=(), **overrides) -> dict:

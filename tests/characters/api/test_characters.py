@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.models import StylePreset
 from characters.models import Character, ReferenceImage
-from generation.models import StylePreset
 from tests.fixtures.api import image_file, stored_keys
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,9 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from accounts.models import Avatar
-from characters.models import Character, Lora
-from generation.models import GeneratedImage, GenerationJob, StylePreset
+from catalog.models import Lora, StylePreset
+from characters.models import Character
+from generation.models import GeneratedImage, GenerationJob
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_job_and_image_constraints(user):
     assert refused(lambda: GeneratedImage.objects.create(**image))  # same index twice
 
 
-def test_seed_presets_exist_with_the_seed_service_defaults():
+def test_initial_presets_exist_with_the_replaced_services_defaults():
     memory = StylePreset.objects.get(slug="memory")
     assert "nostalgic" in memory.prompt_template and memory.ip_adapter_scale == 0.33
     assert memory.negative_prompt == "error, glitch, mistake" and memory.steps == 50

@@ -9,7 +9,7 @@ from accounts.services import avatar_create, avatar_set_primary
 from characters.services import character_create, character_update, reference_add
 from core.errors import InvalidParams
 from core.image_input import ImageTooLarge, InvalidImage, UnsupportedImage
-from tests.characters.services.test_lora_registry import lora_bytes, register
+from tests.catalog.services.test_lora_registry import lora_bytes, register
 
 pytestmark = pytest.mark.django_db
 

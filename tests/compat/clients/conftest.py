@@ -132,19 +132,20 @@ def live_platform(django_db_setup, django_db_blocker, demo_models, start_python,
 def _live_platform(django_db_blocker, demo_models, start_python, tmp_path_factory):
     from importlib import import_module
 
-    from django.apps import apps
-
     from accounts.models import User
     from accounts.services import api_token_create, user_create
-    from generation.queueing import QUEUE_NAMES, get_queue
+    from catalog.models import Lora, StylePreset
+    from generation.work_kind import QUEUE_NAMES
     from illuplatform.embedded import stop_process
+    from work.redis_queue import get_queue
 
     suffix = uuid.uuid4().hex[:8]
     names = {"alice": f"compat-alice-{suffix}", "bob": f"compat-bob-{suffix}",
              "staff": f"compat-staff-{suffix}"}  # fmt: skip
     with django_db_blocker.unblock():
         # A transactional test before this package may have emptied the seeded presets.
-        import_module("generation.migrations.0003_seed_style_presets").create_presets(apps, None)
+        for preset in import_module("generation.migrations.0003_seed_style_presets").PRESETS:
+            StylePreset.objects.update_or_create(slug=preset["slug"], defaults=preset)
         callers = {}
         for role, name in names.items():
             user = user_create(username=name, password=f"{name}-pw-1", is_staff=role == "staff")
@@ -194,7 +195,5 @@ def _live_platform(django_db_blocker, demo_models, start_python, tmp_path_factor
         for name in QUEUE_NAMES:
             get_queue(name).empty()
         with django_db_blocker.unblock():
-            from characters.models import Lora
-
             Lora.objects.filter(slug=f"hero-{suffix}").delete()
             User.objects.filter(username__in=names.values()).delete()

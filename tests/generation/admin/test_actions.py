@@ -4,9 +4,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from generation.models import GeneratedImage, GenerationJob, JobStatus
-from generation.queueing import enqueue_generation_job, get_queue
+from generation.models import GeneratedImage, GenerationJob
+from generation.work_kind import JOBS
 from tests.fixtures.admin import make_image, make_job, run_action
+from work.models import WorkStatus
+from work.redis_queue import enqueue_row, get_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -16,18 +18,18 @@ def messages_of(response) -> list[str]:
 
 
 def test_cancel_ends_a_queued_job_and_reports_a_finished_one(staff_client, user, empty_queues):
-    queued = make_job(user, status=JobStatus.QUEUED)
-    enqueue_generation_job(queued)
+    queued = make_job(user, status=WorkStatus.QUEUED)
+    enqueue_row(JOBS, queued)
     assert str(queued.pk) in get_queue("gpu").job_ids
-    done = make_job(user, status=JobStatus.SUCCEEDED)
+    done = make_job(user, status=WorkStatus.SUCCEEDED)
 
     response = run_action(staff_client, "generationjob", "cancel_jobs", [queued, done])
 
     queued.refresh_from_db()
     done.refresh_from_db()
-    assert queued.status == JobStatus.CANCELLED and queued.finished_at is not None
+    assert queued.status == WorkStatus.CANCELLED and queued.finished_at is not None
     assert str(queued.pk) not in get_queue("gpu").job_ids
-    assert done.status == JobStatus.SUCCEEDED
+    assert done.status == WorkStatus.SUCCEEDED
     texts = messages_of(response)
     assert any(str(done.pk) in text and "nothing to cancel" in text for text in texts)
     assert "Cancelled 1 of 2." in texts
@@ -36,16 +38,16 @@ def test_cancel_ends_a_queued_job_and_reports_a_finished_one(staff_client, user,
 def test_requeue_puts_a_failed_job_back_on_its_queue(
     staff_client, user, empty_queues, django_capture_on_commit_callbacks
 ):
-    failed = make_job(user, status=JobStatus.FAILED, error={"code": "oom", "message": "boom"})
-    succeeded = make_job(user, status=JobStatus.SUCCEEDED)
+    failed = make_job(user, status=WorkStatus.FAILED, error={"code": "oom", "message": "boom"})
+    succeeded = make_job(user, status=WorkStatus.SUCCEEDED)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = run_action(staff_client, "generationjob", "requeue_jobs", [failed, succeeded])
 
     failed.refresh_from_db()
-    assert failed.status == JobStatus.QUEUED and failed.error is None
+    assert failed.status == WorkStatus.QUEUED and failed.error is None
     assert get_queue("gpu").job_ids == [str(failed.pk)]
-    assert GenerationJob.objects.get(pk=succeeded.pk).status == JobStatus.SUCCEEDED
+    assert GenerationJob.objects.get(pk=succeeded.pk).status == WorkStatus.SUCCEEDED
     assert any("retry it" in text for text in messages_of(response))
 
 

@@ -3,52 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from generation.models import StylePreset
 from tests.fixtures.admin import make_image, make_job
 
 pytestmark = pytest.mark.django_db
-
-
-def style_form(preset: StylePreset, **overrides) -> dict:
-    data = {
-        "name": preset.name,
-        "slug": preset.slug,
-        "enabled": "on",
-        "prompt_template": preset.prompt_template,
-        "negative_prompt": preset.negative_prompt,
-        "quality": preset.quality,
-        "steps": "",
-        "scheduler": preset.scheduler,
-        "ip_adapter_scale": "",
-        "controlnet_weights": "{}",
-    }
-    return {**data, **overrides}
-
-
-@pytest.mark.parametrize(
-    ("weights", "message"),
-    [
-        ('{"canny": 0.9, "lineart": 1}', "Unknown control type &#x27;lineart&#x27;"),
-        ('{"depth": 2.5}', "within 0.0..2.0"),
-        ('{"pose": "strong"}', "must be a number"),
-        ('["canny"]', "Must be a mapping"),
-    ],
-)
-def test_style_controlnet_weights_are_validated(staff_client, weights, message):
-    preset = StylePreset.objects.get(slug="comic")
-    url = reverse("admin:generation_stylepreset_change", args=[preset.pk])
-    response = staff_client.post(url, style_form(preset, controlnet_weights=weights))
-    assert response.status_code == 200 and message.encode() in response.content
-    assert StylePreset.objects.get(pk=preset.pk).controlnet_weights == preset.controlnet_weights
-
-
-def test_style_controlnet_weights_are_saved_when_valid(staff_client):
-    preset = StylePreset.objects.get(slug="comic")
-    url = reverse("admin:generation_stylepreset_change", args=[preset.pk])
-    weights = '{"canny": 0.0, "normal": 2, "scribble": 1.25}'
-    assert staff_client.post(url, style_form(preset, controlnet_weights=weights)).status_code == 302
-    saved = StylePreset.objects.get(pk=preset.pk).controlnet_weights
-    assert saved == {"canny": 0.0, "normal": 2, "scribble": 1.25}
 
 
 def test_image_changelist_shows_thumbnails_and_filters_by_score(staff_client, user):

@@ -8,11 +8,11 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from generation.models import GeneratedImage, GenerationJob, Upload
-from generation.queueing import get_queue
 from generation.services import job_create, job_rerun
 from generation.uploads import upload_create
 from tests import photos
 from tests.conftest import client_for
+from work.redis_queue import get_queue
 
 
 def upload(owner, size=(256, 256), color=(90, 120, 200)):

@@ -6,8 +6,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from generation.models import GenerationJob
-from generation.queueing import get_queue, get_redis
 from tests.conftest import client_for
+from work.redis_queue import get_queue, get_redis
 
 VALID = {"kind": "text", "prompt": "a lighthouse at dusk", "width": 512, "height": 384}
 

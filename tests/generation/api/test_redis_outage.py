@@ -10,8 +10,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from generation.models import GenerationJob
-from generation.queueing import get_queue, get_redis
-from generation.reconcile import reconcile_jobs
+from generation.work_kind import reconcile_jobs
+from work.redis_queue import get_queue, get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from generation.maintenance import parse_age
-from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.models import GeneratedImage, GenerationJob
 from tests.fixtures.admin import make_image, make_job
+from work.models import WorkStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -39,18 +40,18 @@ def files_of(job: GenerationJob) -> list[str]:
 def jobs(user):
     old = {
         status: aged(make_job(user, status=status), days=40)
-        for status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+        for status in (WorkStatus.SUCCEEDED, WorkStatus.FAILED, WorkStatus.CANCELLED)
     }
     for job in old.values():
         make_image(job, index=0)
         make_image(job, index=1, thumbnail=False)
-    control = old[JobStatus.SUCCEEDED]
+    control = old[WorkStatus.SUCCEEDED]
     key = default_storage.save(f"generated/{control.pk}/conditioning/canny.png", ContentFile(b"x"))
     GenerationJob.objects.filter(pk=control.pk).update(conditioning=[{"type": "canny", "key": key}])
-    recent = aged(make_job(user, status=JobStatus.SUCCEEDED), days=2)
+    recent = aged(make_job(user, status=WorkStatus.SUCCEEDED), days=2)
     make_image(recent)
-    running = aged(make_job(user, status=JobStatus.RUNNING), days=90, finished=False)
-    queued = aged(make_job(user, status=JobStatus.QUEUED), days=90, finished=False)
+    running = aged(make_job(user, status=WorkStatus.RUNNING), days=90, finished=False)
+    queued = aged(make_job(user, status=WorkStatus.QUEUED), days=90, finished=False)
     return {"old": list(old.values()), "recent": recent, "running": running, "queued": queued}
 
 
@@ -93,7 +94,7 @@ def test_hours_reach_the_recent_job_but_never_running_ones(
     with django_capture_on_commit_callbacks(execute=True):
         cleanup("--older-than", "24h", "--yes")
     remaining = set(GenerationJob.objects.values_list("status", flat=True))
-    assert remaining == {JobStatus.RUNNING, JobStatus.QUEUED}
+    assert remaining == {WorkStatus.RUNNING, WorkStatus.QUEUED}
 
 
 @pytest.mark.parametrize(("text", "expected"), [("30d", 30 * 86400), ("12h", 43200), ("5m", 300)])

@@ -20,16 +20,16 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from gpu_worker.serving import store
+    from gpu_worker.serving import storage_stage
 
-    real_upload = store._upload
+    real_upload = storage_stage._upload
 
     def upload_then_hang(job, outcome):
         real_upload(job, outcome)
         marker.write_text(str(job.id))
         time.sleep(3600)
 
-    store._upload = upload_then_hang
+    storage_stage._upload = upload_then_hang
     call_command("gpu_worker", "--name", name)
 
 

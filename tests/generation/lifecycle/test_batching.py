@@ -18,18 +18,18 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from accounts.services import api_token_create, avatar_create
-from characters.services import lora_register
+from catalog.services import lora_register
 from generation.models import GenerationJob
-from generation.reconcile import reconcile_jobs
 from generation.services import job_create
 from generation.uploads import upload_create
-from generation.worker_registry import live_workers
+from generation.work_kind import reconcile_jobs
 from gpu_worker import tasks
 from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.lifecycle import FAST_WORKER_ENV, wait_for
 from tests.generation.lifecycle.test_events_and_webhooks import read_events
+from work.workers import live_workers
 
 PAUSED_STORAGE_WORKER = "tests.generation.lifecycle.paused_storage_worker"
 
@@ -307,9 +307,8 @@ def test_lora_affinity_passes_a_job_over_at_most_the_bound(
 
 
 def test_out_of_memory_in_a_batch_splits_it_and_every_job_finishes(
-    make_user, empty_queues, monkeypatch
+    make_user, empty_queues, monkeypatch, unet_out_of_memory
 ):
-    from gpu_worker.engine.errors import OutOfMemory
     from gpu_worker.runtime import get_engine
     from gpu_worker.worker import build_worker
 
@@ -317,13 +316,13 @@ def test_out_of_memory_in_a_batch_splits_it_and_every_job_finishes(
     real_generate_batch = engine.generate_batch
     sizes = []
 
-    def generate_batch_with_injected_oom(members, preview_every=0):
+    def counting_generate_batch(members, preview_every=0):  # observes; the fault is below
         sizes.append(sum(member.spec.num_images for member in members))
-        if sizes[-1] > 2:
-            raise OutOfMemory("CUDA out of memory (injected)")
         return real_generate_batch(members, preview_every)
 
-    monkeypatch.setattr(engine, "generate_batch", generate_batch_with_injected_oom)
+    monkeypatch.setattr(engine, "generate_batch", counting_generate_batch)
+    # Inside the engine, the device runs out of memory on a pass of more than two images.
+    unet_out_of_memory(when=lambda sample: sizes[-1] > 2, times=None)
     users = [make_user(), make_user()]
     jobs = [make_job(users[i % 2], prompt=f"p{i}", seed=i) for i in range(4)]
     build_worker().work(burst=True)

@@ -14,8 +14,8 @@ from rq.serializers import JSONSerializer
 
 from accounts.services import api_token_create
 from generation.models import DeliveryStatus, WebhookDelivery
-from generation.queueing import get_redis
 from generation.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, deliver_webhook, verify
+from work.redis_queue import get_redis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -8,14 +8,15 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from accounts.services import avatar_create
-from characters.services import character_create, lora_register, reference_add
+from catalog.services import lora_register
+from characters.services import character_create, reference_add
 from generation.models import GenerationJob
-from generation.reconcile import reconcile_jobs
 from generation.uploads import upload_create
-from generation.worker_registry import live_workers
+from generation.work_kind import reconcile_jobs
 from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.fixtures.lifecycle import wait_for
+from work.workers import live_workers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -134,25 +135,12 @@ def test_a_killed_worker_loses_no_job(api, empty_queues, start_worker, run_worke
 
 
 def test_out_of_memory_retries_with_low_memory_and_the_worker_keeps_serving(
-    api, empty_queues, monkeypatch, settings
+    api, empty_queues, settings, unet_out_of_memory
 ):
-    from gpu_worker.engine.errors import OutOfMemory
-
     settings.ILLU_MAX_BATCH = 1  # the single-job path (a batch splits: test_batching.py)
-    from gpu_worker.runtime import get_engine
     from gpu_worker.worker import build_worker
 
-    engine = get_engine()
-    real_generate = engine.generate
-    profiles_seen = []
-
-    def generate_with_injected_oom(spec, on_step=None, **previews):
-        profiles_seen.append(engine.pipelines.memory.name)
-        if len(profiles_seen) == 1:
-            raise OutOfMemory("CUDA out of memory (injected)")
-        return real_generate(spec, on_step=on_step, **previews)
-
-    monkeypatch.setattr(engine, "generate", generate_with_injected_oom)
+    fault = unet_out_of_memory(times=1)  # the device runs out of memory inside the engine
     first = create(api, kind="text", prompt="too big")
     second = create(api, kind="text", prompt="next one")
     build_worker().work(burst=True)
@@ -162,8 +150,9 @@ def test_out_of_memory_retries_with_low_memory_and_the_worker_keeps_serving(
     assert first_final["params"]["memory_profile"] == "low"
     assert second_final["status"] == "succeeded"
     # The retry ran under the low-memory profile; the other job under the default one.
-    assert profiles_seen.count("low") == 1 and profiles_seen[0] != "low"
-    assert len(profiles_seen) == 3
+    default = fault.profiles[0]
+    assert fault.raised == 1 and default != "low"
+    assert set(fault.profiles) == {default, "low"}
 
 
 def test_cancel_after_cancels_an_unfinished_job(api, empty_queues, settings):
@@ -177,7 +166,7 @@ def test_cancel_after_cancels_an_unfinished_job(api, empty_queues, settings):
 
 
 def test_queued_job_missing_in_redis_is_enqueued_again(api, empty_queues, settings):
-    from generation.queueing import get_queue
+    from work.redis_queue import get_queue
 
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     job = create(api, kind="text", prompt="lost in redis")

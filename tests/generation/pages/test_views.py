@@ -9,9 +9,9 @@ import pytest
 from django.core.files.storage import default_storage
 
 from accounts.models import Quota
-from characters.models import Lora
+from catalog.models import Lora, StylePreset
 from characters.services import character_create
-from generation.models import GeneratedImage, GenerationJob, StylePreset, Upload
+from generation.models import GeneratedImage, GenerationJob, Upload
 from tests import photos
 from tests.fixtures.pages import field_block, make_image
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from generation.scheduling import (
+from generation.queue.scheduling import (
     QueuedJob,
     batch_key,
     fair_order,

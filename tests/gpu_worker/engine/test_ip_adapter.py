@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gpu_worker.engine.presets import memory_spec, subject_spec
 from tests.fixtures.engine import max_diff, pattern_image, pixels
@@ -30,14 +31,17 @@ def test_reference_images_matter_and_several_can_be_given(engine, make_spec):
     assert max_diff(both, one) > 0
 
 
-def test_text_job_after_ip_adapter_job_detaches_it_and_reattach_reuses_encoder(engine, make_spec):
+def test_the_adapter_stays_loaded_between_reference_and_plain_jobs(engine, make_spec, monkeypatch):
     plain = engine.generate(make_spec())
     with_reference = engine.generate(make_spec(ip_adapter_images=(pattern_image(1),)))
     warm, _ = engine.pipelines.get(make_spec().model)
-    encoder = warm.pipeline.image_encoder
+    loads, encoder = warm.ip_adapter.loads, warm.pipeline.image_encoder
+    # A plain job after it runs without its image tokens: the plain pixels, nothing unloaded.
     assert np.array_equal(pixels(engine.generate(make_spec())), pixels(plain))
+    assert warm.pipeline.unet.encoder_hid_proj is None
+    monkeypatch.setattr(warm.pipeline, "load_ip_adapter", lambda *a, **k: pytest.fail("reload"))
     again = engine.generate(make_spec(ip_adapter_images=(pattern_image(1),)))
-    assert warm.pipeline.image_encoder is encoder
+    assert warm.ip_adapter.loads == loads and warm.pipeline.image_encoder is encoder
     assert np.array_equal(pixels(again), pixels(with_reference))
 
 

@@ -199,10 +199,14 @@ def test_pickle_disguised_as_safetensors_is_refused_after_download(s3, tmp_path)
         )
 
 
-def test_local_paths_and_repo_ids_resolve_without_download(tmp_path):
+def test_local_paths_and_hub_ids_resolve_to_local_files_without_download(tmp_path, offline_hub):
+    from tests.fixtures.engine import hub_snapshot
+
     sources = SourceConfig(cache_dir=tmp_path)
     assert resolve_source(str(tmp_path), sources) == str(tmp_path)
-    assert resolve_source("stabilityai/stable-diffusion-xl-base-1.0", sources).count("/") == 1
+    repo = "stabilityai/stable-diffusion-xl-base-1.0"
+    assert resolve_source(repo, sources) == str(hub_snapshot(offline_hub, repo))
+    assert resolve_source(f"{repo}/vae", sources, layout="model").endswith("/vae")
     with pytest.raises(ModelUnavailable):
         resolve_source("/does/not/exist", sources)
 

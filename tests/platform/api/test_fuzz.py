@@ -99,7 +99,7 @@ def test_schemathesis_as_staff_on_the_staff_endpoints(
 
 
 # Valid-by-schema job requests still name avatars, characters, uploads or LoRAs that must exist
-# and belong to the caller, and the seed endpoints need a primary avatar.
+# and belong to the caller, and the AutoBio endpoints need a primary avatar.
 JOB_SEMANTIC_REFUSALS = re.compile(r"^POST /(api/v1/jobs/|v1/images/(memory|subject))$")
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from characters.models import Lora
+from catalog.models import Lora
 from generation.models import GenerationJob
 from tests import photos
 from tests.fixtures.pages import PHONE, screenshot

@@ -8,14 +8,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from characters.services import character_create, reference_add
-from generation.queueing import get_queue
 from generation.uploads import upload_create
 from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.api import image_file
 from training.models import TrainingRun
 from training.params import DEMO_DEFAULTS
-from training.queueing import TRAINING_QUEUE
+from training.work_kind import TRAINING_QUEUE
+from work.redis_queue import get_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +181,22 @@ def test_list_filters_by_status(api, character, empty_queues):
     assert api.get("/api/v1/trainings/?status=queued").json()["count"] == 1
     assert api.get("/api/v1/trainings/?status=running").json()["count"] == 0
     assert api.get("/api/v1/trainings/?status=nope").status_code == 400
+
+
+def test_a_training_started_during_a_redis_outage_is_stored_once_and_enqueued_later(
+    api, character, training_queue, redis_down, settings, django_capture_on_commit_callbacks
+):
+    # Redis is down when the run commits: still a 201 (nothing for the client to retry, so no
+    # second run), and the reconciler enqueues the stored run once Redis answers again.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = create(api, character=str(character.id), trigger_word="mira_person")
+    assert response.status_code == 201, response.json()
+    run = TrainingRun.objects.get()
+    assert str(run.id) == response.json()["id"] and run.status == "queued"
+
+    redis_down()  # Redis answers again
+    from training.work_kind import reconcile_trainings
+
+    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
+    assert reconcile_trainings().reenqueued == [str(run.id)]
+    assert training_queue.job_ids == [str(run.id)]

@@ -12,9 +12,8 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from characters.models import Lora
+from catalog.models import Lora
 from characters.services import character_create, reference_add
-from generation.worker_registry import live_workers
 from gpu_worker.engine.training.trainer import read_training_manifest
 from gpu_worker.engine.weights import read_safetensors_header
 from tests import photos
@@ -22,7 +21,8 @@ from tests.conftest import client_for
 from tests.fixtures.api import stored_keys
 from tests.fixtures.lifecycle import wait_for
 from training.models import TrainingRun
-from training.reconcile import reconcile_trainings
+from training.work_kind import reconcile_trainings
+from work.workers import live_workers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from characters.models import Lora
+from catalog.models import Lora
 from characters.services import character_create, reference_add
 from tests import photos
 from tests.fixtures.pages import screenshot

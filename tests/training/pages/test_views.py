@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from characters.models import Lora
+from catalog.models import Lora
 from characters.services import character_create, reference_add
 from tests import photos
 from tests.fixtures.api import lora_upload
@@ -33,7 +33,7 @@ def logged_in(user) -> Client:
 
 
 def finished_run(user, character) -> TrainingRun:
-    from characters.services import lora_register
+    from catalog.services import lora_register
 
     lora, _ = lora_register(
         upload=lora_upload(3), slug="mira-abc", name="Mira LoRA", type="character",

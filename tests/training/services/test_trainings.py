@@ -7,19 +7,19 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from catalog.services import lora_register
 from characters.models import CharacterLora
-from characters.services import character_create, lora_register, reference_add
+from characters.services import character_create, reference_add
 from tests import photos
 from tests.fixtures.api import lora_upload
 from training.models import TrainingRun
 from training.services import (
     training_create,
-    training_mark_cancelled,
-    training_mark_running,
     training_mark_succeeded,
     training_record_checkpoint,
-    training_schedule_retry,
 )
+from training.work_kind import TRAININGS
+from work.lifecycle import work_claim, work_end_cancelled, work_schedule_retry
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def lora(user):
 
 
 def test_success_attaches_the_lora_to_the_character(run, lora, django_capture_on_commit_callbacks):
-    assert training_mark_running(run_id=str(run.id), worker_name="w1")
+    assert work_claim(TRAININGS, row_id=str(run.id), worker_name="w1")
     key = default_storage.save(f"trainings/{run.id}/checkpoint.safetensors", ContentFile(b"x"))
     assert training_record_checkpoint(
         run_id=str(run.id), step=1, key=key, samples=[], loss_history=[1.0]
@@ -59,7 +59,7 @@ def test_success_attaches_the_lora_to_the_character(run, lora, django_capture_on
     assert CharacterLora.objects.filter(character=run.character, lora=lora).exists()
     assert not default_storage.exists(key)  # the checkpoint is not kept once the LoRA is
     # A late callback changes nothing.
-    assert not training_mark_cancelled(run_id=str(run.id))
+    assert not work_end_cancelled(TRAININGS, row_id=str(run.id))
     assert (
         training_record_checkpoint(run_id=str(run.id), step=2, key="k", samples=[], loss_history=[])
         is None
@@ -69,8 +69,10 @@ def test_success_attaches_the_lora_to_the_character(run, lora, django_capture_on
 def test_lost_runs_requeue_then_fail_after_the_attempt_limit(run, settings):
     settings.ILLU_JOB_MAX_ATTEMPTS = 2
     for attempt in (1, 2):
-        assert training_mark_running(run_id=str(run.id), worker_name=f"w{attempt}")
-        status = training_schedule_retry(run_id=str(run.id), code="worker_lost", message="gone.")
+        assert work_claim(TRAININGS, row_id=str(run.id), worker_name=f"w{attempt}")
+        status = work_schedule_retry(
+            TRAININGS, row_id=str(run.id), code="worker_lost", message="gone."
+        )
         assert status == ("queued" if attempt == 1 else "failed")
     run.refresh_from_db()
     assert run.status == "failed" and run.error["code"] == "worker_lost" and run.attempts == 2
@@ -80,7 +82,7 @@ def test_a_cancelled_run_never_starts(run):
     from training.services import training_cancel
 
     training_cancel(run=run)
-    assert not training_mark_running(run_id=str(run.id), worker_name="w1")
+    assert not work_claim(TRAININGS, row_id=str(run.id), worker_name="w1")
     assert TrainingRun.objects.get(pk=run.pk).status == "cancelled"
 
 
@@ -91,11 +93,11 @@ def test_reconcile_requeues_a_run_whose_worker_is_gone(run, settings):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from training.reconcile import reconcile_trainings
+    from training.work_kind import reconcile_trainings
 
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
-    assert training_mark_running(run_id=str(run.id), worker_name="vanished-worker")
+    assert work_claim(TRAININGS, row_id=str(run.id), worker_name="vanished-worker")
     TrainingRun.objects.filter(pk=run.pk).update(
         started_at=timezone.now() - timedelta(minutes=5), checkpoint_step=20
     )

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from training.reconcile import reconcile_trainings
+from training.work_kind import reconcile_trainings
 
 
 class Command(BaseCommand):

@@ -1,0 +1,62 @@
+"""What generating a job produced, on its way to storage (``JobOutput``), and how an engine
+result becomes part of it (``add_result``: every image scored for identity and repaired where
+the job asks). Solo runs and batch passes both end here."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from generation.models import GeneratedImage
+
+from ..repair_loop import repair_enabled, repair_rejected
+from ..scoring import IdentityScorer
+
+
+@dataclass
+class JobOutput:
+    """What a run produced: every image, the accepted ones marked, and the timings."""
+
+    images: list[GeneratedImage] = field(default_factory=list)
+    conditioning: list[tuple[str, Image.Image]] = field(default_factory=list)
+    conditioning_records: list[dict] = field(default_factory=list)
+    generated: int = 0  # before rejected images are dropped (ILLU_KEEP_REJECTED_IMAGES)
+    timings: dict[str, int] = field(default_factory=dict)
+
+    def add_time(self, key: str, ms: int) -> None:
+        self.timings[key] = self.timings.get(key, 0) + ms
+
+
+def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | None, reporter):
+    """Add an engine result to the job's output: its control images (once), and every image,
+    scored for identity and repaired where the job asks."""
+    if not output.conditioning:
+        kinds = [control.kind for control in spec.controls]
+        output.conditioning = list(zip(kinds, result.conditioning_images, strict=False))
+    started = time.perf_counter()
+    for generated in result.images:
+        image = GeneratedImage(
+            job=job,
+            index=len(output.images),
+            width=generated.image.width,
+            height=generated.image.height,
+            seed=generated.seed,
+            manifest=generated.manifest,
+        )
+        image._pil = generated.image  # kept until upload
+        if scorer is not None:
+            score = scorer.score(generated.image)
+            image.consistency_score = score
+            image.accepted = score is not None and score >= scorer.threshold
+            image.manifest = {**image.manifest, "identity": scorer.manifest(score)}
+            if not image.accepted and repair_enabled(job):
+                repair_rejected(job, spec, image, scorer, reporter)
+        output.images.append(image)
+    if scorer is not None:
+        output.add_time("scoring_ms", int((time.perf_counter() - started) * 1000))
+
+
+def ms(delta) -> int:
+    return int(delta.total_seconds() * 1000)
