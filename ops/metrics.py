@@ -121,6 +121,18 @@ class IlluCollector:
         models = GaugeMetricFamily(
             "illu_worker_model_loaded", "Pipelines warm in the worker.", labels=["worker", "model"]
         )
+        # Both stay 0 on a well warmed-up worker: a graph compiled inside a user's job, or a
+        # served pass that ran eager, means the served buckets or the warm-up need a look.
+        compiled = GaugeMetricFamily(
+            "illu_worker_graphs_compiled_after_warmup",
+            "UNet graphs torch.compile made after the warm-up (inside jobs).",
+            labels=["worker"],
+        )
+        eager = GaugeMetricFamily(
+            "illu_worker_compiled_eager_fallbacks",
+            "Passes at a served bucket that ran eager because their graph would not do.",
+            labels=["worker"],
+        )
         for state in states:
             name = state["name"]
             key = [name, state.get("device", ""), state.get("memory_kind", "")]
@@ -130,7 +142,9 @@ class IlluCollector:
             age.add_metric([name], round(state["age_s"], 3))
             for model in state["models"]:
                 models.add_metric([name, model], 1)
-        return [live, used, total, busy, age, models]
+            compiled.add_metric([name], state["compile_graphs_after_warmup"])
+            eager.add_metric([name], state["compile_eager_fallbacks"])
+        return [live, used, total, busy, age, models, compiled, eager]
 
 
 def _safely(source: str, build: Callable[[], list[Metric]]) -> list[Metric] | None:

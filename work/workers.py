@@ -10,7 +10,14 @@ from typing import Any
 from redis import Redis
 
 KEY_PREFIX = "illu:worker:"
-_INT_FIELDS = ("memory_total", "memory_used", "memory_reserved", "pid")
+_INT_FIELDS = (
+    "memory_total",
+    "memory_used",
+    "memory_reserved",
+    "pid",
+    "compile_graphs_after_warmup",
+    "compile_eager_fallbacks",
+)
 
 
 def live_workers(redis: Redis | None = None) -> list[dict[str, Any]]:

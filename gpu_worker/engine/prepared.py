@@ -1,13 +1,17 @@
-"""What a run gets from ``Engine.prepare``: its specs ready on the warm pipeline."""
+"""What a run gets from the engine: ``Runner``, the part of ``Engine`` runs use (so they
+depend on this, never on ``generate``), and ``PreparedJob``, its specs ready on the warm
+pipeline."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .controlnet import PreparedControls
+from .devices import DeviceProfile
 from .lora import ResolvedLora
 from .resting import RestingState
 from .spec import GenerationSpec
@@ -35,3 +39,30 @@ class PreparedJob:
     @property
     def spec(self) -> GenerationSpec:
         return self.specs[0]
+
+
+class Runner(Protocol):
+    """What a run uses of the engine (``generate.Engine`` is the one there is): its device
+    profile, ``prepare`` (the warm pipeline ready for the specs, put back at rest on leaving)
+    and ``denoise`` (one guarded pipeline call). See ``Engine`` for the contracts."""
+
+    profile: DeviceProfile
+
+    def prepare(
+        self,
+        spec: GenerationSpec,
+        *,
+        kind: str = "text",
+        size: tuple[int, int] | None = None,
+        members: list[GenerationSpec] | tuple = (),
+    ) -> AbstractContextManager[PreparedJob]: ...
+
+    def denoise(
+        self,
+        job: PreparedJob,
+        call_kwargs: Callable[[], dict[str, Any]],
+        *,
+        size: tuple[int, int],
+        images: int,
+        out_of_memory: str,
+    ) -> Any: ...

@@ -1,6 +1,10 @@
 """What generating a job produced, on its way to storage (``JobOutput``), and how an engine
 result becomes part of it (``add_result``: every image scored for identity and repaired where
-the job asks). Solo runs and batch passes both end here."""
+the job asks). Solo runs and batch passes both end here.
+
+Identity scores are taken on the denoising thread only when the run itself decides on them
+(the consistency filter re-rolls, a repair pass follows a rejection); otherwise the storage
+stage scores the images (``score_deferred``) while the next pass denoises."""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ class JobOutput:
     conditioning_records: list[dict] = field(default_factory=list)
     generated: int = 0  # before rejected images are dropped (ILLU_KEEP_REJECTED_IMAGES)
     timings: dict[str, int] = field(default_factory=dict)
+    # Scores the images before they are stored, off the denoising thread (see the module).
+    deferred_scorer: IdentityScorer | None = None
 
     def add_time(self, key: str, ms: int) -> None:
         self.timings[key] = self.timings.get(key, 0) + ms
@@ -31,31 +37,54 @@ class JobOutput:
 
 def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | None, reporter):
     """Add an engine result to the job's output: its control images (once), and every image,
-    scored for identity and repaired where the job asks."""
+    scored for identity and repaired where the job asks (or left to ``score_deferred``)."""
     if not output.conditioning:
         kinds = [control.kind for control in spec.controls]
         output.conditioning = list(zip(kinds, result.conditioning_images, strict=False))
-    started = time.perf_counter()
+    if scorer is not None and not scores_decide_the_run(job):
+        output.deferred_scorer, scorer = scorer, None
+    images = []
     for generated in result.images:
         image = GeneratedImage(
             job=job,
-            index=len(output.images),
+            index=len(output.images) + len(images),
             width=generated.image.width,
             height=generated.image.height,
             seed=generated.seed,
             manifest=generated.manifest,
         )
         image._pil = generated.image  # kept until upload
-        if scorer is not None:
-            score = scorer.score(generated.image)
-            image.consistency_score = score
-            image.accepted = score is not None and score >= scorer.threshold
-            image.manifest = {**image.manifest, "identity": scorer.manifest(score)}
+        images.append(image)
+    if scorer is not None:
+        _score(images, scorer, output)
+        for image in images:
             if not image.accepted and repair_enabled(job):
                 repair_rejected(job, spec, image, scorer, reporter)
-        output.images.append(image)
-    if scorer is not None:
-        output.add_time("scoring_ms", int((time.perf_counter() - started) * 1000))
+    output.images.extend(images)
+
+
+def scores_decide_the_run(job) -> bool:
+    """Whether the run needs each image's identity score at once: the consistency filter
+    re-rolls on it, and a rejected image gets a repair pass."""
+    consistency = job.params.get("consistency") or {}
+    return bool(consistency.get("filter") or repair_enabled(job))
+
+
+def score_deferred(output: JobOutput) -> None:
+    """Score the images a run left unscored (the storage stage, before the upload)."""
+    if output.deferred_scorer is not None:
+        _score(output.images, output.deferred_scorer, output)
+        output.deferred_scorer = None
+
+
+def _score(images, scorer: IdentityScorer, output: JobOutput) -> None:
+    started = time.perf_counter()
+    for image in images:
+        score = scorer.score(image._pil)
+        image.consistency_score = score
+        image.accepted = score is not None and score >= scorer.threshold
+        image.manifest = {**image.manifest, "identity": scorer.manifest(score)}
+    output.add_time("scoring_ms", int((time.perf_counter() - started) * 1000))
 
 
 def ms(delta) -> int:

@@ -1,4 +1,5 @@
-"""The storage stage: encode PNG and thumbnail, upload, commit the rows and the success.
+"""The storage stage: score identity where the run left it (``output.score_deferred``),
+encode PNG and thumbnail, upload, commit the rows and the success.
 In a worker it runs on a background thread while the next batch denoises, with at most
 ILLU_STORAGE_QUEUE jobs waiting (the GPU loop blocks beyond that: back-pressure). A job is
 ``succeeded`` only once its objects are stored and its rows committed; a worker killed with
@@ -26,7 +27,7 @@ from work.redis_channel import publish_event
 
 from ..failures import settle
 from ..image_storage import delete_stored_files, store_images
-from .output import JobOutput
+from .output import JobOutput, score_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ StoredBatch = list[tuple[GenerationJob, JobOutput]]
 
 
 def store_job(job: GenerationJob, output: JobOutput, finished_at: datetime | None = None) -> dict:
-    """Upload then commit one job's images; the outcome as the RQ result reports it."""
+    """Score the images the run left unscored, upload, then commit one job's images; the
+    outcome as the RQ result reports it."""
     job_id = str(job.id)
     try:
+        score_deferred(output)
         started = time.perf_counter()
         _upload(job, output)
         output.add_time("store_ms", int((time.perf_counter() - started) * 1000))

@@ -6,13 +6,20 @@ worker's services); everything else is real."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from accounts.services import avatar_create
+from generation.models import GenerationJob
 from generation.services import job_create
+from generation.work_kind import JOBS
 from gpu_worker import tasks
 from gpu_worker.runtime import worker_services
+from gpu_worker.serving.batch_pass import run_jobs
+from gpu_worker.serving.storage_stage import StorageStage
 from tests import photos
+from work.lifecycle import work_claim_many
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,3 +101,36 @@ def test_images_of_a_batch_pass_are_scored_like_a_solo_jobs(user, scorer, empty_
         assert image.manifest["identity"]["backend"] == "double"
         scores.append(image.consistency_score)
     assert sorted(scores) == [0.1, 0.9] and scorer.calls == 2
+
+
+def test_scores_the_run_does_not_decide_on_are_taken_by_the_storage_stage(
+    user, scorer, empty_queues, monkeypatch
+):
+    """The denoising thread scores only what it decides on (the consistency filter); the
+    other identity jobs are scored by the storage stage while the next pass denoises."""
+    scored_on = []
+    real_score = ScorerDouble.score
+
+    def score(double, image):
+        scored_on.append(threading.current_thread().name)
+        return real_score(double, image)
+
+    monkeypatch.setattr(ScorerDouble, "score", score)
+    stage = StorageStage(capacity=2)
+    threads = {}
+    try:
+        for name, job in (
+            ("reported", memory_job(user)),
+            ("filtered", memory_job(user, min_accepted=1, max_attempts=2)),
+        ):
+            assert work_claim_many(JOBS, row_ids=[str(job.id)], worker_name="scoring-test")
+            run_jobs([GenerationJob.objects.get(pk=job.pk)], stage.submit)
+            assert stage.drain(timeout=120)
+            threads[name] = set(scored_on)
+            scored_on.clear()
+            job.refresh_from_db()
+            assert job.status == "succeeded"
+            assert all(image.consistency_score is not None for image in job.images.all())
+    finally:
+        stage.close()
+    assert threads == {"reported": {"illu-store_0"}, "filtered": {threading.main_thread().name}}

@@ -115,6 +115,8 @@ def test_workers_report_memory_and_models_through_heartbeats(metrics_token, clea
         "memory_reserved": 8 * 2**30,
         "models": ["stabilityai/stable-diffusion-xl-base-1.0"],
         "current_job": "job-1",
+        "compile_graphs_after_warmup": 2,
+        "compile_eager_fallbacks": 1,
         "pid": 42,
         "host": "gpu-host",
         "time": time.time(),
@@ -128,6 +130,8 @@ def test_workers_report_memory_and_models_through_heartbeats(metrics_token, clea
     assert value(metrics, "illu_worker_busy", worker="gpu-7") == 1
     model = "stabilityai/stable-diffusion-xl-base-1.0"
     assert value(metrics, "illu_worker_model_loaded", worker="gpu-7", model=model) == 1
+    assert value(metrics, "illu_worker_graphs_compiled_after_warmup", worker="gpu-7") == 2
+    assert value(metrics, "illu_worker_compiled_eager_fallbacks", worker="gpu-7") == 1
     assert "illu_rq_workers" in {name for name, _ in metrics}
 
 

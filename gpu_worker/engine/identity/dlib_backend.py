@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,9 @@ class DlibFaceEmbedder(FaceEmbedder):
         self._recognizer = dlib.face_recognition_model_v1(str(folder / RECOGNITION_MODEL_FILE))
         self.min_detection_score = min_detection_score
         self.min_short_side = min_short_side
+        # One embedder per process serves several threads (web requests; a worker's denoising
+        # thread and its storage stage): dlib's models are not documented as thread-safe.
+        self._lock = threading.Lock()
 
     def _upsample_times(self, pixels: np.ndarray) -> int:
         short_side = min(pixels.shape[:2])
@@ -114,16 +118,17 @@ class DlibFaceEmbedder(FaceEmbedder):
 
     def detect(self, image: Image.Image) -> list[DetectedFace]:
         pixels = to_rgb_array(image)
-        boxes, scores, _ = self._detector.run(
-            pixels, self._upsample_times(pixels), self.min_detection_score
-        )
-        if not boxes:
-            return []
-        shapes = self._dlib.full_object_detections()
-        for box in boxes:
-            shapes.append(self._landmarks(pixels, box))
-        # One batched call embeds every face of the image.
-        descriptors = self._recognizer.compute_face_descriptor(pixels, shapes)
+        with self._lock:
+            boxes, scores, _ = self._detector.run(
+                pixels, self._upsample_times(pixels), self.min_detection_score
+            )
+            if not boxes:
+                return []
+            shapes = self._dlib.full_object_detections()
+            for box in boxes:
+                shapes.append(self._landmarks(pixels, box))
+            # One batched call embeds every face of the image.
+            descriptors = self._recognizer.compute_face_descriptor(pixels, shapes)
         return faces_best_first(
             ((box.left(), box.top(), box.right(), box.bottom()), score, np.array(descriptor))
             for box, score, descriptor in zip(boxes, scores, descriptors, strict=True)

@@ -25,13 +25,13 @@ from ..spec import GenerationResult, GenerationSpec, resolved_prompt
 from .steps import elapsed_ms, initial_latents, seed_generators
 
 if TYPE_CHECKING:
-    from ..generate import Engine
+    from ..prepared import Runner
 
 # Per-sample state some schedulers keep between steps (DPM-Solver++'s history).
 _SCHEDULER_ROW_STATE = ("model_outputs", "sample", "last_sample")
 
 
-def run_batch(engine: Engine, members: list[BatchMember], preview_every: int = 0) -> BatchResult:
+def run_batch(engine: Runner, members: list[BatchMember], preview_every: int = 0) -> BatchResult:
     check_members(members)
     started = time.perf_counter()
     specs = [member.spec for member in members]

@@ -14,11 +14,11 @@ from .edit_pass import EditPasses, to_size, work_size
 from .steps import elapsed_ms
 
 if TYPE_CHECKING:
-    from ..generate import Engine
+    from ..prepared import Runner
 
 
 def run_img2img(
-    engine: Engine, spec: GenerationSpec, on_step: StepCallback | None = None
+    engine: Runner, spec: GenerationSpec, on_step: StepCallback | None = None
 ) -> GenerationResult:
     started = time.perf_counter()
     size = work_size(*spec.source.size)
@@ -33,7 +33,7 @@ def run_img2img(
 
 
 def run_inpaint(
-    engine: Engine, spec: GenerationSpec, on_step: StepCallback | None = None
+    engine: Runner, spec: GenerationSpec, on_step: StepCallback | None = None
 ) -> GenerationResult:
     started = time.perf_counter()
     size = work_size(*spec.source.size)

@@ -16,7 +16,7 @@ from ..spec import GenerationResult, GenerationSpec, StepCallback, resolved_prom
 from .steps import seed_generators
 
 if TYPE_CHECKING:
-    from ..generate import Engine
+    from ..prepared import Runner
 
 _SEED_MODULUS = 2**63
 
@@ -65,7 +65,7 @@ class EditPasses:
     """The passes of one edit job on ``job.pipeline`` (an img2img or inpaint view, with the
     job's LoRAs, IP-Adapter and controls), counting their steps for progress."""
 
-    def __init__(self, engine: Engine, job: PreparedJob, on_step: StepCallback | None, passes):
+    def __init__(self, engine: Runner, job: PreparedJob, on_step: StepCallback | None, passes):
         self.engine = engine
         self.job = job
         self.on_step = on_step

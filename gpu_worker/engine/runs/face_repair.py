@@ -15,7 +15,7 @@ from .edit_pass import EditPasses, tile_seed
 from .steps import elapsed_ms
 
 if TYPE_CHECKING:
-    from ..generate import Engine
+    from ..prepared import Runner
 
 
 def face_crop_box(face: Box, image_size: tuple[int, int], context: float) -> Box:
@@ -32,7 +32,7 @@ def face_crop_box(face: Box, image_size: tuple[int, int], context: float) -> Box
 
 
 def run_face_repair(
-    engine: Engine, spec: GenerationSpec, on_step: StepCallback | None = None
+    engine: Runner, spec: GenerationSpec, on_step: StepCallback | None = None
 ) -> GenerationResult:
     started = time.perf_counter()
     size = (spec.repair_size, spec.repair_size)

@@ -12,11 +12,11 @@ from ..spec import GenerationResult, GenerationSpec, StepCallback, resolved_prom
 from .steps import elapsed_ms, initial_latents, seed_generators, step_callback
 
 if TYPE_CHECKING:
-    from ..generate import Engine
+    from ..prepared import Runner
 
 
 def run_text(
-    engine: Engine,
+    engine: Runner,
     spec: GenerationSpec,
     on_step: StepCallback | None = None,
     on_preview: PreviewCallback | None = None,

@@ -14,11 +14,11 @@ from .edit_pass import EditPasses, tile_seed, to_size, work_size
 from .steps import elapsed_ms
 
 if TYPE_CHECKING:
-    from ..generate import Engine
+    from ..prepared import Runner
 
 
 def run_upscale(
-    engine: Engine, spec: GenerationSpec, on_step: StepCallback | None = None
+    engine: Runner, spec: GenerationSpec, on_step: StepCallback | None = None
 ) -> GenerationResult:
     started = time.perf_counter()
     boxes = tile_boxes(spec.width, spec.height, spec.tile_size, spec.tile_overlap)
