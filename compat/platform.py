@@ -1,7 +1,7 @@
 """Everything compat uses from the apps below it, imported in this one module, so a move of
 any of it among those apps changes only these imports: the catalog (style presets, LoRAs,
-scheduler names), the one lifecycle of background work (statuses, live progress, workers)
-and generation (the job request, its services and the wait behind ``Prefer: wait``).
+scheduler names), the one lifecycle of background work (statuses, the one progress rule,
+workers) and generation (the job request, its services and the wait behind ``Prefer: wait``).
 
 Used by every other module of compat; nothing here has logic of its own."""
 
@@ -14,8 +14,9 @@ from generation.models import GeneratedImage, GenerationJob, JobKind, JobSource
 from generation.selectors import jobs_visible_to
 from generation.services import job_cancel, job_create_from_request
 from generation.uploads import upload_create
+from generation.work_kind import JOBS
 from work.models import ACTIVE_STATUSES, FINISHED_STATUSES, WorkStatus
-from work.redis_channel import read_progress
+from work.progress import work_progress
 from work.workers import live_workers
 
 # The most images one job makes; a request for more becomes several jobs.
@@ -26,6 +27,7 @@ SCHEDULER_NAMES = tuple(Scheduler.values)
 __all__ = [
     "ACTIVE_STATUSES",
     "FINISHED_STATUSES",
+    "JOBS",
     "MAX_IMAGES_PER_JOB",
     "SCHEDULER_NAMES",
     "GeneratedImage",
@@ -42,8 +44,8 @@ __all__ = [
     "jobs_visible_to",
     "live_workers",
     "loras_visible_to",
-    "read_progress",
     "token_user",
     "upload_create",
     "wait_for_end",
+    "work_progress",
 ]

@@ -13,7 +13,14 @@ from django.utils import timezone
 from ..images import preview_as_png
 from ..model_lookup import available_models
 from ..outcome import MadeImage
-from ..platform import GenerationJob, enabled_styles, live_workers, loras_visible_to, read_progress
+from ..platform import (
+    JOBS,
+    GenerationJob,
+    enabled_styles,
+    live_workers,
+    loras_visible_to,
+    work_progress,
+)
 from ..samplers import SAMPLERS, SCHEDULES, UPSCALERS, sampler_label
 from .translate import Request
 
@@ -93,8 +100,8 @@ def generation_answer(
 def progress_answer(
     *, job: GenerationJob | None, unfinished: int, with_image: bool
 ) -> dict[str, Any]:
-    """``/sdapi/v1/progress`` for the caller's running job (live step and preview from the
-    job's Redis progress), or an idle answer."""
+    """``/sdapi/v1/progress`` for the caller's running job (its step by the platform's one
+    progress rule, ``work_progress``, with the live preview), or an idle answer."""
     state = {
         "skipped": False,
         "interrupted": False,
@@ -114,9 +121,8 @@ def progress_answer(
             "current_image": None,
             "textinfo": text,
         }
-    live = read_progress(str(job.id)) or {}
-    total = live.get("total") or job.params.get("steps") or 0
-    step = live.get("step", 0)
+    live = work_progress(JOBS, job)
+    step, total = live["step"], live.get("total") or JOBS.total_steps(job)
     fraction = float(live.get("fraction") or (step / total if total else 0.0))
     elapsed = (timezone.now() - job.started_at).total_seconds() if job.started_at else 0.0
     eta = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0

@@ -14,6 +14,8 @@ from rest_framework.test import APIClient
 from accounts.services import api_token_create
 from generation.models import GenerationJob, Upload
 from tests.conftest import client_for
+from work.models import WorkStatus
+from work.redis_channel import publish_event
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +186,20 @@ def test_progress_of_a_caller_without_a_running_job_is_idle(webui, no_wait):
     webui.post("/sdapi/v1/txt2img", {"prompt": "x", "width": 256, "height": 256}, format="json")
     waiting = webui.get("/sdapi/v1/progress").json()
     assert waiting["state"]["job_count"] == 1 and waiting["current_image"] is None
+
+
+def test_progress_of_a_running_job_follows_the_platforms_one_progress_rule(webui, api, no_wait):
+    body = {"prompt": "x", "width": 256, "height": 256, "steps": 12}
+    webui.post("/sdapi/v1/txt2img", body, format="json")
+    job = GenerationJob.objects.get()
+    GenerationJob.objects.filter(pk=job.pk).update(status=WorkStatus.RUNNING)
+    before = webui.get("/sdapi/v1/progress").json()  # no report yet: the row's own account
+    assert (before["state"]["sampling_step"], before["state"]["sampling_steps"]) == (0, 12)
+    publish_event(str(job.pk), "progress", {"step": 5, "total": 12, "fraction": 0.4167})
+    platform = api.get(f"/api/v1/jobs/{job.pk}/").json()["progress"]
+    a1111 = webui.get("/sdapi/v1/progress?skip_current_image=true").json()
+    assert (a1111["state"]["sampling_step"], a1111["progress"]) == (5, 0.4167)
+    assert (platform["step"], platform["fraction"]) == (5, 0.4167)
 
 
 def test_listings_answer_in_a1111_shapes_from_the_registries(webui, public_lora, live_worker):
