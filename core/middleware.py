@@ -19,7 +19,7 @@ class RejectNulCharactersMiddleware:
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in unquote(query) or "\x00" in request.path:
             message = "The request URL contains a NUL character."
-            if request.path.startswith(("/api/", "/v1/")):
+            if request.path.startswith(("/api/", "/v1/", "/sdapi/")):
                 return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
             return HttpResponseBadRequest(message)
         return self.get_response(request)

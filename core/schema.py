@@ -22,7 +22,8 @@ class HashedTokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": 'API token, sent as "Token <key>" (from POST /api/v1/auth/token/).',
+            "description": 'API token, sent as "Token <key>" or "Bearer <key>" (from POST '
+            "/api/v1/auth/token/).",
         }
 
 

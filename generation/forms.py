@@ -16,7 +16,7 @@ from core.errors import DomainError
 from core.forms import ACCEPTED_IMAGES, add_domain_error, add_field_errors, flatten_errors
 
 from .api.serializers import JobCreateSerializer
-from .models import EDIT_KINDS, GenerationJob, JobKind, ReviewStatus, Upload
+from .models import EDIT_KINDS, GenerationJob, JobKind, JobSource, ReviewStatus, Upload
 from .presets import QUALITY_PRESETS
 from .services import job_create_from_request
 from .uploads import upload_create
@@ -224,6 +224,9 @@ class GalleryFilterForm(forms.Form):
     """The gallery's filters (a GET form); an invalid value is simply not applied."""
 
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind")] + JobKind.choices)
+    source = forms.ChoiceField(
+        required=False, label="Made through", choices=[("", "Any API")] + JobSource.choices
+    )
     character = forms.ChoiceField(required=False)
     accepted = forms.ChoiceField(
         required=False,
@@ -242,12 +245,13 @@ class GalleryFilterForm(forms.Form):
 
     def image_filters(self) -> dict:
         """The image_list filters this form chose (those of GET /api/v1/images/ plus the
-        job's kind), newest first; an invalid form chooses none."""
+        job's kind and source), newest first; an invalid form chooses none."""
         if not self.is_valid():
             return {"ordering": "-created_at"}
         data = self.cleaned_data
         return {
             "kind": data["kind"] or None,
+            "source": data["source"] or None,
             "character": data["character"] or None,
             "accepted": {"true": True, "false": False}.get(data["accepted"]),
             "review_status": data["review_status"] or None,

@@ -23,6 +23,14 @@ class JobKind(models.TextChoices):
 EDIT_KINDS = (JobKind.IMG2IMG, JobKind.INPAINT, JobKind.UPSCALE, JobKind.FACE_REPAIR)
 
 
+class JobSource(models.TextChoices):
+    """Which API a job came in through: the platform's own, or a compatibility API."""
+
+    API = "api", "Platform API"
+    OPENAI = "openai", "OpenAI Images API"
+    A1111 = "a1111", "AUTOMATIC1111 API"
+
+
 class JobPriority(models.TextChoices):
     HIGH = "high"
     NORMAL = "normal"
@@ -40,6 +48,12 @@ class GenerationJob(Work):
     kind = models.CharField(max_length=16, choices=JobKind.choices)
     priority = models.CharField(
         max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL
+    )
+    source = models.CharField(
+        max_length=16, choices=JobSource.choices, default=JobSource.API, db_index=True
+    )
+    source_user = models.CharField(
+        max_length=200, blank=True, help_text="The end user a client named (OpenAI's `user`)."
     )
     params = models.JSONField(default=dict, help_text="Every resolved parameter, seeds included.")
     style = models.ForeignKey(
@@ -76,6 +90,9 @@ class GenerationJob(Work):
             ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=JobKind.values), name="generationjob_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=JobSource.values), name="generationjob_source_valid"
             ),
         ]
 

@@ -27,10 +27,10 @@ def jobs_visible_to(*, user: User) -> QuerySet[GenerationJob]:
 
 
 def job_list(*, user: User, filters: dict) -> QuerySet[GenerationJob]:
-    """A user's jobs filtered by ``status``, ``kind`` and ``character`` (each optional) in
-    ``ordering`` (one of JOB_ORDERINGS; newest first by default)."""
+    """A user's jobs filtered by ``status``, ``kind``, ``source`` and ``character`` (each
+    optional) in ``ordering`` (one of JOB_ORDERINGS; newest first by default)."""
     jobs = jobs_visible_to(user=user)
-    for name in ("status", "kind"):
+    for name in ("status", "kind", "source"):
         if filters.get(name):
             jobs = jobs.filter(**{name: filters[name]})
     if filters.get("character"):
@@ -51,8 +51,8 @@ def images_visible_to(*, user: User) -> QuerySet[GeneratedImage]:
 
 
 def image_list(*, user: User, filters: dict) -> QuerySet[GeneratedImage]:
-    """A user's images filtered by ``job``, ``character``, ``kind`` (the job's),
-    ``accepted`` and ``review_status`` (each optional), in ``ordering`` (a key of
+    """A user's images filtered by ``job``, ``character``, ``kind`` and ``source`` (the
+    job's), ``accepted`` and ``review_status`` (each optional), in ``ordering`` (a key of
     IMAGE_ORDERINGS; newest first by default), ties broken by id."""
     images = images_visible_to(user=user).select_related("job")
     if filters.get("job"):
@@ -61,6 +61,8 @@ def image_list(*, user: User, filters: dict) -> QuerySet[GeneratedImage]:
         images = images.filter(job__character_id=filters["character"])
     if filters.get("kind"):
         images = images.filter(job__kind=filters["kind"])
+    if filters.get("source"):
+        images = images.filter(job__source=filters["source"])
     if filters.get("accepted") is not None:
         images = images.filter(accepted=filters["accepted"])
     if filters.get("review_status"):

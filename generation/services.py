@@ -24,7 +24,7 @@ from work.lifecycle import work_cancel, work_enqueue_on_commit, work_requeue
 from work.models import ACTIVE_STATUSES, WorkStatus
 
 from .edit_params import DERIVED_PARAMS as EDIT_DERIVED_PARAMS
-from .models import EDIT_KINDS, GeneratedImage, GenerationJob, JobKind, JobPriority
+from .models import EDIT_KINDS, GeneratedImage, GenerationJob, JobKind, JobPriority, JobSource
 from .params import resolve_params
 from .work_kind import JOBS, job_stored_files
 
@@ -41,9 +41,13 @@ def job_create(
     cancel_after: int | None = None,
     webhook: str = "",
     webhook_events: list[str] | None = None,
+    source: str = JobSource.API,
+    source_user: str = "",
 ) -> tuple[GenerationJob, bool]:
     """Create and enqueue a job. Returns (job, created): with an Idempotency-Key already used
-    by this owner within the window, the first job comes back and nothing is created."""
+    by this owner within the window, the first job comes back and nothing is created.
+    ``source`` says which API the request came through (a JobSource), ``source_user`` the end
+    user a compatibility client named."""
     if idempotency_key:
         existing = _job_for_idempotency_key(owner, idempotency_key)
         if existing is not None:
@@ -66,6 +70,8 @@ def job_create(
                 cancel_at=now + timedelta(seconds=cancel_after) if cancel_after else None,
                 webhook_url=webhook,
                 webhook_events=list(webhook_events or []),
+                source=source,
+                source_user=source_user[:200],
             )
             work_enqueue_on_commit(JOBS, job)
     except IntegrityError:
@@ -78,12 +84,17 @@ def job_create(
 
 
 def job_create_from_request(
-    *, owner: User, data: dict[str, Any], idempotency_key: str | None = None
+    *,
+    owner: User,
+    data: dict[str, Any],
+    idempotency_key: str | None = None,
+    source: str = JobSource.API,
+    source_user: str = "",
 ) -> tuple[GenerationJob, bool]:
-    """Create a job from a validated create request (JobCreateSerializer's data, from the API
-    or the /create/ page): its job-level fields go to ``job_create``, the rest are the params.
-    ``idempotency_key`` is the raw Idempotency-Key header: trimmed, cut to what the row keeps,
-    and blank means none."""
+    """Create a job from a validated create request (JobCreateSerializer's data, from the API,
+    the /create/ page or a compatibility API): its job-level fields go to ``job_create``, the
+    rest are the params. ``idempotency_key`` is the raw Idempotency-Key header: trimmed, cut to
+    what the row keeps, and blank means none."""
     params = dict(data)
     key = (idempotency_key or "").strip()[:IDEMPOTENCY_KEY_MAX_LENGTH] or None
     return job_create(
@@ -95,6 +106,8 @@ def job_create_from_request(
         webhook=params.pop("webhook", ""),
         webhook_events=params.pop("webhook_events", None),
         params=params,
+        source=source,
+        source_user=source_user,
     )
 
 

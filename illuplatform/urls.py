@@ -27,6 +27,9 @@ urlpatterns = [
     path("django-rq/", include("django_rq.urls")),
     path("api/v1/", include(api_v1)),
     path("v1/", include(("generation.api.autobio_urls", "autobio"))),
+    # The ecosystem's APIs (compat/): OpenAI Images beside the AutoBio endpoints, AUTOMATIC1111.
+    path("v1/", include(("compat.openai_images.urls", "openai"))),
+    path("sdapi/v1/", include(("compat.a1111.urls", "a1111"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("health/", health_views.health, name="health"),

@@ -21,14 +21,19 @@ from ..services import job_cancel, job_delete, job_requeue
 
 @admin.register(GenerationJob)
 class GenerationJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "kind", "owner", "priority", "created_at", "attempts")
-    list_filter = ("status", "kind", ("owner", admin.RelatedOnlyFieldListFilter), "priority")
+    list_display = (
+        "id", "status", "kind", "source", "owner", "priority", "created_at", "attempts",
+    )  # fmt: skip
+    list_filter = (
+        "status", "kind", "source", ("owner", admin.RelatedOnlyFieldListFilter), "priority",
+    )  # fmt: skip
     search_fields = ("owner__username", "worker_name")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
     actions = ("cancel_jobs", "requeue_jobs")
     fields = (
         ("id", "status", "kind", "priority"),
+        ("source", "source_user"),
         ("owner", "style", "character", "avatar"),
         ("created_at", "started_at", "finished_at"),
         ("attempts", "worker_name"),

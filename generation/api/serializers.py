@@ -19,6 +19,7 @@ from ..models import (
     GenerationJob,
     JobKind,
     JobPriority,
+    JobSource,
     ReviewStatus,
     Upload,
 )
@@ -333,7 +334,8 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = GenerationJob
         fields = [
-            "id", "kind", "status", "priority", "progress", "queue", "params", "created_at",
+            "id", "kind", "status", "priority", "source", "source_user", "progress", "queue",
+            "params", "created_at",
             "started_at", "finished_at", "timings", "error", "images",
             "conditioning_images", "attempts", "generated_count", "accepted_count", "urls",
         ]  # fmt: skip
@@ -380,6 +382,9 @@ class JobSerializer(serializers.ModelSerializer):
 class JobQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=WorkStatus.choices, required=False)
     kind = serializers.ChoiceField(choices=JobKind.choices, required=False)
+    source = serializers.ChoiceField(
+        choices=JobSource.choices, required=False, help_text="The API the job came through."
+    )
     character = serializers.UUIDField(required=False)
     ordering = serializers.ChoiceField(choices=list(JOB_ORDERINGS), required=False)
 

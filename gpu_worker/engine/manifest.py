@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,14 @@ def weights_digests(model_dir: Path | str) -> dict[str, str]:
 
 
 def scheduler_record(scheduler: Any) -> dict[str, Any]:
-    return {"class": type(scheduler).__name__, "config": dict(scheduler.config)}
+    """The scheduler's class and config, storable as strict JSON: a non-finite number (the
+    DPM-Solver config's ``lambda_min_clipped: -inf``) is kept as its name, since neither
+    PostgreSQL's jsonb nor SQLite's JSON accepts ``-Infinity``."""
+    config = {
+        key: repr(value) if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in dict(scheduler.config).items()
+    }
+    return {"class": type(scheduler).__name__, "config": config}
 
 
 def model_digests(local_path: str) -> dict[str, str]:

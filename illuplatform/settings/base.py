@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "work",
     "generation",
     "training",
+    "compat",
     "gpu_worker",
 ]
 
@@ -234,6 +235,11 @@ ILLU_RECONCILE_GRACE_SECONDS = env.int("ILLU_RECONCILE_GRACE_SECONDS", default=3
 ILLU_PROGRESS_MAX_EVENTS_PER_SECOND = env.float("ILLU_PROGRESS_MAX_EVENTS_PER_SECOND", default=10)
 ILLU_IDEMPOTENCY_WINDOW_HOURS = env.int("ILLU_IDEMPOTENCY_WINDOW_HOURS", default=24)
 ILLU_MAX_WAIT_SECONDS = env.int("ILLU_MAX_WAIT_SECONDS", default=60)
+# Compatibility APIs (OpenAI Images, AUTOMATIC1111): how long a request waits for its jobs
+# (clients' own time-outs are long; the jobs go on after it), and the name clients use for
+# the platform's base model (style preset slugs name the other models).
+ILLU_COMPAT_WAIT_SECONDS = env.float("ILLU_COMPAT_WAIT_SECONDS", default=300)
+ILLU_BASE_MODEL_SLUG = env.str("ILLU_BASE_MODEL_SLUG", default="sdxl-base")
 ILLU_CONSISTENCY_THRESHOLD = env.float("ILLU_CONSISTENCY_THRESHOLD", default=0.5)
 ILLU_KEEP_REJECTED_IMAGES = env.bool("ILLU_KEEP_REJECTED_IMAGES", default=True)
 # Throttling (DRF throttles; counters in Django's default cache). Failed sign-ins (token
@@ -329,6 +335,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "generation.models.DeliveryStatus",
         "ControlTypeEnum": "catalog.controlnet_weights.CONTROL_TYPES",
         "LoraTypeEnum": "catalog.models.LoraType",
+        "JobSourceEnum": "generation.models.JobSource",
+        "OpenAIQualityEnum": "compat.openai_images.serializers.QUALITIES",
     },
 }
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "core.pagination.PageNumberPagination"

@@ -38,3 +38,21 @@ def test_manifest_names_real_sha256_of_every_weights_file(engine, make_spec, tin
     assert manifest["scheduler"]["class"] == "EulerAncestralDiscreteScheduler"
     assert manifest["params"]["steps"] == 3
     assert {"torch", "diffusers", "transformers", "peft"} <= set(manifest["versions"])
+
+
+def test_every_schedulers_record_is_strict_json_that_a_database_can_store():
+    # DPM-Solver's config holds lambda_min_clipped=-inf: stored as is, no image of a
+    # dpmpp_2m job could be saved (jsonb and SQLite's JSON refuse -Infinity).
+    import json
+
+    from diffusers import EulerDiscreteScheduler
+
+    from gpu_worker.engine.manifest import scheduler_record
+    from gpu_worker.engine.schedulers import SCHEDULER_NAMES, build_scheduler
+
+    base = dict(EulerDiscreteScheduler().config)
+    for name in SCHEDULER_NAMES:
+        record = scheduler_record(build_scheduler(name, base))
+        json.dumps(record, allow_nan=False)
+    dpm = scheduler_record(build_scheduler("dpmpp_2m", base))["config"]
+    assert dpm["lambda_min_clipped"] == "-inf" and dpm["use_karras_sigmas"] is True
