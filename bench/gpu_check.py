@@ -58,7 +58,9 @@ LIMITS = {
     "fp8": 45,
     "compiled": 120,
 }
-DRY_LIMIT_S = 60
+# The dry run proves the code runs end to end, not how fast: on a busy CPU no row may be
+# skipped for time, so its sections get a box far beyond their ~2-5 s.
+DRY_LIMIT_S = 600
 # What the GPU hosts lack and no section needs: the dry run hides them, so it proves the engine
 # and this script run without them (and without Django).
 HOST_LACKS = ("django", "cv2", "mediapipe", "insightface", "onnxruntime", "dlib")

@@ -24,7 +24,7 @@ if [ "$DRY_RUN" = 1 ]; then
   PYTHON="${PYTHON:-.venv/bin/python}"
   [ -x "$PYTHON" ] || PYTHON=python3
   OUT="${OUT:-var/gpu-check-dry-run}"
-  LIMIT_S="${GPU_CHECK_LIMIT_S:-300}"
+  LIMIT_S="${GPU_CHECK_LIMIT_S:-1800}" # proves it runs; a busy CPU must not cut it short
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 else
   PYTHON="${PYTHON:-python3}"
