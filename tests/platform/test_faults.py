@@ -140,7 +140,9 @@ def test_redis_killed_mid_job_the_job_is_retried_and_the_api_keeps_answering(sta
     rpc(stack.paths).supervisor.startProcess("redis", True)
 
     done = wait_for_job(stack, job_id, lambda job: job["status"] in ("succeeded", "failed"))
-    assert done["status"] == "succeeded" and done["attempts"] == 2 and len(done["images"]) == 1
+    # One success with one set of images; on a busy machine a heartbeat that lapsed while
+    # Redis came back may add a lost-worker attempt, never a second result.
+    assert done["status"] == "succeeded" and done["attempts"] >= 2 and len(done["images"]) == 1
     later = wait_for_job(stack, during.json()["id"], lambda job: job["status"] == "succeeded")
     assert len(later["images"]) == 1
     assert stack.pid("gpu_worker") == worker_pid  # waited for Redis instead of crashing
