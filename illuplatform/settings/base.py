@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.RejectLoneSurrogatesMiddleware",
 ]
 
 ROOT_URLCONF = "illuplatform.urls"
@@ -303,6 +304,11 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "core.parsers.JSONParser",
     "core.parsers.FormParser",
     "core.parsers.MultiPartParser",
+]
+# DRF's JSON renderer, surrogate-safe (core.renderers); the browsable API as before.
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
+    "core.renderers.JSONRenderer",
+    "rest_framework.renderers.BrowsableAPIRenderer",
 ]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "core.schema.AutoSchema"
 SPECTACULAR_SETTINGS = {
