@@ -50,6 +50,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.RejectLoneSurrogatesMiddleware",
+    # Last: for API writes done for another user it calls the view itself, in one
+    # transaction with the audit record (core.acting).
+    "core.acting.ActingScopeMiddleware",
 ]
 
 ROOT_URLCONF = "illuplatform.urls"
@@ -190,6 +193,11 @@ LOGGING = build_logging(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", defaul
 # Quotas (per-user overrides live in accounts.Quota).
 ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env.int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", default=16)
 ILLU_DEFAULT_IMAGES_PER_DAY = env.int("ILLU_DEFAULT_IMAGES_PER_DAY", default=500)
+# A job's cost in megapixel-steps: width x height / 1e6 x steps x images (the most images an
+# identity job may draw). One job may cost at most ILLU_MAX_JOB_COST (400 beyond), a user's
+# unfinished jobs together at most ILLU_MAX_QUEUED_COST (429 beyond).
+ILLU_MAX_JOB_COST = env.int("ILLU_MAX_JOB_COST", default=1000)
+ILLU_MAX_QUEUED_COST = env.int("ILLU_MAX_QUEUED_COST", default=4000)
 # LoRA files are untrusted uploads: size and header caps.
 ILLU_LORA_MAX_BYTES = env.int("ILLU_LORA_MAX_BYTES", default=1024 * 1024 * 1024)
 # Image uploads (avatars, references, control images).
