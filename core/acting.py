@@ -56,7 +56,9 @@ class UnknownActingUser(DomainError):
 def acting_user_field() -> serializers.CharField:
     """The ``user_id`` field of a request body (its schema); ``acting_user`` reads it."""
     return serializers.CharField(
-        required=False, allow_blank=True, help_text="Staff only: act for this username."
+        required=False,
+        allow_blank=True,
+        help_text="Staff with the permission accounts.act_for_user only: act for this username.",
     )
 
 
@@ -146,21 +148,26 @@ def _record(request, actor, for_user) -> None:
 # --- one transaction for a write done for someone else -------------------------------------
 
 
+def _atomic_depth() -> int:
+    return len(transaction.get_connection().atomic_blocks)
+
+
 class ActingScope:
-    """A request's transaction for acting: opened by ``_record`` (a savepoint when a
-    transaction is open already, as under the tests), ended by ``in_acting_scope``. Views
-    call ``acting_user`` before their services open transactions of their own, so the
-    blocks nest."""
+    """A request's transaction for acting: opened by ``_record``, ended by
+    ``in_acting_scope``. It opens only at the depth the request started at (a savepoint when
+    a transaction was open already, as under the tests): acting inside a block the view
+    opened itself leaves the record in that block, which the view closes first."""
 
     def __init__(self):
         self._atomic = None
+        self._depth = _atomic_depth()
 
     @property
     def open(self) -> bool:
         return self._atomic is not None
 
     def begin(self) -> None:
-        if self._atomic is None:
+        if self._atomic is None and _atomic_depth() == self._depth:
             self._atomic = transaction.atomic()
             self._atomic.__enter__()
 

@@ -6,6 +6,7 @@ from urllib.parse import unquote
 
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework.views import APIView
 
 from .api_errors import error_body, json_not_found
@@ -59,11 +60,15 @@ def is_api_view(view_func) -> bool:
 def refused_page(request, *, status: int, heading: str, message: str, problems=()):
     """The page of a refused page request (bad input, too many requests): the message, each
     field named, and a way back."""
+    referer = request.META.get("HTTP_REFERER", "")
+    came_from_here = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
     context = {
         "heading": heading,
         "message": message,
         "problems": list(problems),
-        "back_url": request.path if request.method == "POST" else "/",
+        "back_url": referer if referer and came_from_here else "/",
     }
     return render(request, "pages/refused.html", context, status=status)
 

@@ -134,7 +134,8 @@ class JobBulkDeleteView(APIView):
                     "before": {"type": "string", "format": "date-time"},
                     "user_id": {
                         "type": "string",
-                        "description": "Staff only: act for this username.",
+                        "description": "Staff with accounts.act_for_user only: act for "
+                        "this username.",
                     },
                 },
             }
