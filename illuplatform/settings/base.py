@@ -4,9 +4,11 @@ embedded defaults (SQLite, local media, Redis on loopback) that need nothing ins
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 # Every setting comes from the environment (django-environ parses and casts it), with an
 # embedded default that needs nothing installed.
@@ -17,7 +19,9 @@ VAR_DIR = Path(env.str("ILLU_VAR_DIR", default=BASE_DIR / "var"))
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-embedded-dev-key-change-me-in-production")
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for (ILLU_DEBUG=1): DEBUG shows every URL and setting on an error page,
+# and `make run` listens where anyone on the machine can ask.
+DEBUG = env.bool("ILLU_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -49,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "core.middleware.RejectLoneSurrogatesMiddleware",
     # Last: for API writes done for another user it calls the view itself, in one
     # transaction with the audit record (core.acting).
@@ -151,6 +156,39 @@ def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
 
 
 STORAGES = build_storages(STORAGE_BACKEND)
+
+
+def storage_origins(backend: str, endpoint_url: str | None) -> list[str]:
+    """Where the pages' images come from besides this site: the S3 endpoint's origin (its
+    presigned URLs), or AWS's hosts when none is set; nothing for local storage."""
+    if backend != "s3":
+        return []
+    if not endpoint_url:
+        return ["https://*.amazonaws.com"]
+    parts = urlsplit(endpoint_url)
+    return [f"{parts.scheme}://{parts.netloc}"]
+
+
+# Content-Security-Policy on every response (django-csp; Django 5.2 has none of its own).
+# The pages, the admin and Swagger UI load scripts and styles only from this site (no inline
+# script or style; a script that must be inline takes {{ request.csp_nonce }}), images from
+# this site, data: URLs (live previews) and the storage's origin, and connect only here (the
+# event streams and polling). The django-rq dashboard's few inline scripts are allowed by their
+# sha256 (ops/rq_dashboard.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *storage_origins(STORAGE_BACKEND, AWS_S3_ENDPOINT_URL)],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Seconds; requests never hang on a Redis that is gone (RQ workers raise their own read timeout).
