@@ -130,3 +130,19 @@ def test_every_json_writer_writes_valid_utf8_whatever_it_is_given():
     assert json.loads(rendered.decode("utf-8")) == {"scene_presets": {"\ufffd": "x"}}
     text = json_dumps_safe({"message": "\ud800"}, ensure_ascii=False)
     assert json.loads(text.encode("utf-8")) == {"message": "\ufffd"}
+
+
+def test_scene_names_stored_with_a_surrogate_before_are_repaired_by_a_migration(api, alice):
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite could store such a key (PostgreSQL's jsonb refuses it)")
+    Character.objects.create(owner=alice, name="Old", scene_presets={"\ud800": "x"})
+    migration = import_module("characters.migrations.0004_scene_presets_without_surrogates")
+    migration.replace_surrogates(apps, None)
+    assert Character.objects.get().scene_presets == {"\ufffd": "x"}
+    listed = api.get("/api/v1/characters/").json()["results"]
+    assert listed[0]["scene_presets"] == {"\ufffd": "x"}
