@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from core.admin import ServiceAddMixin, image_tag
 
-from .models import ApiToken, Avatar, Quota, User
+from .models import ActingRecord, ApiToken, Avatar, Quota, User
 from .services import (
     api_token_create,
     api_token_revoke,
@@ -127,7 +127,32 @@ class AvatarAdmin(ServiceAddMixin, admin.ModelAdmin):
 
 @admin.register(Quota)
 class QuotaAdmin(admin.ModelAdmin):
-    list_display = ("user", "max_concurrent_jobs", "images_per_day")
+    list_display = (
+        "user", "max_concurrent_jobs", "images_per_day", "allow_high_priority", "max_job_cost",
+        "max_queued_cost",
+    )  # fmt: skip
+    list_filter = ("allow_high_priority",)
     search_fields = ("user__username",)
     autocomplete_fields = ("user",)
     list_select_related = ("user",)
+
+
+@admin.register(ActingRecord)
+class ActingRecordAdmin(admin.ModelAdmin):
+    """Who acted for whom (``user_id``), what and when: read-only, never edited or deleted."""
+
+    list_display = ("created_at", "actor_username", "for_username", "action")
+    list_filter = ("created_at",)
+    search_fields = ("actor_username", "for_username", "action")
+    date_hierarchy = "created_at"
+    fields = ("created_at", "actor", "actor_username", "for_user", "for_username", "action")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -8,6 +8,11 @@ from django.db import models
 class User(AbstractUser):
     """The platform's user; custom from the first migration so it can grow freely."""
 
+    class Meta(AbstractUser.Meta):
+        permissions = [
+            ("act_for_user", "Can act for another user through the API (user_id)"),
+        ]
+
 
 def hash_token(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
@@ -76,6 +81,43 @@ class Quota(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="quota")
     max_concurrent_jobs = models.PositiveIntegerField(null=True, blank=True)
     images_per_day = models.PositiveIntegerField(null=True, blank=True)
+    allow_high_priority = models.BooleanField(
+        default=False,
+        help_text="May ask for priority high (ahead of everyone's normal jobs); staff always may.",
+    )
+    max_job_cost = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Largest cost of one job in megapixel-steps (width x height / 1e6 x steps x "
+        "images); empty: ILLU_MAX_JOB_COST.",
+    )
+    max_queued_cost = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Largest cost of all unfinished jobs together, megapixel-steps; empty: "
+        "ILLU_MAX_QUEUED_COST.",
+    )
 
     def __str__(self) -> str:
         return f"quota of {self.user}"
+
+
+class ActingRecord(models.Model):
+    """One request in which ``actor`` acted for ``for_user`` (``user_id``, core.acting): who,
+    for whom, what (method and path) and when. Written in the same transaction as the change
+    the request made; read-only in the admin. The names are kept as text too, so the record
+    outlives either account."""
+
+    id = models.BigAutoField(primary_key=True)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_username = models.CharField(max_length=150)
+    for_user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    for_username = models.CharField(max_length=150)
+    action = models.CharField(max_length=300, help_text="Method and path of the request.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_username} for {self.for_username}: {self.action}"

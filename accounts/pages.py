@@ -13,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from core.media import media_url
-from core.throttles import client_ip
+from core.throttles import UploadThrottle, client_ip, throttled_page
 
 from .forms import AvatarForm
 from .login_lockout import (
@@ -72,6 +72,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 @login_required
+@throttled_page(UploadThrottle)
 def avatar_list(request):
     form = AvatarForm(request.POST or None, request.FILES or None)
     if request.method == "POST":

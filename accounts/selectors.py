@@ -14,6 +14,9 @@ from .models import ApiToken, Avatar, Quota, User
 class EffectiveQuota:
     max_concurrent_jobs: int
     images_per_day: int
+    allow_high_priority: bool = False
+    max_job_cost: int = 0  # megapixel-steps
+    max_queued_cost: int = 0
 
 
 def quota_for(user: User) -> EffectiveQuota:
@@ -28,6 +31,9 @@ def quota_for(user: User) -> EffectiveQuota:
             quota and quota.max_concurrent_jobs, settings.ILLU_DEFAULT_MAX_CONCURRENT_JOBS
         ),
         images_per_day=pick(quota and quota.images_per_day, settings.ILLU_DEFAULT_IMAGES_PER_DAY),
+        allow_high_priority=bool(quota and quota.allow_high_priority),
+        max_job_cost=pick(quota and quota.max_job_cost, settings.ILLU_MAX_JOB_COST),
+        max_queued_cost=pick(quota and quota.max_queued_cost, settings.ILLU_MAX_QUEUED_COST),
     )
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from core.stored_files import delete_files_on_commit
 
 from .login_lockout import login_failure_record, login_lockout_check, login_success_record
-from .models import ApiToken, Avatar, User, hash_token
+from .models import ActingRecord, ApiToken, Avatar, User, hash_token
 
 
 class InvalidCredentials(Exception):
@@ -21,6 +21,29 @@ def user_create(*, username: str, password: str, email: str = "", is_staff: bool
     user.full_clean()
     user.save()
     return user
+
+
+def user_allow_acting(*, user: User) -> User:
+    """Give ``user`` the permission to act for other users (``accounts.act_for_user``; the
+    API's ``user_id`` also needs staff status). A superuser has it already."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(codename="act_for_user", content_type__app_label="accounts")
+    )
+    return user
+
+
+def acting_record_create(*, actor: User, for_user: User, action: str) -> ActingRecord:
+    """The audit record of one request in which ``actor`` acted for ``for_user`` (core.acting
+    writes it, in the transaction of the change when there is one)."""
+    return ActingRecord.objects.create(
+        actor=actor,
+        actor_username=actor.get_username(),
+        for_user=for_user,
+        for_username=for_user.get_username(),
+        action=action[:300],
+    )
 
 
 def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:

@@ -104,7 +104,7 @@ class Stack(contextlib.ExitStack):
         env = dict(os.environ)
         env.update(
             DJANGO_SETTINGS_MODULE="illuplatform.settings.base",
-            DEBUG="false",
+            ILLU_DEBUG="false",
             LOG_FORMAT="json",
             LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             SECRET_KEY="bench-" + uuid.uuid4().hex,

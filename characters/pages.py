@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core.media import media_url
+from core.throttles import UploadThrottle, throttled_page
 
 from .forms import CharacterForm, ReferenceForm
 from .selectors import characters_of, references_of
@@ -33,6 +34,7 @@ def character_list(request):
 
 
 @login_required
+@throttled_page(UploadThrottle)  # its form adds a reference photo
 def character_detail(request, character_id):
     character = get_object_or_404(characters_of(user=request.user), pk=character_id)
     form = ReferenceForm(request.POST or None, request.FILES or None)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from core.errors import DomainError
+from core.surrogates import surrogate_safe
 
 _CODES = {
     400: "invalid",
@@ -30,10 +31,12 @@ _CODES = {
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """The error body of API.md. Whatever the message and fields echo of the input, the body
+    encodes as UTF-8: lone surrogates become U+FFFD (``core.surrogates``)."""
     body = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
-    return {"error": body}
+    return {"error": surrogate_safe(body)}
 
 
 def _flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:

@@ -37,3 +37,11 @@ class QuotaExceeded(DomainError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Forbidden(DomainError):
+    """The requester may not do this (``fields`` names what they asked that is not theirs to
+    ask, e.g. ``priority``)."""
+
+    status_code = 403
+    code = "forbidden"

@@ -1,11 +1,19 @@
-"""Request-level guards: NUL characters refused before they reach the database, and unknown
-URLs under /api/ answered with the JSON error body whatever DEBUG is."""
+"""Request-level guards: NUL characters refused before they reach the database, lone
+surrogates refused in query strings and page forms, and unknown URLs under /api/ answered with
+the JSON error body whatever DEBUG is."""
 
 from urllib.parse import unquote
 
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from rest_framework.views import APIView
 
-from .api_errors import json_not_found
+from .api_errors import error_body, json_not_found
+from .surrogates import lone_surrogate_fields
+
+API_PREFIXES = ("/api/", "/v1/")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class RejectNulCharactersMiddleware:
@@ -41,3 +49,61 @@ class JsonNotFoundUnderApiMiddleware:
         ):
             return json_not_found(request)
         return response
+
+
+def is_api_view(view_func) -> bool:
+    """A DRF view (its parsers check its body); plain views are pages, the admin and such."""
+    view_class = getattr(view_func, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
+
+
+def refused_page(request, *, status: int, heading: str, message: str, problems=()):
+    """The page of a refused page request (bad input, too many requests): the message, each
+    field named, and a way back."""
+    referer = request.META.get("HTTP_REFERER", "")
+    came_from_here = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    context = {
+        "heading": heading,
+        "message": message,
+        "problems": list(problems),
+        "back_url": referer if referer and came_from_here else "/",
+    }
+    return render(request, "pages/refused.html", context, status=status)
+
+
+class RejectLoneSurrogatesMiddleware:
+    """Lone UTF-16 surrogates (``core.surrogates``) in the query string of any request, and in
+    the form fields of a page (every view but the API's, whose parsers check their bodies), are
+    a 400 naming each parameter or field: under /api/ and /v1/ the JSON error body, elsewhere a
+    page. A charset such as UTF-7 on the request decodes them from plain ASCII bytes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        found = lone_surrogate_fields(request.GET)
+        if found:
+            return self._refusal(request, found, "query parameter")
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method in ("GET", "HEAD", "OPTIONS") or is_api_view(view_func):
+            return None
+        if not request.content_type.startswith(FORM_TYPES):
+            return None
+        found = lone_surrogate_fields(request.POST)
+        found.update(lone_surrogate_fields({name: "" for name in request.FILES}))
+        return self._refusal(request, found, "field") if found else None
+
+    @staticmethod
+    def _refusal(request, found: dict[str, list[str]], what: str):
+        names = ", ".join(found)
+        message = f"Refused: the {what} {names} cannot be read as text."
+        if request.path.startswith(API_PREFIXES):
+            return JsonResponse(error_body("invalid", message, found), status=400)
+        problems = [(name, " ".join(messages)) for name, messages in found.items()]
+        return refused_page(
+            request, status=400, heading="Unreadable input", message=message, problems=problems
+        )

@@ -1,5 +1,6 @@
 """Request input: parsers that refuse an oversized body by its Content-Length before reading
-it, and JSON-type checking for serializers.
+it and lone surrogates in what they parsed (``core.surrogates``: a 400 naming each place,
+keys included), and JSON-type checking for serializers.
 
 DRF's JSON parser reads the request stream directly, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 never applies to JSON bodies; and files in a multipart body are not counted by it at all. Each
@@ -12,7 +13,9 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import QueryDict
 from rest_framework import parsers, serializers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
+
+from .surrogates import lone_surrogate_fields
 
 
 def _check_length(parser_context: dict | None, limit: int) -> None:
@@ -26,6 +29,14 @@ def _check_length(parser_context: dict | None, limit: int) -> None:
         raise RequestDataTooBig(f"The request body is {length} bytes; the limit is {limit} bytes.")
 
 
+def refuse_lone_surrogates(data) -> None:
+    """A 400 naming every value and key of a parsed body that holds a lone surrogate: it
+    could be neither stored nor echoed in an error."""
+    found = lone_surrogate_fields(data)
+    if found:
+        raise ValidationError(found)
+
+
 class JSONParser(parsers.JSONParser):
     """Every JSON request body of this API is an object: an array, a string, a number or null
     at the top is a 400 here, before any view reads it as a mapping."""
@@ -36,13 +47,16 @@ class JSONParser(parsers.JSONParser):
         if not isinstance(data, dict):
             kind = "null" if data is None else type(data).__name__
             raise ParseError(f"The request body must be a JSON object, not {kind}.")
+        refuse_lone_surrogates(data)
         return data
 
 
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
         _check_length(parser_context, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        return super().parse(stream, media_type, parser_context)
+        data = super().parse(stream, media_type, parser_context)
+        refuse_lone_surrogates(data)
+        return data
 
 
 class MultiPartParser(parsers.MultiPartParser):
@@ -53,7 +67,10 @@ class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
         file_limit = getattr(settings, self.file_limit_setting)
         _check_length(parser_context, file_limit + settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        return super().parse(stream, media_type, parser_context)
+        parsed = super().parse(stream, media_type, parser_context)
+        refuse_lone_surrogates(parsed.data)
+        refuse_lone_surrogates({name: "" for name in parsed.files})  # the fields' names
+        return parsed
 
 
 class LoraMultiPartParser(MultiPartParser):

@@ -46,7 +46,8 @@ USER_ID_PARAMETER = OpenApiParameter(
     str,
     OpenApiParameter.QUERY,
     required=False,
-    description="Staff tokens only: act for the user with this username (403 for others).",
+    description="Staff tokens with the permission accounts.act_for_user only: act for the user "
+    "with this username (403 for others, and for a superuser unless the token is one's).",
 )
 
 _ERROR_DESCRIPTIONS = {

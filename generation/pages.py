@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import Conflict, DomainError
 from core.media import media_url
+from core.throttles import JobCreateThrottle, UploadThrottle, throttled_page
 from work.models import WorkStatus
 from work.progress import percent, work_progress
 
@@ -81,7 +82,18 @@ def home(request):
     return redirect("gallery")
 
 
+def _sends_a_file(request) -> bool:
+    return bool(request.FILES)
+
+
+def _paints_a_mask(request) -> bool:
+    return request.POST.get("action") == "inpaint"
+
+
+# Pages that create jobs or store files count against the API's throttles (core.throttles).
 @login_required
+@throttled_page(JobCreateThrottle)
+@throttled_page(UploadThrottle, when=_sends_a_file)
 def create(request):
     if request.method == "POST":
         form = JobForm(request.user, request.POST, request.FILES)
@@ -159,6 +171,8 @@ def image_detail(request, image_id):
 
 @login_required
 @require_POST
+@throttled_page(JobCreateThrottle)
+@throttled_page(UploadThrottle, when=_paints_a_mask)
 def image_edit(request, image_id):
     """Vary, inpaint, upscale or repair this image: a new job, then its page."""
     image = _own_image(request, image_id)
@@ -182,6 +196,7 @@ def image_download(request, image_id):
 
 @login_required
 @require_POST
+@throttled_page(JobCreateThrottle)
 def image_again(request, image_id):
     image = _own_image(request, image_id)
     same_seed = request.POST.get("seed") == "same"

@@ -70,10 +70,19 @@ def resolve_webhook_target(url: str) -> WebhookTarget:
     hostname = (parts.hostname or "").rstrip(".")
     if not hostname:
         raise WebhookTargetRefused("The URL has no host.")
+    if parts.username is not None or parts.password is not None:
+        # They would be stored, shown in the admin and sent to whoever answers the host.
+        raise WebhookTargetRefused(
+            "The URL carries credentials (user:password@); webhooks are signed instead "
+            "(X-Illu-Signature), so leave them out."
+        )
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError:
-        raise WebhookTargetRefused("The URL's port is not a number from 0 to 65535.")
+        raise WebhookTargetRefused("The URL's port is not a number from 1 to 65535.")
+    if port == 0:
+        raise WebhookTargetRefused("The URL's port is 0, which no server listens on.")
+    port = port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:

@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.pages import under_login_lockout
 from core import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
 from core.signed_media import serve_signed_media
 from ops import health as health_views
+from ops.rq_dashboard import rq_dashboard_urls
 
 # Each app's API routes; the names (``api:job-list``, ...) are the apps' own.
 api_v1 = (
@@ -24,14 +25,20 @@ urlpatterns = [
     # The admin's sign-in is a password door too: the same lock-out as /login/ and the API.
     path("admin/login/", under_login_lockout(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("django-rq/", include("django_rq.urls")),
+    path("django-rq/", include(rq_dashboard_urls())),
     path("api/v1/", include(api_v1)),
     path("v1/", include(("generation.api.autobio_urls", "autobio"))),
     # The ecosystem's APIs (compat/): OpenAI Images beside the AutoBio endpoints, AUTOMATIC1111.
     path("v1/", include(("compat.openai_images.urls", "openai"))),
     path("sdapi/v1/", include(("compat.a1111.urls", "a1111"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Its set-up script is a request of its own and its page has no inline style or script,
+    # under the Content-Security-Policy (templates/api_docs.html).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     path("health/", health_views.health, name="health"),
     path("health/ready/", health_views.ReadyView.as_view(), name="health-ready"),
     path("health/detailed/", health_views.DetailedView.as_view(), name="health-detailed"),

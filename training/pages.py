@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from characters.selectors import characters_of
 from core.errors import Conflict, DomainError
 from core.media import media_url
+from core.throttles import JobCreateThrottle, throttled_page
 from work.models import WorkStatus
 from work.progress import percent, work_progress
 
@@ -41,6 +42,7 @@ def loss_plot_points(history: list[float]) -> str:
 
 @login_required
 @require_POST
+@throttled_page(JobCreateThrottle)
 def training_start_page(request, character_id):
     character = get_object_or_404(characters_of(user=request.user), pk=character_id)
     data = {"character": str(character.id), "trigger_word": request.POST.get("trigger_word", "")}

@@ -58,6 +58,7 @@ def create_job_from(request, data: dict, *, kind: str | None = None) -> Response
         owner=owner,
         data=serializer.validated_data,
         idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+        requested_by=request.user,
     )
     return render_job(job, request, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -109,7 +110,8 @@ class JobRetryView(APIView):
     @extend_schema(request=None, parameters=[USER_ID_PARAMETER], responses={201: JobSerializer})
     def post(self, request, job_id):
         job = get_object_or_404(acting_jobs(request), pk=job_id)
-        return render_job(job_rerun(job=job), request, status.HTTP_201_CREATED)
+        rerun = job_rerun(job=job, requested_by=request.user)
+        return render_job(rerun, request, status.HTTP_201_CREATED)
 
 
 class JobBulkDeleteView(APIView):
@@ -132,7 +134,8 @@ class JobBulkDeleteView(APIView):
                     "before": {"type": "string", "format": "date-time"},
                     "user_id": {
                         "type": "string",
-                        "description": "Staff only: act for this username.",
+                        "description": "Staff with accounts.act_for_user only: act for "
+                        "this username.",
                     },
                 },
             }

@@ -9,6 +9,7 @@ import time
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from core.acting import in_acting_scope
 from work.subscription import WorkSubscription, is_final, row_status
 
 from ..models import GenerationJob
@@ -47,10 +48,12 @@ def _rerender(request, response, job_id):
 
 
 def prefer_wait(view):
-    """Wrap a sync DRF view: creation runs as usual, the wait happens on the event loop."""
+    """Wrap a sync DRF view: creation runs as usual (in core.acting's scope, as the middleware
+    runs sync API views), the wait happens on the event loop."""
+    create = in_acting_scope(view)
 
     async def wrapped(request, *args, **kwargs):
-        response = await sync_to_async(view)(request, *args, **kwargs)
+        response = await sync_to_async(create)(request, *args, **kwargs)
         seconds = requested_wait(request) if request.method == "POST" else 0
         job_id = getattr(response, "data", None) and response.data.get("id")
         if not seconds or response.status_code not in (200, 201) or not job_id:

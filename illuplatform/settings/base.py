@@ -4,9 +4,11 @@ embedded defaults (SQLite, local media, Redis on loopback) that need nothing ins
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 # Every setting comes from the environment (django-environ parses and casts it), with an
 # embedded default that needs nothing installed.
@@ -17,7 +19,9 @@ VAR_DIR = Path(env.str("ILLU_VAR_DIR", default=BASE_DIR / "var"))
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-embedded-dev-key-change-me-in-production")
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for (ILLU_DEBUG=1): DEBUG shows every URL and setting on an error page,
+# and `make run` listens where anyone on the machine can ask.
+DEBUG = env.bool("ILLU_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -50,6 +54,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.RejectLoneSurrogatesMiddleware",
+    # Last: for API writes done for another user it calls the view itself, in one
+    # transaction with the audit record (core.acting).
+    "core.acting.ActingScopeMiddleware",
 ]
 
 ROOT_URLCONF = "illuplatform.urls"
@@ -149,6 +158,39 @@ def build_storages(backend: str, location: str = AWS_LOCATION) -> dict:
 
 STORAGES = build_storages(STORAGE_BACKEND)
 
+
+def storage_origins(backend: str, endpoint_url: str | None) -> list[str]:
+    """Where the pages' images come from besides this site: the S3 endpoint's origin (its
+    presigned URLs), or AWS's hosts when none is set; nothing for local storage."""
+    if backend != "s3":
+        return []
+    if not endpoint_url:
+        return ["https://*.amazonaws.com"]
+    parts = urlsplit(endpoint_url)
+    return [f"{parts.scheme}://{parts.netloc}"]
+
+
+# Content-Security-Policy on every response (django-csp; Django 5.2 has none of its own).
+# The pages, the admin and Swagger UI load scripts and styles only from this site (no inline
+# script or style; a script that must be inline takes {{ request.csp_nonce }}), images from
+# this site, data: URLs (live previews) and the storage's origin, and connect only here (the
+# event streams and polling). The django-rq dashboard's few inline scripts are allowed by their
+# sha256 (ops/rq_dashboard.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *storage_origins(STORAGE_BACKEND, AWS_S3_ENDPOINT_URL)],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Seconds; requests never hang on a Redis that is gone (RQ workers raise their own read timeout).
 ILLU_REDIS_CONNECT_TIMEOUT = env.float("ILLU_REDIS_CONNECT_TIMEOUT", default=2)
@@ -190,6 +232,11 @@ LOGGING = build_logging(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", defaul
 # Quotas (per-user overrides live in accounts.Quota).
 ILLU_DEFAULT_MAX_CONCURRENT_JOBS = env.int("ILLU_DEFAULT_MAX_CONCURRENT_JOBS", default=16)
 ILLU_DEFAULT_IMAGES_PER_DAY = env.int("ILLU_DEFAULT_IMAGES_PER_DAY", default=500)
+# A job's cost in megapixel-steps: width x height / 1e6 x steps x images (the most images an
+# identity job may draw). One job may cost at most ILLU_MAX_JOB_COST (400 beyond), a user's
+# unfinished jobs together at most ILLU_MAX_QUEUED_COST (429 beyond).
+ILLU_MAX_JOB_COST = env.int("ILLU_MAX_JOB_COST", default=1000)
+ILLU_MAX_QUEUED_COST = env.int("ILLU_MAX_QUEUED_COST", default=4000)
 # LoRA files are untrusted uploads: size and header caps.
 ILLU_LORA_MAX_BYTES = env.int("ILLU_LORA_MAX_BYTES", default=1024 * 1024 * 1024)
 # Image uploads (avatars, references, control images).
@@ -314,6 +361,11 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "core.parsers.JSONParser",
     "core.parsers.FormParser",
     "core.parsers.MultiPartParser",
+]
+# DRF's JSON renderer, surrogate-safe (core.renderers); the browsable API as before.
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
+    "core.renderers.JSONRenderer",
+    "rest_framework.renderers.BrowsableAPIRenderer",
 ]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "core.schema.AutoSchema"
 SPECTACULAR_SETTINGS = {

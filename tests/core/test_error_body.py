@@ -21,7 +21,7 @@ def test_unknown_api_urls_are_json_404(api):
 
 
 def test_unknown_api_urls_are_json_404_under_debug_too(api, settings):
-    # make run runs DEBUG, where Django renders its HTML technical 404 instead of handler404.
+    # Under DEBUG (ILLU_DEBUG=1) Django renders its HTML technical 404 instead of handler404.
     settings.DEBUG = True
     for client in (api, APIClient()):
         response = client.get("/api/v1/no-such-resource/")

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from core.acting import acting_user
 from core.schema import USER_ID_PARAMETER
 from core.serializers import validated_query
+from core.throttles import JobCreateThrottle
 from work.models import WorkStatus
 
 from ..params import TUNABLE
@@ -54,6 +55,7 @@ def acting_trainings(request):
 @extend_schema(parameters=[TrainingQuerySerializer, USER_ID_PARAMETER], methods=["GET"])
 class TrainingListCreateView(generics.ListAPIView):
     serializer_class = TrainingSerializer
+    throttle_classes = [JobCreateThrottle]  # a training is a job too
 
     def get_queryset(self):
         filters = validated_query(TrainingQuerySerializer, self.request)

@@ -7,6 +7,7 @@ import pytest
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from accounts.models import Quota
 from accounts.services import avatar_create
 from catalog.services import lora_register
 from characters.services import character_create, reference_add
@@ -176,7 +177,8 @@ def test_queued_job_missing_in_redis_is_enqueued_again(api, empty_queues, settin
     assert reconcile_jobs().reenqueued == []  # once is enough
 
 
-def test_high_priority_runs_first(api, empty_queues, run_worker_burst):
+def test_high_priority_runs_first(api, user, empty_queues, run_worker_burst):
+    Quota.objects.create(user=user, allow_high_priority=True)  # priority high needs it
     low = create(api, kind="text", prompt="later", priority="low")
     high = create(api, kind="text", prompt="sooner", priority="high")
     run_worker_burst()

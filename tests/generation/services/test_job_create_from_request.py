@@ -1,5 +1,6 @@
 """job_create_from_request: the mapping of a validated create request onto a job row."""
 
+from accounts.models import Quota
 from generation.models import GenerationJob
 from generation.services import job_create_from_request
 
@@ -7,6 +8,7 @@ REQUEST = {"kind": "text", "prompt": "a lighthouse at dusk", "width": 512, "heig
 
 
 def test_job_level_fields_go_to_the_row_and_the_rest_to_params(user, empty_queues):
+    Quota.objects.create(user=user, allow_high_priority=True)  # priority high needs it
     job, created = job_create_from_request(
         owner=user,
         data={

@@ -44,8 +44,9 @@ def test_changelist_add_and_change_pages_render_for_staff(staff_client, staff, r
 
 
 def test_jobs_and_images_have_no_add_page(staff, rows):
-    # Jobs and training runs come from the API, images from GPU workers, uploads from users and
-    # deliveries from the webhook worker: the admin offers no add page for them.
+    # Jobs and training runs come from the API, images from GPU workers, uploads from users,
+    # deliveries from the webhook worker and acting records from requests made for others:
+    # the admin offers no add page for them.
     request = RequestFactory().get("/")
     request.user = staff
     refused = {
@@ -56,6 +57,7 @@ def test_jobs_and_images_have_no_add_page(staff, rows):
     }
     assert refused == {
         "generationjob", "generatedimage", "upload", "webhookdelivery", "trainingrun",
+        "actingrecord",
     }  # fmt: skip
 
 

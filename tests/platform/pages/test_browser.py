@@ -121,8 +121,11 @@ def test_create_watch_progress_browse_and_cancel(
     fill_text_job(page, prompt="a very long job", size="512", steps="150")
     submit_create(page)
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    # A function, not an expression: Playwright evaluates an expression string with eval,
+    # which the page's Content-Security-Policy refuses.
     page.wait_for_function(
-        "Number(document.getElementById('job-step').textContent) >= 2", timeout=LIVE_TIMEOUT_MS
+        "() => Number(document.getElementById('job-step').textContent) >= 2",
+        timeout=LIVE_TIMEOUT_MS,
     )
     assert page.locator("#job-live").get_attribute("data-live") == "poll"
     page.get_by_role("button", name="Cancel this job").click()
