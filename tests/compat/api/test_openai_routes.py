@@ -179,3 +179,21 @@ def test_jobs_of_each_api_are_told_apart_in_the_job_api_the_gallery_and_the_admi
     client.force_login(make_user("ops", staff=True))
     admin = client.get("/admin/generation/generationjob/?source__exact=openai").content.decode()
     assert str(made.job_id) in admin and "OpenAI Images API" in admin
+
+
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        (b'{"prompt": "a fox \\ud800"}', "prompt"),
+        (b'{"prompt": "a fox", "\\udfff": 1}', "\\udfff"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_in_openai_s_shape_naming_the_place(bearer, body, param):
+    response = bearer.generic(
+        "POST", "/v1/images/generations", body, content_type="application/json"
+    )
+    error = openai_error(response, 400)
+    # Named as the parser names it (a key's surrogate written as its escape); valid UTF-8.
+    assert error["param"] == param and error["code"] == "invalid"
+    response.content.decode("utf-8")
+    assert not GenerationJob.objects.exists()
