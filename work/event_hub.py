@@ -88,6 +88,7 @@ class EventHub:
     def __init__(self) -> None:
         self._watches: dict[str, set[Watch]] = {}
         self._confirmations: dict[str, list[asyncio.Future]] = {}
+        self._confirmed: set[str] = set()  # subscribed on the current connection
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task | None = None
         self.degraded = False
@@ -113,6 +114,8 @@ class EventHub:
             self._leave(watch)
 
     async def _subscribed(self, channel: str, *, send: bool) -> None:
+        if channel in self._confirmed:
+            return
         confirmed = asyncio.get_running_loop().create_future()
         self._confirmations.setdefault(channel, []).append(confirmed)
         if self._reader is None or self._reader.done():
@@ -131,6 +134,8 @@ class EventHub:
                 await asyncio.shield(confirmed)
 
     def _confirm(self, channel: str) -> None:
+        if channel in self._watches and not self.degraded:
+            self._confirmed.add(channel)
         for future in self._confirmations.pop(channel, []):
             if not future.done():
                 future.set_result(None)
@@ -147,6 +152,7 @@ class EventHub:
         if watches:
             return
         del self._watches[watch.channel]
+        self._confirmed.discard(watch.channel)
         if not self._watches:
             if self._reader is not None:
                 self._reader.cancel()
@@ -188,6 +194,7 @@ class EventHub:
                     if message is not None:
                         self._dispatch(message)
             except (RedisError, OSError) as exc:
+                self._confirmed.clear()
                 if not self.degraded:
                     logger.warning("event hub: Redis not answering (%s); streams poll rows", exc)
                     self.degraded = True
