@@ -123,6 +123,10 @@ async def wait_loop(
             await writer.drain()
             status = int((await reader.readline()).split()[1])
             statuses[status] += 1
+            if status == 429:  # over the cap: as a client should, wait for Retry-After
+                writer.close()
+                await asyncio.sleep(5)
+                continue
             answer = b""
             while chunk := await reader.read(65536):
                 answer += chunk

@@ -213,4 +213,4 @@ class EventStream:
             for event, data in closing:
                 yield sse_message(event, data)
         finally:
-            admitted.lease.release()
+            await admitted.lease.aclose()

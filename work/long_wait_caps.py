@@ -15,11 +15,12 @@ once when the stream or wait ends (``release``; safe to call again, from any thr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -49,7 +50,7 @@ _REFRESH = """
 local now = redis.call('TIME')
 local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, t + tonumber(ARGV[1]), ARGV[i + 1])
+  redis.call('ZADD', key, 'XX', t + tonumber(ARGV[1]), ARGV[i + 1])
   redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[1])) + 1)
 end
 return #KEYS
@@ -83,18 +84,30 @@ class Lease:
     def key(self) -> str:
         return f"illu:long-waits:{self.what}:{self.user_id}"
 
-    def release(self) -> None:
-        """Give the slot back (the process count at once, the Redis member from a small pool
-        of threads, so that an event loop never waits on Redis). Only the first call acts."""
+    def release(self) -> Future | None:
+        """Give the slot back: the process count at once, the Redis member from a small pool
+        of threads (an event loop never blocks on Redis; the future says when it is gone).
+        Only the first call acts; safe from any thread."""
         with _lock:
             if self.released:
-                return
+                return None
             self.released = True
             _live.pop(self.id, None)
             _in_process[None] -= 1
             _in_process[(self.what, self.user_id)] -= 1
-        if self.in_redis:
-            _redis_releases().submit(self._release_in_redis)
+            if not _in_process[(self.what, self.user_id)]:
+                del _in_process[(self.what, self.user_id)]
+        if not self.in_redis:
+            return None
+        return _redis_releases().submit(self._release_in_redis)
+
+    async def aclose(self) -> None:
+        """``release``, then wait until Redis has dropped the member, so that a client who
+        opens its next stream or wait as soon as this one answered finds its slot free."""
+        removed = self.release()
+        if removed is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(removed)
 
     def _release_in_redis(self) -> None:
         with contextlib.suppress(RedisError):  # else it expires after lease_ttl_seconds()
@@ -155,7 +168,8 @@ def lease_acquire(*, what: str, user_id: int) -> Lease:
 
 def leases_refresh() -> None:
     """Push the expiry of every live slot of this process forward (the stream guard calls
-    this each round; sync, Redis). A member Redis lost (a restart) is put back."""
+    this each round; sync, Redis). Only members still there are touched (``XX``): a slot
+    released meanwhile is never put back; one Redis lost (a restart) stays uncounted."""
     with _lock:
         leases = [lease for lease in _live.values() if lease.in_redis]
     if not leases:

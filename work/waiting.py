@@ -158,7 +158,7 @@ def prefer_wait(view: Callable, *, kind: WorkKind, rerender: Callable) -> Callab
             return await short_db_unit(rerender, request, response, str(row_id))
         finally:
             if lease is not None:
-                lease.release()
+                await lease.aclose()
 
     wrapped.csrf_exempt = True
     # The schema generator finds DRF views by these attributes of the URL callback.
