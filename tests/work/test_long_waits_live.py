@@ -216,9 +216,9 @@ def test_open_streams_and_waits_hold_no_database_connection(
     wait_until_open(base, 0)
 
 
-def read_until_end(response: httpx.Response) -> list[tuple[str, dict]]:
+def read_until_end(response: httpx.Response, lines=None) -> list[tuple[str, dict]]:
     events, name = [], None
-    for line in response.iter_lines():
+    for line in lines or response.iter_lines():
         if line.startswith("event: "):
             name = line.removeprefix("event: ")
         elif line.startswith("data: ") and name:
@@ -264,4 +264,26 @@ def test_revoking_the_token_signing_out_or_deactivating_ends_an_open_stream(
         assert events[0] == ("status", {"status": "queued"}), how
         name, data = events[-1]
         assert name == "error" and data["code"] == "not_authenticated", (how, events)
+    wait_until_open(base, 0)
+
+
+def test_a_stream_whose_final_event_was_lost_ends_when_the_guard_finds_the_row_ended(
+    long_wait_server, make_user, empty_queues
+):
+    """The row ends without its event reaching Redis (a worker killed between commit and
+    publish): the stream still gets the final status and the job, within a guard round."""
+    base, _ = long_wait_server
+    user, headers = user_with_token(make_user, "lost")
+    job = queued_job(user)
+    url = f"{base}/api/v1/jobs/{job.id}/events/"
+    with httpx.stream("GET", url, headers=headers, timeout=httpx.Timeout(60)) as stream:
+        assert stream.status_code == 200
+        lines = stream.iter_lines()
+        opening = [next(lines), next(lines)]
+        assert opening == ["event: status", 'data: {"status": "queued"}']
+        GenerationJob.objects.filter(pk=job.pk).update(status="cancelled")  # no event
+        events = read_until_end(stream, lines)
+
+    assert ("status", {"status": "cancelled", "error": None}) in events
+    assert events[-1][0] == "completed" and events[-1][1]["status"] == "cancelled"
     wait_until_open(base, 0)
