@@ -101,12 +101,15 @@ def refuse_every_query(execute, sql, params, many, context):
 
 
 def test_a_database_outage_while_a_stream_or_a_wait_signs_in_is_503_not_401(api, user):
+    """Also a pool with no connection free in time: psycopg_pool's PoolTimeout is an
+    OperationalError too."""
     job = queued_job(user)
     with connection.execute_wrapper(refuse_every_query):
         stream = api.get(events_url(job))
         wait = api.post("/api/v1/jobs/", JOB, format="json", HTTP_PREFER="wait=5")
+        plain = api.get("/api/v1/jobs/")  # any API request: the same answer
 
-    for response in (stream, wait):
+    for response in (stream, wait, plain):
         assert_refused(response, 503, "unavailable")
         assert "database" in response.json()["error"]["message"]
     # A credential that signs nobody in is still a 401.
