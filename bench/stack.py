@@ -89,6 +89,7 @@ class Stack(contextlib.ExitStack):
         self.env: dict[str, str] = {}
         self.base_url = ""
         self.description: dict[str, str] = {}
+        self.web_process = None
         self._runs = 0
 
     def __exit__(self, exc_type, exc, tb):
@@ -284,6 +285,7 @@ class Stack(contextlib.ExitStack):
             extra_env,
             name="web",
         )
+        self.web_process = process
         self.base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth import get_user_model
+from django.utils.deprecation import MiddlewareMixin
 from django.db import transaction
 from django.http import QueryDict
 from rest_framework import serializers
@@ -203,15 +204,10 @@ def in_acting_scope(view):
     return scoped
 
 
-class ActingScopeMiddleware:
+class ActingScopeMiddleware(MiddlewareMixin):
     """Runs every sync API view (DRF's) in ``in_acting_scope``; the async ones that create
-    (``Prefer: wait``) wrap their sync part themselves. Last in MIDDLEWARE: it calls the view."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
+    (``Prefer: wait``) wrap their sync part themselves. Last in MIDDLEWARE: it calls the view.
+    A ``MiddlewareMixin`` hook, so async views (long waits) pass through without a thread."""
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method in _SAFE_METHODS or not is_api_view(view_func):

@@ -3,7 +3,7 @@
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -80,6 +80,14 @@ def api_exception_handler(exc, context):
         # Redis is transport, not the source of truth: what needs it now is refused, clearly.
         return Response(
             error_body("unavailable", "The job queue (Redis) is not answering; try again shortly."),
+            503,
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database did not answer (down, or no pooled connection free in time): the
+        # request may succeed later, so 503 with Retry-After, never a 500 (or a 401).
+        return Response(
+            error_body("unavailable", "The database is not answering; try again shortly."),
             503,
             headers={"Retry-After": "5"},
         )

@@ -1,11 +1,16 @@
 """Request-level guards: NUL characters refused before they reach the database, lone
 surrogates refused in query strings and page forms, and unknown URLs under /api/ answered with
-the JSON error body whatever DEBUG is."""
+the JSON error body whatever DEBUG is.
+
+Each is a ``MiddlewareMixin`` hook, so it works in Django's async mode without holding a
+thread while the view runs (a sync-only middleware would wait, in a thread, for the whole of a
+view that waits long: core.long_waits)."""
 
 from urllib.parse import unquote
 
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework.views import APIView
 
@@ -16,32 +21,25 @@ API_PREFIXES = ("/api/", "/v1/")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-class RejectNulCharactersMiddleware:
+class RejectNulCharactersMiddleware(MiddlewareMixin):
     """PostgreSQL text cannot hold NUL: a filter on one would be a 500, not the client's
     mistake."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def process_request(self, request):
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in unquote(query) or "\x00" in request.path:
             message = "The request URL contains a NUL character."
             if request.path.startswith(("/api/", "/v1/", "/sdapi/")):
                 return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
             return HttpResponseBadRequest(message)
-        return self.get_response(request)
+        return None
 
 
-class JsonNotFoundUnderApiMiddleware:
+class JsonNotFoundUnderApiMiddleware(MiddlewareMixin):
     """Unknown URLs under /api/ answer the JSON error body even when DEBUG is on: Django then
     renders its technical HTML 404 page and never calls ``handler404``."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
+    def process_response(self, request, response):
         if (
             response.status_code == 404
             and request.path.startswith("/api/")
@@ -73,20 +71,15 @@ def refused_page(request, *, status: int, heading: str, message: str, problems=(
     return render(request, "pages/refused.html", context, status=status)
 
 
-class RejectLoneSurrogatesMiddleware:
+class RejectLoneSurrogatesMiddleware(MiddlewareMixin):
     """Lone UTF-16 surrogates (``core.surrogates``) in the query string of any request, and in
     the form fields of a page (every view but the API's, whose parsers check their bodies), are
     a 400 naming each parameter or field: under /api/ and /v1/ the JSON error body, elsewhere a
     page. A charset such as UTF-7 on the request decodes them from plain ASCII bytes."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def process_request(self, request):
         found = lone_surrogate_fields(request.GET)
-        if found:
-            return self._refusal(request, found, "query parameter")
-        return self.get_response(request)
+        return self._refusal(request, found, "query parameter") if found else None
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method in ("GET", "HEAD", "OPTIONS") or is_api_view(view_func):

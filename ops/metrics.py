@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
 from generation.models import JobKind
+from work.long_wait_caps import open_in_process
 from work.models import WorkStatus
 from work.workers import live_workers
 
@@ -66,6 +67,12 @@ class IlluCollector:
             up.add_metric([source], 0 if families is None else 1)
             yield from families or []
         yield up
+        open_here = GaugeMetricFamily(
+            "illu_long_waits_open",
+            "Event streams and Prefer: wait requests open in this web process.",
+        )
+        open_here.add_metric([], open_in_process())
+        yield open_here
 
     def _database(self) -> list[Metric]:
         jobs = GaugeMetricFamily(

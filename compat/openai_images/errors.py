@@ -5,6 +5,8 @@ clients not to retry what a retry would only repeat (``x-should-retry: false``).
 
 from __future__ import annotations
 
+from django.http import JsonResponse
+
 from core.api_errors import api_exception_handler
 from core.errors import DomainError
 
@@ -47,5 +49,18 @@ def openai_exception_handler(exc, context):
     response.data = openai_error(response.status_code, response.data["error"])
     if response.status_code != 429:
         # OpenAI's clients retry 408, 409 and 5xx by default: each retry would be a new job.
+        response["x-should-retry"] = "false"
+    return response
+
+
+def openai_refusal(exc: DomainError) -> JsonResponse:
+    """A long wait refused before anything was made (the caller's or the process's cap, a
+    database outage at sign-in), in OpenAI's shape, with Retry-After."""
+    error = openai_error(exc.status_code, {"code": exc.code, "message": exc.message})
+    response = JsonResponse(error, status=exc.status_code)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    if exc.status_code != 429:
         response["x-should-retry"] = "false"
     return response

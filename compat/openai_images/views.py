@@ -18,7 +18,7 @@ from ..services import JobPlan, compat_jobs_create
 from ..waiting import JobsPending, answers_when_jobs_end
 from . import translate
 from .answers import images_answer
-from .errors import openai_exception_handler
+from .errors import openai_exception_handler, openai_refusal
 from .schema import OpenAIErrorSerializer, OpenAISchema
 from .serializers import (
     EditRequestSerializer,
@@ -159,7 +159,7 @@ class ModelListView(OpenAIView):
         return Response({"object": "list", "data": data})
 
 
-generations = answers_when_jobs_end(GenerationsView.as_view())
-edits = answers_when_jobs_end(EditsView.as_view())
-variations = answers_when_jobs_end(VariationsView.as_view())
+generations = answers_when_jobs_end(GenerationsView.as_view(), refused=openai_refusal)
+edits = answers_when_jobs_end(EditsView.as_view(), refused=openai_refusal)
+variations = answers_when_jobs_end(VariationsView.as_view(), refused=openai_refusal)
 models = ModelListView.as_view()

@@ -86,6 +86,21 @@ DATABASES = {
         conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=0),
     )
 }
+# PostgreSQL: each process takes its connections from a bounded pool (psycopg_pool through
+# Django's "pool" option): at most ILLU_DB_POOL_MAX at once, a request that finds none free
+# waits up to ILLU_DB_POOL_TIMEOUT s and then fails (503). Closing a connection gives it back.
+# ILLU_DB_POOL_MAX=0 turns the pool off (then DATABASE_CONN_MAX_AGE applies; Django's ASGI
+# handler cannot reuse a connection across requests, so keep it 0 there).
+ILLU_DB_POOL_MIN = env.int("ILLU_DB_POOL_MIN", default=1)
+ILLU_DB_POOL_MAX = env.int("ILLU_DB_POOL_MAX", default=10)
+ILLU_DB_POOL_TIMEOUT = env.float("ILLU_DB_POOL_TIMEOUT", default=10)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and ILLU_DB_POOL_MAX > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(ILLU_DB_POOL_MIN, ILLU_DB_POOL_MAX),
+        "max_size": ILLU_DB_POOL_MAX,
+        "timeout": ILLU_DB_POOL_TIMEOUT,
+    }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web server and the worker write concurrently: take the write lock when a
@@ -287,6 +302,16 @@ ILLU_MAX_WAIT_SECONDS = env.int("ILLU_MAX_WAIT_SECONDS", default=60)
 # the platform's base model (style preset slugs name the other models).
 ILLU_COMPAT_WAIT_SECONDS = env.float("ILLU_COMPAT_WAIT_SECONDS", default=300)
 ILLU_BASE_MODEL_SLUG = env.str("ILLU_BASE_MODEL_SLUG", default="sdxl-base")
+# Long waits (event streams and Prefer: wait) hold no thread and no database connection while
+# they wait (work.waiting). Caps: per user across web processes (429 beyond) and per web
+# process, streams and waits together (503 beyond). The stream guard re-checks every open
+# stream's token or session this often (a revoked one ends the stream). Short database units
+# of long waits that run at once per process (each holds a connection only while it runs).
+ILLU_MAX_STREAMS_PER_USER = env.int("ILLU_MAX_STREAMS_PER_USER", default=20)
+ILLU_MAX_WAITS_PER_USER = env.int("ILLU_MAX_WAITS_PER_USER", default=10)
+ILLU_MAX_STREAMS_PER_PROCESS = env.int("ILLU_MAX_STREAMS_PER_PROCESS", default=2000)
+ILLU_STREAM_AUTH_RECHECK_SECONDS = env.float("ILLU_STREAM_AUTH_RECHECK_SECONDS", default=5)
+ILLU_LONG_WAIT_DB_UNITS = env.int("ILLU_LONG_WAIT_DB_UNITS", default=4)
 ILLU_CONSISTENCY_THRESHOLD = env.float("ILLU_CONSISTENCY_THRESHOLD", default=0.5)
 ILLU_KEEP_REJECTED_IMAGES = env.bool("ILLU_KEEP_REJECTED_IMAGES", default=True)
 # Throttling (DRF throttles; counters in Django's default cache). Failed sign-ins (token
