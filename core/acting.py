@@ -23,9 +23,9 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth import get_user_model
-from django.utils.deprecation import MiddlewareMixin
 from django.db import transaction
 from django.http import QueryDict
+from django.utils.deprecation import MiddlewareMixin
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
