@@ -197,3 +197,15 @@ def test_a_lone_surrogate_is_a_400_in_openai_s_shape_naming_the_place(bearer, bo
     assert error["param"] == param and error["code"] == "invalid"
     response.content.decode("utf-8")
     assert not GenerationJob.objects.exists()
+
+
+def test_a_request_over_the_users_wait_cap_is_429_in_openai_s_shape_and_makes_nothing(
+    bearer, user, settings
+):
+    """A compatibility request is a long wait like ``Prefer: wait``: it counts against the
+    caller's cap, and one over it is refused before any job exists."""
+    settings.ILLU_MAX_WAITS_PER_USER = 0
+    response = bearer.post("/v1/images/generations", {"prompt": "a fox"}, format="json")
+    error = openai_error(response, 429)
+    assert error["code"] == "rate_limit_exceeded" and int(response["Retry-After"]) > 0
+    assert not GenerationJob.objects.filter(owner=user).exists()
