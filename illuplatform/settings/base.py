@@ -224,6 +224,11 @@ ILLU_TRAINING_MONTHLY_LIMIT = env.int("ILLU_TRAINING_MONTHLY_LIMIT", default=20)
 ILLU_TRAINING_TIMEOUT = env.int("ILLU_TRAINING_TIMEOUT", default=6 * 3600)
 ILLU_TRAINING_MAX_STEPS = env.int("ILLU_TRAINING_MAX_STEPS", default=10000)
 ILLU_TRAINING_ON_GPU_WORKERS = env.bool("ILLU_TRAINING_ON_GPU_WORKERS", default=True)
+# The longest an image job should wait behind a running training: the training then
+# checkpoints, goes back to the queue and resumes once no image job waits.
+ILLU_TRAINING_YIELD_AFTER_SECONDS = env.float("ILLU_TRAINING_YIELD_AFTER_SECONDS", default=30.0)
+# How often (at most) a training reads the image queues' heads in Redis between steps.
+ILLU_TRAINING_YIELD_CHECK_SECONDS = env.float("ILLU_TRAINING_YIELD_CHECK_SECONDS", default=2.0)
 ILLU_BENCH_BARE_VIEW = env.bool("ILLU_BENCH_BARE_VIEW", default=False)  # bench/api.py baseline only
 # Job lifecycle.
 ILLU_JOB_MAX_ATTEMPTS = env.int("ILLU_JOB_MAX_ATTEMPTS", default=3)
