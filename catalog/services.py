@@ -11,11 +11,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
 from accounts.models import User
 from core.errors import DomainError
+from core.stored_files import store_with_rows
 
 from .models import Lora
 
@@ -125,13 +125,7 @@ def lora_register(
         )
         lora.full_clean(exclude=["file"])
         with open(path, "rb") as handle:
-            lora.file.save("lora.safetensors", File(handle), save=False)
-        try:
-            with transaction.atomic():
-                lora.save()
-        except IntegrityError:
-            lora.file.delete(save=False)
-            raise
+            store_with_rows([(lora.file, "lora.safetensors", File(handle))], lora.save)
         return lora, True
     finally:
         path.unlink(missing_ok=True)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.upload_temp.CloseTemporaryUploadsMiddleware",
     "core.middleware.RejectNulCharactersMiddleware",
     "core.middleware.JsonNotFoundUnderApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -193,6 +194,19 @@ ILLU_DEFAULT_IMAGES_PER_DAY = env.int("ILLU_DEFAULT_IMAGES_PER_DAY", default=500
 ILLU_LORA_MAX_BYTES = env.int("ILLU_LORA_MAX_BYTES", default=1024 * 1024 * 1024)
 # Image uploads (avatars, references, control images).
 ILLU_UPLOAD_MAX_BYTES = env.int("ILLU_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# Uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE go to disk while a request is read: into a
+# folder per process under this one, so what a killed process left is found and swept
+# (core.upload_temp).
+ILLU_UPLOAD_TEMP_DIR = Path(env.str("ILLU_UPLOAD_TEMP_DIR", default=VAR_DIR / "tmp" / "uploads"))
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "core.upload_temp.ProcessTemporaryFileUploadHandler",
+]
+# Stored objects no row names (a process killed between writing one and committing its row)
+# are removed by the cleanup pass once this old; longer than any write takes to commit.
+ILLU_ORPHAN_GRACE_SECONDS = env.int("ILLU_ORPHAN_GRACE_SECONDS", default=3600)
+# Seconds between the cleanup passes `make run` schedules (orphans, dead upload folders).
+ILLU_CLEANUP_INTERVAL = env.int("ILLU_CLEANUP_INTERVAL", default=3600)
 
 # Editing kinds (img2img, inpaint, upscale, face_repair) and the identity repair loop.
 ILLU_EDIT_MAX_SIDE = env.int("ILLU_EDIT_MAX_SIDE", default=2048)  # largest source side
