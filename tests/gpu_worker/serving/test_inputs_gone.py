@@ -18,7 +18,7 @@ from tests import photos
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SMALL = {"width": 128, "height": 128, "steps": 2, "seed": 3}
+SMALL = {"width": 64, "height": 64, "steps": 2, "seed": 3}
 
 
 @pytest.fixture
