@@ -33,7 +33,8 @@ _UNFINISHED_PREFIX = ".new-"  # a folder not yet locked: only swept when old
 _UNFINISHED_MAX_AGE_S = 3600
 
 _lock = threading.Lock()
-_held: dict[str, object] = {}  # pid, folder and lock file of this process's folder
+# This process's folder under each root it used: (pid, root) -> (folder, its open lock file).
+_held: dict[tuple[int, str], tuple[Path, object]] = {}
 
 
 def upload_temp_root() -> Path:
@@ -43,9 +44,10 @@ def upload_temp_root() -> Path:
 def process_upload_dir() -> Path:
     """This process's folder for temporary upload files, made and locked on first use (a
     forked child makes its own)."""
+    root = upload_temp_root()
+    key = (os.getpid(), str(root))
     with _lock:
-        if _held.get("pid") != os.getpid():
-            root = upload_temp_root()
+        if key not in _held:
             root.mkdir(parents=True, exist_ok=True)
             # Locked before it gets its visible name, so a sweep never sees it unlocked.
             unfinished = Path(tempfile.mkdtemp(prefix=_UNFINISHED_PREFIX, dir=root))
@@ -53,8 +55,8 @@ def process_upload_dir() -> Path:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             folder = root / f"{os.getpid()}-{unfinished.name.removeprefix(_UNFINISHED_PREFIX)}"
             unfinished.rename(folder)
-            _held.update(pid=os.getpid(), folder=folder, handle=handle)
-        return _held["folder"]
+            _held[key] = (folder, handle)
+        return _held[key][0]
 
 
 def sweep_upload_temp_dirs(*, dry_run: bool = False, root: Path | None = None) -> list[str]:
