@@ -4,7 +4,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
-from core.stored_files import delete_files_on_commit
+from core.stored_files import delete_files_on_commit, store_with_rows
 
 from .login_lockout import login_failure_record, login_lockout_check, login_success_record
 from .models import ActingRecord, ApiToken, Avatar, User, hash_token
@@ -74,13 +74,13 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
     return token
 
 
-@transaction.atomic
 def avatar_create(
     *, owner: User, upload, primary: bool = False, allow_no_face: bool = False
 ) -> Avatar:
     """Store a re-encoded avatar with its face; the first one, or one asked for, becomes the
     primary. Without exactly one face it is refused (nothing stored) unless the client says
-    ``allow_no_face``, and then it is kept marked as such (unusable for memory/subject)."""
+    ``allow_no_face``, and then it is kept marked as such (unusable for memory/subject). The
+    file and the row are stored together (``store_with_rows``)."""
     from core.faces import detect_face, require_single_face
     from core.image_input import png_content, read_uploaded_image
 
@@ -88,7 +88,6 @@ def avatar_create(
     face = detect_face(image)
     if not allow_no_face:
         require_single_face(face)
-    make_primary = primary or not Avatar.objects.filter(owner=owner).exists()
     avatar = Avatar(
         owner=owner,
         face_count=face.count,
@@ -96,15 +95,16 @@ def avatar_create(
         face_embedding=face.embedding,
         face_backend=face.backend,
     )
-    avatar.image.save("avatar.png", png_content(image), save=False)
-    try:
-        if make_primary:
+
+    def write_rows() -> None:
+        # Under a lock on the owner's row: two first avatars at once make one primary.
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        avatar.primary = primary or not Avatar.objects.filter(owner=owner).exists()
+        if avatar.primary:
             Avatar.objects.filter(owner=owner, primary=True).update(primary=False)
-        avatar.primary = make_primary
         avatar.save()
-    except Exception:
-        avatar.image.delete(save=False)
-        raise
+
+    store_with_rows([(avatar.image, "avatar.png", png_content(image))], write_rows)
     return avatar
 
 

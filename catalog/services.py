@@ -11,11 +11,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
 from accounts.models import User
 from core.errors import DomainError
+from core.stored_files import store_with_rows
+from core.upload_temp import process_upload_dir
 
 from .models import Lora
 
@@ -60,7 +61,9 @@ def _spool_and_hash(upload) -> tuple[Path, str, int]:
     """Copy the upload to a private temp file while hashing it; enforce the size cap."""
     limit = settings.ILLU_LORA_MAX_BYTES
     digest = hashlib.sha256()
-    handle, name = tempfile.mkstemp(suffix=".safetensors", prefix="lora-upload-")
+    # In this process's upload folder: what a killed process leaves there is swept.
+    folder = process_upload_dir()
+    handle, name = tempfile.mkstemp(suffix=".safetensors", prefix="lora-upload-", dir=folder)
     size = 0
     with os.fdopen(handle, "wb") as out:
         for chunk in upload.chunks():
@@ -125,13 +128,7 @@ def lora_register(
         )
         lora.full_clean(exclude=["file"])
         with open(path, "rb") as handle:
-            lora.file.save("lora.safetensors", File(handle), save=False)
-        try:
-            with transaction.atomic():
-                lora.save()
-        except IntegrityError:
-            lora.file.delete(save=False)
-            raise
+            store_with_rows([(lora.file, "lora.safetensors", File(handle))], lora.save)
         return lora, True
     finally:
         path.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ from catalog.selectors import loras_visible_to
 from core.errors import InvalidParams
 from core.faces import detect_face, reference_embedding
 from core.image_input import png_content, read_uploaded_image
-from core.stored_files import delete_files_on_commit
+from core.stored_files import delete_files_on_commit, store_with_rows
 
 from .models import Character, CharacterLora, ReferenceImage
 
@@ -81,21 +81,21 @@ def character_delete(*, character: Character) -> None:
     delete_files_on_commit(files)
 
 
-@transaction.atomic
 def reference_add(*, character: Character, upload) -> ReferenceImage:
+    """Store a re-encoded reference image with its row and the character's new embedding
+    (``store_with_rows``: the object goes again if they do not commit)."""
     image = read_uploaded_image(upload)
     face = detect_face(image)
     # A reference without exactly one face is kept and flagged, never silently used.
     reference = ReferenceImage(
         character=character, face_count=face.count, face_embedding=face.embedding
     )
-    reference.image.save("reference.png", png_content(image), save=False)
-    try:
+
+    def write_rows() -> None:
         reference.save()
         character_refresh_embedding(character)
-    except Exception:
-        reference.image.delete(save=False)
-        raise
+
+    store_with_rows([(reference.image, "reference.png", png_content(image))], write_rows)
     return reference
 
 

@@ -1,4 +1,5 @@
-"""Housekeeping: removing old finished jobs with their images and stored files."""
+"""Housekeeping: removing old finished jobs with their images and stored files, and what
+crashes left behind (stored objects no row names, dead processes' upload folders)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core.orphan_sweep import SweepResult, sweep_orphans
 from core.stored_files import delete_files_on_commit
+from core.upload_temp import sweep_upload_temp_dirs
 
 from .models import GeneratedImage, GenerationJob
 from .selectors import jobs_finished_before
@@ -61,3 +64,21 @@ def cleanup_finished_jobs(
         # pointing at deleted files.
         delete_files_on_commit(list(result.file_names))
     return result
+
+
+@dataclass
+class OrphanCleanup:
+    stored: SweepResult  # stored objects no row names, past the grace period
+    upload_dirs: list[str]  # temporary upload folders of stopped processes
+
+
+def cleanup_orphans(*, grace: timedelta, dry_run: bool = True) -> OrphanCleanup:
+    """What crashes leave behind: stored objects under every registered prefix (uploads,
+    avatars, references, generated images, LoRAs, training checkpoints) that no row names and
+    that are older than ``grace``, and the temporary upload folders of web processes that are
+    gone (Django's files of uploads they were reading when killed). With ``dry_run`` (the
+    default) nothing is deleted; the result says what would be."""
+    return OrphanCleanup(
+        stored=sweep_orphans(grace=grace, dry_run=dry_run),
+        upload_dirs=sweep_upload_temp_dirs(dry_run=dry_run),
+    )

@@ -74,3 +74,32 @@ def image_list(*, user: User, filters: dict) -> QuerySet[GeneratedImage]:
 def uploads_visible_to(*, user: User) -> QuerySet[Upload]:
     """A user's own uploads."""
     return Upload.objects.filter(owner=user)
+
+
+def generated_names_held(names: list[str]) -> set[str]:
+    """Which of these stored names (under ``generated/``) a row holds: an image's PNG or
+    thumbnail, or a job's conditioning image (``generated/<job id>/conditioning/...``)."""
+    import uuid
+
+    held = set(GeneratedImage.objects.filter(file__in=names).values_list("file", flat=True)) | set(
+        GeneratedImage.objects.filter(thumbnail__in=names).values_list("thumbnail", flat=True)
+    )
+    asked = set(names)
+    job_ids = set()
+    for name in names:
+        parts = name.split("/")
+        if len(parts) > 3 and parts[2] == "conditioning" and name not in held:
+            try:
+                job_ids.add(uuid.UUID(parts[1]))
+            except ValueError:
+                continue
+    for records in GenerationJob.objects.filter(pk__in=job_ids).values_list(
+        "conditioning", flat=True
+    ):
+        held |= {item.get("key") for item in records or []} & asked
+    return held
+
+
+def upload_names_held(names: list[str]) -> set[str]:
+    """Which of these stored names an upload row holds."""
+    return set(Upload.objects.filter(image__in=names).values_list("image", flat=True))

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from accounts.models import User
 from core.image_input import png_content, read_uploaded_image
+from core.stored_files import store_with_rows
 
 from .models import Upload
 
 
-@transaction.atomic
 def upload_create(*, owner: User, upload) -> Upload:
     """Decode the file by content (raising a DomainError naming ``image`` when it is not an
-    accepted image), then store it re-encoded as PNG. Nothing is stored when decoding fails."""
+    accepted image), then store it re-encoded as PNG with its row (``store_with_rows``: the
+    object goes again if the row does not commit). Nothing is stored when decoding fails."""
     image = read_uploaded_image(upload, field="image")
     record = Upload(owner=owner)
-    record.image.save("upload.png", png_content(image), save=False)
-    try:
-        record.save()
-    except Exception:
-        record.image.delete(save=False)
-        raise
+    store_with_rows([(record.image, "upload.png", png_content(image))], record.save)
     return record

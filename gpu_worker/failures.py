@@ -3,6 +3,8 @@ work on a worker: a solo job, a batch pass, the storage stage and a training.
 
     the time limit (RQ's JobTimeoutException, also wrapped)  fail "timeout"
     a cancel (the flag or a deadline, seen at a step)        end cancelled
+    a pause (a training gave way to waiting image jobs)      back to queued at once, the
+                                                             attempt given back, "paused"
     Redis lost under the run (progress, cancel checks)       retry later "queue_unavailable"
     storage failed (S3 down)                                 retry later "storage_error"
     an engine error (bad spec, model missing, no memory)     fail with its code
@@ -24,11 +26,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.timeouts import JobTimeoutException
 
 from work.kinds import WorkKind
-from work.lifecycle import work_end_cancelled, work_fail, work_schedule_retry
+from work.lifecycle import work_end_cancelled, work_fail, work_put_back, work_schedule_retry
 from work.models import WorkStatus
 
 from .engine.errors import EngineError, GenerationCancelled
-from .engine.training.trainer import TrainingCancelled
+from .engine.training.trainer import TrainingCancelled, TrainingPaused
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class StorageError(Exception):
 
 class Outcome(enum.Enum):
     RETRY = "retry"  # back to queued after a back-off
+    PAUSE = "pause"  # back to queued at once, to resume where it stopped
     FAIL = "fail"
     CANCEL = "cancel"
 
@@ -65,6 +68,12 @@ def verdict_for(exc: BaseException, kind: WorkKind) -> Verdict:
         return Verdict(Outcome.FAIL, "timeout", kind.timeout_message())
     if isinstance(exc, GenerationCancelled | TrainingCancelled):
         return Verdict(Outcome.CANCEL, message=str(exc))
+    if isinstance(exc, TrainingPaused):
+        message = (
+            f"Paused at step {exc.step} of {exc.total} so that waiting image jobs run first; "
+            "it resumes from that step once none waits."
+        )
+        return Verdict(Outcome.PAUSE, exc.code, message)
     if isinstance(exc, REDIS_LOST):
         message = f"The job queue (Redis) stopped answering while the {kind.label} ran."
         return Verdict(Outcome.RETRY, "queue_unavailable", message)
@@ -85,6 +94,9 @@ def settle(
         logger.info("%s %s cancelled: %s", kind.label, row_id, verdict.message)
         work_end_cancelled(kind, row_id=row_id, changes=changes)
         return {"status": WorkStatus.CANCELLED}
+    if verdict.outcome is Outcome.PAUSE:
+        logger.info("%s %s paused: %s", kind.label, row_id, verdict.message)
+        return _pause(kind, row_id, exc, verdict)
     if verdict.outcome is Outcome.RETRY:
         logger.warning("%s %s will be retried: %s", kind.label, row_id, exc)
         status = work_schedule_retry(
@@ -97,6 +109,26 @@ def settle(
         logger.warning("%s %s failed: %s", kind.label, row_id, verdict.message)
     work_fail(kind, row_id=row_id, code=verdict.code, message=verdict.message, changes=changes)
     return {"status": WorkStatus.FAILED}
+
+
+def _pause(kind: WorkKind, row_id: str, exc: TrainingPaused, verdict: Verdict) -> dict:
+    """Back on the queue through the lifecycle, not failed and the attempt not counted; the
+    row's error and its status event say it is paused, and where. Enqueued once RQ is done
+    with the current job (``owed_entries``)."""
+    from .owed_entries import owe_entry
+
+    reason = {"code": verdict.code, "message": verdict.message}
+    put_back = work_put_back(
+        kind,
+        row_id=row_id,
+        changes={"error": reason},
+        count_attempt=False,
+        enqueue=False,
+        announce={"paused": True, "step": exc.step, "total": exc.total, "error": reason},
+    )
+    if put_back:
+        owe_entry(kind, row_id)
+    return {"status": WorkStatus.QUEUED if put_back else "gone", "paused_at_step": exc.step}
 
 
 def raised_by(exc: BaseException, kind: type[BaseException]) -> bool:

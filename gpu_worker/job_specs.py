@@ -8,10 +8,14 @@ from generation.models import EDIT_KINDS, GenerationJob
 
 from .assets import AssetMissing, local_lora_file, storage_image
 from .engine.spec import ControlSpec, GenerationSpec, LoraSpec
+from .job_inputs import require_inputs
 from .runtime import model_set, resolve_model_source
 
 
 def build_spec(job: GenerationJob) -> GenerationSpec:
+    """The engine spec of ``job``; ``InputsGone`` (invalid_input) first when something it
+    names was removed or disabled while it waited (``job_inputs``)."""
+    require_inputs(job)
     params = job.params
     spec = GenerationSpec(
         model=resolve_model_source(params["model"]),

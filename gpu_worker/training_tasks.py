@@ -37,6 +37,7 @@ from .engine.training.trainer import (
     train_lora,
 )
 from .failures import StorageError, settle
+from .image_wait import ImageWaitCheck, image_queues_before_training
 from .runtime import get_engine, resolve_model_source, worker_identity
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ def run_training_job(run_id: str) -> dict:
 
 class TrainingReporter:
     """Per step: the cancel flag (raising stops the run within the step) and throttled
-    progress with the loss and ETA on the job's Redis hash and SSE channel."""
+    progress with the loss and ETA on the job's Redis hash and SSE channel (``paused``
+    false: a paused run's progress comes from its row)."""
 
     def __init__(self, run: TrainingRun):
         self.run_id = str(run.id)
@@ -73,8 +75,25 @@ class TrainingReporter:
                 "fraction": round(report.step / report.total, 4),
                 "loss": report.loss,
                 "eta_s": report.eta_s,
+                "paused": False,
             },
         )
+
+
+def served_queue_names() -> list[str]:
+    """The queues of the RQ worker running this training, in the order it serves them
+    (empty outside a worker)."""
+    from rq import Worker, get_current_job
+    from rq.serializers import JSONSerializer
+
+    from work.redis_queue import get_redis
+
+    current = get_current_job()
+    if current is None or not current.worker_name:
+        return []
+    key = Worker.redis_worker_namespace_prefix + current.worker_name
+    worker = Worker.find_by_key(key, connection=get_redis(), serializer=JSONSerializer)
+    return worker.queue_names() if worker is not None else []
 
 
 def _run_training(run_id: str) -> dict:
@@ -109,6 +128,9 @@ def _train(run: TrainingRun, work_dir: Path) -> dict:
         on_checkpoint=lambda checkpoint: _store_checkpoint(run, checkpoint),
         resume_from=resume,
         work_dir=work_dir,
+        # Image jobs go first: past ILLU_TRAINING_YIELD_AFTER_SECONDS of waiting, the run
+        # checkpoints and goes back to the queue (TrainingPaused, gpu_worker.failures).
+        should_pause=ImageWaitCheck(image_queues_before_training(served_queue_names())),
     )
     if cancel_requested(str(run.id)):  # cancelled after the last step: still no LoRA
         raise TrainingCancelled(f"Training {run.id} was cancelled.")

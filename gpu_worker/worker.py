@@ -53,10 +53,13 @@ class GpuWorker(SimpleWorker):
         try:
             return super().execute_job(job, queue)
         finally:
+            from .owed_entries import restore_owed_entries
             from .serving.loop import restore_entries
 
-            # Queue entries of woken jobs a fairer batch went before, now that RQ is done.
+            # Queue entries of woken jobs a fairer batch went before, and of a training that
+            # paused for image jobs, now that RQ is done with the current entry.
             restore_entries()
+            restore_owed_entries()
             close_old_connections()
 
     def work(self, *args, **kwargs):
@@ -109,7 +112,8 @@ def worker_connection() -> Redis:
 
 def default_queue_names() -> tuple[str, ...]:
     """The generation queues by priority, then (ILLU_TRAINING_ON_GPU_WORKERS) training: RQ
-    serves them in order, so a worker trains only when no image is waiting."""
+    serves them in order, so a worker starts a training only when no image is waiting, and
+    a running training gives way to image jobs (``gpu_worker.image_wait``)."""
     from training.work_kind import TRAINING_QUEUE
 
     if settings.ILLU_TRAINING_ON_GPU_WORKERS:

@@ -21,17 +21,19 @@ from typing import IO
 from illuplatform.embedded import redis_server_command
 
 # Start order (and, reversed, stop order): Redis before its clients, the web server last.
-PROGRAMS = ("redis", "gpu_worker", "webhook_worker", "webhook_scheduler", "web")
+PROGRAMS = ("redis", "gpu_worker", "webhook_worker", "webhook_scheduler", "cleanup", "web")
 _PRIORITY = {
     "redis": 10,
     "gpu_worker": 20,
     "webhook_worker": 20,
     "webhook_scheduler": 20,
+    "cleanup": 20,
     "web": 30,
 }
 # A process that exits before this many seconds counts as a failed start (back-off applies).
 _START_SECONDS = {
-    "redis": 1, "gpu_worker": 5, "webhook_worker": 2, "webhook_scheduler": 2, "web": 2,
+    "redis": 1, "gpu_worker": 5, "webhook_worker": 2, "webhook_scheduler": 2, "cleanup": 2,
+    "web": 2,
 }  # fmt: skip
 # Failed starts in a row before supervisord gives a process up (FATAL): 1 + 2 + ... s apart.
 START_RETRIES = 30
@@ -123,6 +125,12 @@ def program_commands(paths: StackPaths, *, port: int, embedded_redis: bool) -> d
         # a webhook worker killed with SIGKILL and keep its lock.
         "webhook_worker": [python, "manage.py", "webhook_worker", "--scheduler", "none"],
         "webhook_scheduler": [python, "manage.py", "webhook_worker", "--scheduler", "only"],
+        # What crashes leave behind (stored objects no row names, upload files of killed web
+        # processes), every ILLU_CLEANUP_INTERVAL s: a program of its own rather than the GPU
+        # worker's maintenance pass, which runs only between jobs (a long training would
+        # postpone it) and must never hold a GPU for storage listings; and it runs on the web
+        # server's machine, where the upload folders are.
+        "cleanup": [python, "manage.py", "cleanup", "--orphans", "--yes", "--repeat"],
         "web": [
             python, "-m", "uvicorn", "illuplatform.asgi:application",
             "--host", "127.0.0.1", "--port", str(port),

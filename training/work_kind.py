@@ -16,6 +16,7 @@ from work.reconcile import ReconcileReport, reconcile_work
 from .models import TrainingRun
 
 TRAINING_QUEUE = "training"
+PAUSED_CODE = "paused"  # the error code of a run paused for image jobs (gpu_worker.failures)
 RUN_TRAINING_FUNC = "gpu_worker.training_tasks.run_training_job"
 
 
@@ -24,7 +25,7 @@ class TrainingWork(WorkKind):
     label = "training"
     rq_function = RUN_TRAINING_FUNC
     retry_note = "Resuming in {delay} s."
-    progress_fields = ("step", "total", "fraction", "loss", "eta_s")
+    progress_fields = ("step", "total", "fraction", "loss", "eta_s", "paused")
 
     def queue_name(self, row: TrainingRun) -> str:
         return TRAINING_QUEUE
@@ -67,7 +68,13 @@ class TrainingWork(WorkKind):
     def progress_extra(self, row: TrainingRun) -> dict[str, Any]:
         last_loss = row.loss_history[-1] if row.loss_history else None
         eta_s = 0 if row.status == WorkStatus.SUCCEEDED else None
-        return {"loss": last_loss, "eta_s": eta_s}
+        return {"loss": last_loss, "eta_s": eta_s, "paused": training_paused(row)}
+
+
+def training_paused(row: TrainingRun) -> bool:
+    """Whether the run is waiting in the queue after giving way to image jobs (it resumes
+    from its checkpoint); its ``error`` says where it paused."""
+    return row.status == WorkStatus.QUEUED and (row.error or {}).get("code") == PAUSED_CODE
 
 
 TRAININGS = TrainingWork()

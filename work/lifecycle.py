@@ -2,7 +2,8 @@
 
 queued --claim--> running --succeed/fail/end cancelled--> succeeded | failed | cancelled
 running --schedule_retry--> queued (after a back-off; failed once attempts are spent)
-running --put_back--> queued (at once)         queued --cancel--> cancelled (never starts)
+running --put_back--> queued (at once; a pause gives the attempt back)
+queued --cancel--> cancelled (never starts)
 failed | cancelled | stuck --requeue (staff)--> queued
 
 Every status change is a compare-and-set on the status it expects, so a late callback never
@@ -164,17 +165,32 @@ def work_schedule_retry(kind: WorkKind, *, row_id: str, code: str, message: str)
     return WorkStatus.QUEUED if updated else row.status
 
 
-def work_put_back(kind: WorkKind, *, row_id: str, changes: dict[str, Any] | None = None) -> bool:
-    """running -> queued at once, with ``changes`` (the attempt stays counted): the worker
-    hands the row back to run again differently (the low-memory profile after running out
-    of memory). Announced, and enqueued once committed; False when the row is not running."""
+def work_put_back(
+    kind: WorkKind,
+    *,
+    row_id: str,
+    changes: dict[str, Any] | None = None,
+    count_attempt: bool = True,
+    enqueue: bool = True,
+    announce: dict[str, Any] | None = None,
+) -> bool:
+    """running -> queued at once, with ``changes``: the worker hands the row back to run
+    again differently (the low-memory profile after running out of memory; the attempt stays
+    counted), or to give way to more urgent work (a training paused for waiting image jobs:
+    ``count_attempt=False``, the attempt is given back). Announced with ``announce`` added to
+    the status event; enqueued once committed unless the caller enqueues it itself
+    (``enqueue=False``). False when the row is not running."""
+    fields: dict[str, Any] = {"status": WorkStatus.QUEUED, "started_at": None, "worker_name": ""}
+    if not count_attempt:
+        fields["attempts"] = F("attempts") - 1
     with transaction.atomic():
         updated = kind.model.objects.filter(pk=row_id, status=WorkStatus.RUNNING).update(
-            status=WorkStatus.QUEUED, started_at=None, worker_name="", **(changes or {})
+            **fields, **(changes or {})
         )
         if updated:
-            _announce(kind, row_id, None, {"status": WorkStatus.QUEUED})
-            work_enqueue_on_commit(kind, kind.model.objects.get(pk=row_id))
+            _announce(kind, row_id, None, {"status": WorkStatus.QUEUED, **(announce or {})})
+            if enqueue:
+                work_enqueue_on_commit(kind, kind.model.objects.get(pk=row_id))
     return updated == 1
 
 

@@ -49,14 +49,15 @@ def _generate(job: GenerationJob, output: JobOutput) -> None:
     """Generate the requested images; with a consistency filter, keep going with new seeds
     until enough pass the identity threshold or the attempt budget is spent."""
     params = job.params
+    # Built once, first: its inputs are checked (gone ones fail the job before any work)
+    # and its images (avatar, references, control) come from storage.
+    spec = build_spec(job)
     consistency = params.get("consistency") or {}
     scorer = worker_services().scorer_for_job(job)
     target = consistency.get("min_accepted", params["num_images"]) if scorer else 0
     budget = consistency.get("max_attempts", params["num_images"]) if scorer else 0
     filtering = bool(scorer and consistency.get("filter"))
     reporter = StepReporter(job)
-    # Built once: its images (avatar, references, control) come from storage.
-    spec = build_spec(job)
     seeds = list(params["seeds"])
     tried: set[int] = set()
     while seeds:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.upload_temp.CloseTemporaryUploadsMiddleware",
     "core.middleware.RejectNulCharactersMiddleware",
     "core.middleware.JsonNotFoundUnderApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -256,6 +257,19 @@ ILLU_MAX_QUEUED_COST = env.int("ILLU_MAX_QUEUED_COST", default=4000)
 ILLU_LORA_MAX_BYTES = env.int("ILLU_LORA_MAX_BYTES", default=1024 * 1024 * 1024)
 # Image uploads (avatars, references, control images).
 ILLU_UPLOAD_MAX_BYTES = env.int("ILLU_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# Uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE go to disk while a request is read: into a
+# folder per process under this one, so what a killed process left is found and swept
+# (core.upload_temp).
+ILLU_UPLOAD_TEMP_DIR = Path(env.str("ILLU_UPLOAD_TEMP_DIR", default=VAR_DIR / "tmp" / "uploads"))
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "core.upload_temp.ProcessTemporaryFileUploadHandler",
+]
+# Stored objects no row names (a process killed between writing one and committing its row)
+# are removed by the cleanup pass once this old; longer than any write takes to commit.
+ILLU_ORPHAN_GRACE_SECONDS = env.int("ILLU_ORPHAN_GRACE_SECONDS", default=3600)
+# Seconds between the cleanup passes `make run` schedules (orphans, dead upload folders).
+ILLU_CLEANUP_INTERVAL = env.int("ILLU_CLEANUP_INTERVAL", default=3600)
 
 # Editing kinds (img2img, inpaint, upscale, face_repair) and the identity repair loop.
 ILLU_EDIT_MAX_SIDE = env.int("ILLU_EDIT_MAX_SIDE", default=2048)  # largest source side
@@ -287,6 +301,11 @@ ILLU_TRAINING_MONTHLY_LIMIT = env.int("ILLU_TRAINING_MONTHLY_LIMIT", default=20)
 ILLU_TRAINING_TIMEOUT = env.int("ILLU_TRAINING_TIMEOUT", default=6 * 3600)
 ILLU_TRAINING_MAX_STEPS = env.int("ILLU_TRAINING_MAX_STEPS", default=10000)
 ILLU_TRAINING_ON_GPU_WORKERS = env.bool("ILLU_TRAINING_ON_GPU_WORKERS", default=True)
+# The longest an image job should wait behind a running training: the training then
+# checkpoints, goes back to the queue and resumes once no image job waits.
+ILLU_TRAINING_YIELD_AFTER_SECONDS = env.float("ILLU_TRAINING_YIELD_AFTER_SECONDS", default=30.0)
+# How often (at most) a training reads the image queues' heads in Redis between steps.
+ILLU_TRAINING_YIELD_CHECK_SECONDS = env.float("ILLU_TRAINING_YIELD_CHECK_SECONDS", default=2.0)
 ILLU_BENCH_BARE_VIEW = env.bool("ILLU_BENCH_BARE_VIEW", default=False)  # bench/api.py baseline only
 # Job lifecycle.
 ILLU_JOB_MAX_ATTEMPTS = env.int("ILLU_JOB_MAX_ATTEMPTS", default=3)

@@ -109,6 +109,9 @@ class TrainingProgressSerializer(serializers.Serializer):
     fraction = serializers.FloatField()
     loss = serializers.FloatField(allow_null=True)
     eta_s = serializers.FloatField(allow_null=True)
+    paused = serializers.BooleanField(
+        help_text="Waiting in the queue after giving way to image jobs; resumes from `step`."
+    )
 
 
 class TrainingSampleSerializer(serializers.Serializer):

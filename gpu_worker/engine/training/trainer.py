@@ -48,6 +48,20 @@ class TrainingCancelled(EngineError):
     code = "cancelled"
 
 
+class TrainingPaused(EngineError):
+    """Raised between steps when ``should_pause`` said so, once a checkpoint of the step
+    reached is written (and handed to ``on_checkpoint``): resuming from ``checkpoint`` takes
+    the same steps an uninterrupted run would have taken."""
+
+    code = "paused"
+
+    def __init__(self, step: int, total: int, checkpoint: Path):
+        super().__init__(f"Training paused at step {step} of {total}.")
+        self.step = step
+        self.total = total
+        self.checkpoint = checkpoint
+
+
 @dataclass(frozen=True)
 class StepReport:
     step: int
@@ -106,15 +120,18 @@ def train_lora(
     resume_from: Path | None = None,
     work_dir: Path | None = None,
     pipeline: Any | None = None,
+    should_pause: Callable[[], bool] | None = None,
 ) -> TrainingResult:
     """Train, write the LoRA to ``output_path`` and return its manifest. ``pipeline``: an
     SDXL pipeline already in memory to train on instead of loading ``spec.model`` (the GPU
-    check's full-size random model, built on the GPU and never written to disk)."""
+    check's full-size random model, built on the GPU and never written to disk).
+    ``should_pause`` is asked after every step but the last (keep it cheap); when it says
+    yes, the run writes a checkpoint of that step and raises ``TrainingPaused``."""
     spec.validate()
     profile = profile or select_device()
     try:
         return _Trainer(spec, profile, work_dir or Path(output_path).parent, pipeline).run(
-            Path(output_path), on_step, on_checkpoint, resume_from
+            Path(output_path), on_step, on_checkpoint, resume_from, should_pause
         )
     except torch.cuda.OutOfMemoryError as exc:
         free_device_memory()
@@ -411,7 +428,9 @@ class _Trainer:
 
     # -- the run ------------------------------------------------------------------------
 
-    def run(self, output_path, on_step, on_checkpoint, resume_from) -> TrainingResult:
+    def run(
+        self, output_path, on_step, on_checkpoint, resume_from, should_pause=None
+    ) -> TrainingResult:
         spec = self.spec
         self._load()
         self._add_adapters()
@@ -451,13 +470,21 @@ class _Trainer:
                         learning_rate=spec.learning_rate,
                     )
                 )
-            due = spec.checkpoint_every and state.step % spec.checkpoint_every == 0
-            if due and state.step < spec.steps:
-                path = self.work_dir / f"checkpoint-{state.step:06d}.safetensors"
+            if state.step == spec.steps:
+                break
+            path = self.work_dir / f"checkpoint-{state.step:06d}.safetensors"
+            due = bool(spec.checkpoint_every) and state.step % spec.checkpoint_every == 0
+            if due:
                 self._save_checkpoint(path, optimizer, state)
                 samples = self._samples()
                 if on_checkpoint is not None:
                     on_checkpoint(Checkpoint(state.step, path, state.loss_history[-1], samples))
+            if should_pause is not None and should_pause():
+                if not due:  # no regular checkpoint at this step: one without samples
+                    self._save_checkpoint(path, optimizer, state)
+                    if on_checkpoint is not None:
+                        on_checkpoint(Checkpoint(state.step, path, state.loss_history[-1]))
+                raise TrainingPaused(state.step, spec.steps, path)
         final_loss = self._evaluation_loss(examples)
         samples = self._samples()
         manifest = self._manifest(examples, state, final_loss)
@@ -684,6 +711,7 @@ __all__ = [
     "Checkpoint",
     "StepReport",
     "TrainingCancelled",
+    "TrainingPaused",
     "TrainingResult",
     "checkpoint_step",
     "read_training_manifest",

@@ -16,6 +16,7 @@ from gpu_worker.engine.training.data import batch_schedule, bucket_for, buckets,
 from gpu_worker.engine.training.spec import TrainingImage, TrainingSpec
 from gpu_worker.engine.training.trainer import (
     TrainingCancelled,
+    TrainingPaused,
     checkpoint_step,
     read_training_manifest,
     train_lora,
@@ -100,6 +101,34 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(training_spec, tm
     a, b = load_file(whole.path), load_file(resumed.path)
     assert all(torch.equal(a[key], b[key]) for key in a)
     assert read_training_manifest(resumed.path)["resumed_from_steps"] == [5]
+
+
+def test_a_run_paused_between_steps_resumes_to_the_uninterrupted_result(training_spec, tmp_path):
+    spec = training_spec(steps=8, checkpoint_every=3)
+    whole = train_lora(spec, tmp_path / "whole" / "lora.safetensors", profile=CPU)
+
+    reached, checkpoints = [], []
+    with pytest.raises(TrainingPaused) as paused:
+        train_lora(
+            spec,
+            tmp_path / "paused" / "lora.safetensors",
+            profile=CPU,
+            on_step=lambda report: reached.append(report.step),
+            on_checkpoint=checkpoints.append,
+            should_pause=lambda: reached[-1] == 5,
+        )
+    # Step 5 is no regular checkpoint: the pause wrote one (without samples) and stopped.
+    assert paused.value.step == 5 and reached == list(range(1, 6))
+    assert [checkpoint.step for checkpoint in checkpoints] == [3, 5]
+    assert checkpoint_step(paused.value.checkpoint) == 5
+    assert not (tmp_path / "paused" / "lora.safetensors").exists()
+
+    resumed = train_lora(
+        spec, tmp_path / "resumed.safetensors", profile=CPU, resume_from=paused.value.checkpoint
+    )
+    assert resumed.steps_run == 3 and resumed.loss_history == whole.loss_history
+    a, b = load_file(whole.path), load_file(resumed.path)
+    assert all(torch.equal(a[key], b[key]) for key in a)
 
 
 def test_trained_lora_passes_the_validator_and_changes_pixels(

@@ -50,7 +50,8 @@ def test_create_from_a_character_uses_demo_defaults_and_enqueues_the_id(
     body = response.json()
     assert body["status"] == "queued" and body["lora"] is None and body["error"] is None
     assert body["progress"] == {
-        "step": 0, "total": DEMO_DEFAULTS["steps"], "fraction": 0.0, "loss": None, "eta_s": None
+        "step": 0, "total": DEMO_DEFAULTS["steps"], "fraction": 0.0, "loss": None, "eta_s": None,
+        "paused": False,
     }  # fmt: skip
     assert body["lora_type"] == "character" and body["character"] == str(character.id)
     params = body["params"]

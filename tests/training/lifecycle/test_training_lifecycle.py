@@ -5,6 +5,7 @@ resumes from its checkpoint on the next worker and ends once."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 
 import numpy as np
@@ -183,3 +184,82 @@ def test_sse_streams_step_loss_eta_samples_and_ends_with_the_lora(
     assert [data["step"] for name, data in events if name == "sample"] == [20]
     final = events[-1][1]
     assert final["status"] == "succeeded" and final["lora"] and final["samples"]
+
+
+def finished_training(api, run_id: str) -> dict:
+    done = wait_for(
+        lambda: (body := training(api, run_id))["status"] in ("succeeded", "failed") and body
+    )
+    assert done["status"] == "succeeded", done["error"]
+    return done
+
+
+def drained(subscription) -> list[dict]:
+    """The messages published so far on a Redis subscription (it is closed afterwards)."""
+    messages, quiet = [], 0
+    while quiet < 3:  # the subscription's own confirmation reads as None too
+        message = subscription.get_message(timeout=0.1)
+        quiet = quiet + 1 if message is None else 0
+        messages += [message] if message else []
+    subscription.close()
+    return messages
+
+
+def lora_tensors(slug: str, path) -> dict:
+    from safetensors.torch import load_file
+
+    with Lora.objects.get(slug=slug).file.open("rb") as handle:
+        path.write_bytes(handle.read())
+    return load_file(path)
+
+
+def test_an_image_job_queued_during_a_training_runs_first_and_the_run_resumes_to_the_same_lora(
+    api, character, empty_queues, worker_env, start_worker, tmp_path
+):
+    """One real worker serving images and trainings: an image job queued mid-training starts
+    once the training gives way (ILLU_TRAINING_YIELD_AFTER_SECONDS 0: at its next check), and
+    the training then resumes from the checkpoint of the step it paused at and ends once, with
+    the LoRA and loss history of the same run trained without a pause."""
+    import torch
+
+    from work.redis_channel import events_channel
+    from work.redis_queue import get_redis
+
+    worker_env.update(ILLU_TRAINING_YIELD_AFTER_SECONDS="0", ILLU_TRAINING_YIELD_CHECK_SECONDS="0")
+    start_worker()
+    params = {"steps": 30, "checkpoint_every": 30, "sample_prompts": []}
+    run = start_training(api, character, **params)
+    statuses = get_redis().pubsub(ignore_subscribe_messages=True)
+    statuses.subscribe(events_channel(run["id"]))
+    wait_for(lambda: training(api, run["id"])["progress"]["step"] >= 1, interval=0.05)
+    job = api.post(
+        "/api/v1/jobs/",
+        {"kind": "text", "prompt": "a kite", "width": 256, "height": 256, "steps": 2, "seed": 4},
+        format="json",
+    ).json()
+
+    done = wait_for(
+        lambda: (
+            (body := api.get(f"/api/v1/jobs/{job['id']}/").json())["status"]
+            in ("succeeded", "failed")
+            and body
+        )
+    )
+    assert done["status"] == "succeeded", done["error"]
+    final = finished_training(api, run["id"])
+    paused_at = final["manifest"]["resumed_from_steps"]
+    assert len(paused_at) == 1 and 1 <= paused_at[0] < 30  # paused once, mid-run
+    assert done["finished_at"] < final["finished_at"]  # the image did not wait for the end
+    assert final["attempts"] == 1  # the pause was no failed attempt
+    assert len(final["loss_history"]) == 30 and Lora.objects.count() == 1  # ended once
+    events = [json.loads(message["data"]) for message in drained(statuses)]
+    pauses = [e["data"] for e in events if e["event"] == "status" and e["data"].get("paused")]
+    assert [(p["status"], p["step"]) for p in pauses] == [("queued", paused_at[0])]
+
+    # The same run again with nothing else queued: it trains through without a pause.
+    whole = finished_training(api, start_training(api, character, **params)["id"])
+    assert whole["manifest"]["resumed_from_steps"] == []
+    assert final["loss_history"] == whole["loss_history"]
+    a = lora_tensors(final["lora"], tmp_path / "paused.safetensors")
+    b = lora_tensors(whole["lora"], tmp_path / "whole.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)

@@ -3,6 +3,8 @@ overwrite an ended run; lost runs go back to the queue until the attempt limit."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -110,3 +112,40 @@ def test_reconcile_requeues_a_run_whose_worker_is_gone(run, settings):
     requeued = TrainingRun.objects.get(pk=run.pk)
     assert requeued.status == "queued" and requeued.checkpoint_step == 20
     assert "resumes from the checkpoint at step 20" in requeued.error["message"]
+
+
+def test_a_paused_run_waits_queued_with_its_attempt_given_back_and_says_where(
+    run, api, tmp_path, django_capture_on_commit_callbacks
+):
+    from gpu_worker.engine.training.trainer import TrainingPaused
+    from gpu_worker.failures import settle
+    from work.redis_channel import events_channel
+    from work.redis_queue import get_queue, get_redis
+
+    assert work_claim(TRAININGS, row_id=str(run.id), worker_name="w1")
+    get_queue("training").remove(str(run.id))  # the claimed run's entry is RQ's to end
+    TrainingRun.objects.filter(pk=run.pk).update(checkpoint_step=7, loss_history=[0.9] * 7)
+    events = get_redis().pubsub(ignore_subscribe_messages=True)
+    events.subscribe(events_channel(str(run.id)))
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = settle(TRAININGS, str(run.id), TrainingPaused(7, 60, tmp_path / "c"))
+
+    assert outcome == {"status": "queued", "paused_at_step": 7}
+    body = api.get(f"/api/v1/trainings/{run.id}/").json()
+    assert body["status"] == "queued" and body["attempts"] == 0  # not a failed attempt
+    assert body["progress"]["step"] == 7 and body["progress"]["paused"] is True
+    assert body["error"]["code"] == "paused" and "step 7 of 60" in body["error"]["message"]
+    assert str(run.id) in get_queue("training").job_ids  # back on its queue, to resume
+    message = None
+    for _ in range(20):  # the subscription's confirmation comes first, ignored
+        message = message or events.get_message(timeout=0.5)
+    events.close()
+    status = json.loads(message["data"])
+    assert status["event"] == "status"
+    assert status["data"]["status"] == "queued" and status["data"]["paused"] is True
+    assert status["data"]["step"] == 7
+
+    assert work_claim(TRAININGS, row_id=str(run.id), worker_name="w2")  # resumed
+    resumed = api.get(f"/api/v1/trainings/{run.id}/").json()
+    assert resumed["attempts"] == 1 and resumed["error"] is None
+    assert resumed["progress"]["paused"] is False
