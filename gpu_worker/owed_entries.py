@@ -1,7 +1,8 @@
 """Queue entries a run owes back once RQ is done with the RQ job that runs it.
 
-A row put back from inside its own RQ job (a training paused for image jobs) must not be
-enqueued there: its RQ job id is the row id, and RQ, ending the current job, would mark that
+A row put back from inside its own RQ job (a woken job a fairer batch went before, a job
+retried with the low-memory profile, a training paused for image jobs) must not be enqueued
+there: its RQ job id is the row id, and RQ, ending the current job, would mark that
 very entry finished and let it expire. So the entry is owed and put on the queue after RQ has
 finished (``GpuWorker.execute_job``); outside an RQ worker at once. A worker killed before
 that leaves the row queued without an entry, which the reconciler enqueues."""

@@ -54,11 +54,10 @@ class GpuWorker(SimpleWorker):
             return super().execute_job(job, queue)
         finally:
             from .owed_entries import restore_owed_entries
-            from .serving.loop import restore_entries
 
-            # Queue entries of woken jobs a fairer batch went before, and of a training that
-            # paused for image jobs, now that RQ is done with the current entry.
-            restore_entries()
+            # Queue entries owed by rows put back from inside their own RQ job (a woken job a
+            # fairer batch went before, a job retried in low memory, a paused training), now
+            # that RQ is done with the current entry.
             restore_owed_entries()
             close_old_connections()
 

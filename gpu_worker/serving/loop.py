@@ -14,8 +14,8 @@ from generation.models import GenerationJob
 from generation.queue.scheduling import lora_key
 from generation.work_kind import JOBS
 from work.models import WorkStatus
-from work.redis_queue import enqueue_row
 
+from ..owed_entries import owe_entry
 from ..runtime import worker_identity
 from .batch_pass import run_jobs
 from .claim import claim_next_batch
@@ -52,30 +52,12 @@ def serve(job_id: str) -> dict:
     else:
         results = {}
     if job_id not in ids:
-        owe_entry(job_id)
+        # The woken job did not run: its queue entry comes back once RQ is done with it.
+        owe_entry(JOBS, job_id)
     outcome = dict(results.get(job_id) or {"served_instead": ids})
     if len(ids) > 1 or job_id not in ids:
         outcome.update(batch=ids, queue_entries_removed=removed)
     return outcome
-
-
-def owe_entry(job_id: str) -> None:
-    """The woken job did not run: it gets its queue entry back, after RQ has finished with
-    the current one (at once when no RQ worker runs this)."""
-    from rq import get_current_job
-
-    if get_current_job() is None:
-        restore_entries([job_id])
-    else:
-        STATE.owed_entries.append(job_id)
-
-
-def restore_entries(job_ids: list[str] | None = None) -> None:
-    pending = job_ids if job_ids is not None else STATE.owed_entries[:]
-    if job_ids is None:
-        STATE.owed_entries.clear()
-    for job in GenerationJob.objects.filter(pk__in=pending, status=WorkStatus.QUEUED):
-        enqueue_row(JOBS, job)
 
 
 def open_storage_stage() -> None:

@@ -18,6 +18,7 @@ from work.models import WorkStatus
 from ..engine.errors import OutOfMemory
 from ..failures import settle
 from ..job_specs import build_spec, fresh_seeds
+from ..owed_entries import owe_entry
 from ..runtime import worker_services
 from ..scoring import IdentityScorer
 from ..step_reporter import StepReporter
@@ -91,6 +92,9 @@ def _after_out_of_memory(job: GenerationJob, exc: OutOfMemory, output: JobOutput
     if job.params.get("memory_profile") == "low":
         return settle(JOBS, str(job.id), exc, changes={"timings": output.timings})
     params = {**job.params, "memory_profile": "low"}
-    if work_put_back(JOBS, row_id=str(job.id), changes={"params": params}):
+    # Put back from inside its own RQ job (its id is the row's): the entry is owed until RQ
+    # has finished with this one, which would otherwise mark the new entry finished.
+    if work_put_back(JOBS, row_id=str(job.id), changes={"params": params}, enqueue=False):
+        owe_entry(JOBS, str(job.id))
         logger.warning("job %s ran out of memory; retrying with the low-memory profile", job.id)
     return {"status": WorkStatus.QUEUED}

@@ -19,7 +19,6 @@ class ServingState:
     passed_over: dict[str, int] = field(default_factory=dict)
     denoising: set[str] = field(default_factory=set)
     stage: StorageStage | None = None
-    owed_entries: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def held_jobs(self) -> list[str]:
