@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "work",
     "generation",
     "training",
+    "books",
     "compat",
     "gpu_worker",
 ]
