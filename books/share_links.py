@@ -100,3 +100,20 @@ def _book_review_status(book: Book) -> None:
         Book.objects.filter(pk=book.pk, status=BookStatus.APPROVED).update(status=BookStatus.REVIEW)
     else:
         Book.objects.filter(pk=book.pk, status=BookStatus.REVIEW).update(status=BookStatus.APPROVED)
+
+
+@transaction.atomic
+def pages_review_set(*, pages, decision: str, author, comment: str = "") -> int:
+    """A staff member's decision on pages (the admin's review actions), kept like a
+    customer's, labelled with their username."""
+    count = 0
+    for page in pages:
+        page.review_status = DECISIONS[decision]
+        page.save(update_fields=["review_status", "updated_at"])
+        label = f"staff: {author.get_username()}"
+        PageComment.objects.create(
+            page=page, kind=decision, text=comment, author=author, label=label
+        )
+        _book_review_status(page.book)
+        count += 1
+    return count

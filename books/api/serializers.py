@@ -122,19 +122,19 @@ class PageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def _context(self, page: BookPage) -> dict:
+    def _with_scores(self, page: BookPage) -> dict:
         return {**self.context, "scores": candidate_scores(page)}
 
     @extend_schema_field(CandidateSerializer(allow_null=True))
     def get_selected_image(self, page: BookPage):
         if page.selected_image is None:
             return None
-        return CandidateSerializer(page.selected_image, context=self._context(page)).data
+        return CandidateSerializer(page.selected_image, context=self._with_scores(page)).data
 
     @extend_schema_field(CandidateSerializer(many=True))
     def get_candidates(self, page: BookPage) -> list:
         return CandidateSerializer(
-            page_candidates(page), many=True, context=self._context(page)
+            page_candidates(page), many=True, context=self._with_scores(page)
         ).data
 
 
