@@ -91,9 +91,7 @@ def test_generate_makes_one_job_per_page_at_the_nearest_bucket(api, book, hero, 
     assert unknown.status_code == 400 and "pages.0" in unknown.json()["error"]["fields"]
 
 
-def test_select_takes_only_a_candidate_and_regenerate_starts_a_round(
-    api, user, book, empty_queues
-):
+def test_select_takes_only_a_candidate_and_regenerate_starts_a_round(api, user, book, empty_queues):
     page_id = book["pages"][1]["id"]
     api.post(f"/api/v1/books/{book['id']}/generate/", {"pages": [page_id]}, format="json")
     link = PageJob.objects.get(page_id=page_id)
