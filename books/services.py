@@ -25,7 +25,6 @@ BOOK_FIELDS = (
     "bleed_in",
     "dpi",
     "candidates_per_page",
-    "status",
 )
 PAGE_FIELDS = ("text", "prompt", "control_type")
 

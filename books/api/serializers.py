@@ -10,7 +10,7 @@ from catalog.controlnet_weights import CONTROL_TYPES
 from core.serializers import StrictSerializer
 from generation.api.serializers import GeneratedImageSerializer
 
-from ..models import Book, BookPage, BookStatus, PageComment, ShareLink
+from ..models import Book, BookPage, PageComment, ShareLink
 from ..selectors import book_cost, book_progress, candidate_scores, page_candidates
 
 INTEGER, NUMBER = {"type": "integer"}, {"type": "number"}
@@ -35,11 +35,6 @@ class BookWriteSerializer(StrictSerializer):
     bleed_in = serializers.FloatField(min_value=0, max_value=1, required=False)
     dpi = serializers.IntegerField(min_value=72, max_value=1200, required=False)
     candidates_per_page = serializers.IntegerField(min_value=1, max_value=8, required=False)
-    status = serializers.ChoiceField(
-        choices=[BookStatus.DRAFT, BookStatus.APPROVED],
-        required=False,
-        help_text="Other statuses follow the book's work (generating, review, exported).",
-    )
 
 
 class PageWriteSerializer(StrictSerializer):

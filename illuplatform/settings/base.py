@@ -434,6 +434,10 @@ SPECTACULAR_SETTINGS = {
         "LoraTypeEnum": "catalog.models.LoraType",
         "JobSourceEnum": "generation.models.JobSource",
         "OpenAIQualityEnum": "compat.openai_images.serializers.QUALITIES",
+        "KindEnum": "generation.models.JobKind",  # the name it had before books came
+        "BookStatusEnum": "books.models.BookStatus",
+        "PageReviewStatusEnum": "books.models.PageReviewStatus",
+        "PageCommentKindEnum": "books.models.CommentKind",
     },
 }
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "core.pagination.PageNumberPagination"
