@@ -14,6 +14,7 @@ from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 
 from accounts.models import Avatar
 from accounts.services import avatar_create
+from books.services import book_create, page_create
 from characters.models import Character
 from characters.services import character_create, reference_add
 from generation.models import GenerationJob
@@ -39,7 +40,10 @@ def path_values(staff) -> dict[str, str]:
     reach every endpoint, so none answers 403 before reading its body)."""
     character = character_create(owner=staff, name="Strict")
     image = make_generated_image(staff, character=character)
+    book = book_create(owner=staff, title="Strict")
     return {
+        "book_id": str(book.id),
+        "page_id": str(page_create(book=book, prompt="a page").id),
         "character_id": str(character.id),
         "reference_id": str(reference_add(character=character, upload=image_file()).id),
         "avatar_id": str(avatar_create(owner=staff, upload=image_file(), allow_no_face=True).id),
