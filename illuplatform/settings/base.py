@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "work",
     "generation",
     "training",
+    "usage",
     "compat",
     "gpu_worker",
 ]
