@@ -15,6 +15,7 @@ from work.kinds import WorkKind
 from work.reconcile import ReconcileReport, reconcile_work
 
 from .models import GeneratedImage, GenerationJob, JobPriority
+from .signals import job_finished
 from .webhooks import webhook_deliveries_enqueue_lost, webhook_emit
 
 QUEUE_BY_PRIORITY = {
@@ -56,6 +57,8 @@ class JobWork(WorkKind):
     def announced(self, row_id, webhook_event, data) -> None:
         if webhook_event is None:
             return
+        if webhook_event == "completed":
+            job_finished.send(sender=GenerationJob, job_id=row_id, status=data.get("status"))
         job = GenerationJob.objects.filter(pk=row_id).first()
         if job is not None and job.webhook_url:
             webhook_emit(job, webhook_event, data)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "work",
     "generation",
     "training",
+    "books",
     "usage",
     "compat",
     "gpu_worker",
@@ -446,3 +447,11 @@ REST_FRAMEWORK["NUM_PROXIES"] = env.int("ILLU_NUM_PROXIES", default=0)
 STATICFILES_DIRS = [BASE_DIR / "illuplatform" / "static"]
 LOGIN_REDIRECT_URL = "/gallery/"
 LOGOUT_REDIRECT_URL = "/login/"
+
+# Books (books/). Follow-up jobs (re-rolls, face repairs) a page may take per generate when no
+# candidate passes every character's identity threshold; then its best is kept, flagged.
+ILLU_BOOK_PAGE_RETRY_BUDGET = env.int("ILLU_BOOK_PAGE_RETRY_BUDGET", default=2)
+# Pages are drawn at the SDXL bucket nearest their aspect ratio, times this (tests: 0.25).
+ILLU_BOOK_IMAGE_SCALE = env.float("ILLU_BOOK_IMAGE_SCALE", default=1.0)
+# Requests per client address to customer share pages (/share/<token>/), GET and POST.
+ILLU_THROTTLE_SHARE_PAGE = env.str("ILLU_THROTTLE_SHARE_PAGE", default="60/min")

@@ -36,3 +36,4 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     test_db = Path(os.environ.get("ILLU_TEST_SQLITE", default_db))
     test_db.parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(test_db)}
+ILLU_THROTTLE_SHARE_PAGE = "100000/s"
