@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT
 # checked as soon as they exist.
 LAYERS = (
     "core", "accounts", "catalog", "characters", "work", "generation", "training", "books",
-    "usage", "compat", "gpu_worker", "ops", "illuplatform",
+    "exports", "usage", "compat", "gpu_worker", "ops", "illuplatform",
 )  # fmt: skip
 ENGINE = "gpu_worker.engine"
 # The one package that bridges Django and the engine.
