@@ -36,8 +36,8 @@ _PRIORITY = {
 }
 # A process that exits before this many seconds counts as a failed start (back-off applies).
 _START_SECONDS = {
-    "redis": 1, "gpu_worker": 5, "export_worker": 2, "webhook_worker": 2, "webhook_scheduler": 2, "cleanup": 2,
-    "web": 2,
+    "redis": 1, "gpu_worker": 5, "export_worker": 2, "webhook_worker": 2,
+    "webhook_scheduler": 2, "cleanup": 2, "web": 2,
 }  # fmt: skip
 # Failed starts in a row before supervisord gives a process up (FATAL): 1 + 2 + ... s apart.
 START_RETRIES = 30
