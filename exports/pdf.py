@@ -67,7 +67,11 @@ def write_pdf(
     media = (geometry.points(geometry.media_w_in), geometry.points(geometry.media_h_in))
     bleed = geometry.points(geometry.bleed_in)
     trim = (bleed, bleed, media[0] - bleed, media[1] - bleed)
-    pdf = canvas.Canvas(str(path), pagesize=media, pageCompression=1)
+    # The text font from the start, so no unembedded standard font is named anywhere.
+    pdf = canvas.Canvas(
+        str(path), pagesize=media, pageCompression=1, initialFontName=FONT_NAME,
+        initialFontSize=FONT_SIZE_PT,
+    )  # fmt: skip
     pdf.setTitle(title)
     pdf.setCreator("illuplatform")
     for done, page in enumerate(pages, start=1):
