@@ -5,6 +5,8 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
 from accounts import pages as account_pages
+from books import pages as book_pages
+from books.share_page import share_page
 from characters import pages as character_pages
 from generation import pages
 from training import pages as training_pages
@@ -46,6 +48,27 @@ urlpatterns = [
         training_pages.training_cancel_page,
         name="training-cancel-page",
     ),
+    path("books/", book_pages.book_list, name="books"),
+    path("books/<uuid:book_id>/", book_pages.book_detail, name="book"),
+    path("books/<uuid:book_id>/pages/add/", book_pages.page_add, name="book-page-add"),
+    path("books/<uuid:book_id>/generate/", book_pages.book_generate_page, name="book-generate"),
+    path(
+        "books/<uuid:book_id>/pages/<uuid:page_id>/select/",
+        book_pages.page_select_page,
+        name="book-page-select",
+    ),
+    path(
+        "books/<uuid:book_id>/pages/<uuid:page_id>/regenerate/",
+        book_pages.page_regenerate_page,
+        name="book-page-regenerate",
+    ),
+    path("books/<uuid:book_id>/share-links/", book_pages.share_link_add, name="book-share-add"),
+    path(
+        "books/<uuid:book_id>/share-links/<uuid:link_id>/revoke/",
+        book_pages.share_link_revoke_page,
+        name="book-share-revoke",
+    ),
+    path("share/<str:token>/", share_page, name="share-page"),
     path("avatars/", account_pages.avatar_list, name="avatars"),
     path(
         "avatars/<uuid:avatar_id>/primary/",

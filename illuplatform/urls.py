@@ -17,6 +17,7 @@ api_v1 = (
         path("", include("characters.urls")),
         path("", include("generation.api.urls")),
         path("", include("training.api.urls")),
+        path("", include("books.api.urls")),
         path("", include("exports.urls")),
         path("", include("usage.urls")),
     ],
