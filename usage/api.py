@@ -28,19 +28,21 @@ class MonthQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from exc
 
 
-class UsageTotalsSerializer(serializers.Serializer):
+class MonthlyUsageTotalsSerializer(serializers.Serializer):
     images = serializers.IntegerField(help_text="Images generated (rejected ones included).")
     jobs = serializers.IntegerField(help_text="Jobs that ended in the month, whatever status.")
     gpu_seconds = serializers.FloatField(help_text="Engine time their images took.")
 
 
-class UsageSerializer(UsageTotalsSerializer):
+class MonthlyUsageSerializer(MonthlyUsageTotalsSerializer):
     month = serializers.CharField()
-    by_kind = serializers.DictField(child=UsageTotalsSerializer())
+    by_kind = serializers.DictField(child=MonthlyUsageTotalsSerializer())
 
 
 class UsageView(APIView):
-    @extend_schema(parameters=[MonthQuerySerializer, USER_ID_PARAMETER], responses=UsageSerializer)
+    @extend_schema(
+        parameters=[MonthQuerySerializer, USER_ID_PARAMETER], responses=MonthlyUsageSerializer
+    )
     def get(self, request):
         query = validated_query(MonthQuerySerializer, request)
         month = query.get("month") or Month.current()

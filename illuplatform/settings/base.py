@@ -438,6 +438,9 @@ SPECTACULAR_SETTINGS = {
         "LoraTypeEnum": "catalog.models.LoraType",
         "JobSourceEnum": "generation.models.JobSource",
         "OpenAIQualityEnum": "compat.openai_images.serializers.QUALITIES",
+        "BookStatusEnum": "books.models.BookStatus",
+        "PageCommentKindEnum": "books.models.CommentKind",
+        "JobKindEnum": "generation.models.JobKind",
     },
 }
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "core.pagination.PageNumberPagination"
