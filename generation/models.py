@@ -70,6 +70,10 @@ class GenerationJob(Work):
         "accounts.Avatar", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     timings = models.JSONField(default=dict, blank=True)
+    gpu_ms = models.PositiveBigIntegerField(
+        default=0,
+        help_text="Engine time its images took: a shared pass's time split by image count.",
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     webhook_url = models.URLField(max_length=500, blank=True)
     webhook_events = models.JSONField(default=list, blank=True)

@@ -5,6 +5,7 @@ with new seeds; the image's manifest records every pass, its score and whether i
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 from django.conf import settings
@@ -20,9 +21,11 @@ def repair_enabled(job) -> bool:
     return bool((job.params.get("consistency") or {}).get("repair"))
 
 
-def repair_rejected(job, spec: GenerationSpec, image, scorer, reporter) -> None:
+def repair_rejected(job, spec: GenerationSpec, image, scorer, reporter) -> int:
     """Repair ``image`` (an unsaved GeneratedImage holding ``_pil``) in place when a pass is
-    accepted; record the passes either way."""
+    accepted; record the passes either way. Returns the milliseconds the repair held the
+    engine (its passes with their face detection and scoring: the job's cost)."""
+    started = time.perf_counter()
     repaired, score, passes = repair_until_accepted(
         worker_services().engine,
         replace(spec, repair_size=settings.ILLU_FACE_REPAIR_SIZE),
@@ -48,3 +51,4 @@ def repair_rejected(job, spec: GenerationSpec, image, scorer, reporter) -> None:
         len(passes),
         image.accepted,
     )
+    return int((time.perf_counter() - started) * 1000)

@@ -8,6 +8,7 @@ from accounts import pages as account_pages
 from books import pages as book_pages
 from books.share_page import share_page
 from characters import pages as character_pages
+from exports.pages import book_export_page
 from generation import pages
 from training import pages as training_pages
 
@@ -52,6 +53,7 @@ urlpatterns = [
     path("books/<uuid:book_id>/", book_pages.book_detail, name="book"),
     path("books/<uuid:book_id>/pages/add/", book_pages.page_add, name="book-page-add"),
     path("books/<uuid:book_id>/generate/", book_pages.book_generate_page, name="book-generate"),
+    path("books/<uuid:book_id>/export/", book_export_page, name="book-export"),
     path(
         "books/<uuid:book_id>/pages/<uuid:page_id>/select/",
         book_pages.page_select_page,

@@ -21,10 +21,14 @@ from typing import IO
 from illuplatform.embedded import redis_server_command
 
 # Start order (and, reversed, stop order): Redis before its clients, the web server last.
-PROGRAMS = ("redis", "gpu_worker", "webhook_worker", "webhook_scheduler", "cleanup", "web")
+PROGRAMS = (
+    "redis", "gpu_worker", "export_worker", "webhook_worker", "webhook_scheduler", "cleanup",
+    "web",
+)  # fmt: skip
 _PRIORITY = {
     "redis": 10,
     "gpu_worker": 20,
+    "export_worker": 20,
     "webhook_worker": 20,
     "webhook_scheduler": 20,
     "cleanup": 20,
@@ -32,8 +36,8 @@ _PRIORITY = {
 }
 # A process that exits before this many seconds counts as a failed start (back-off applies).
 _START_SECONDS = {
-    "redis": 1, "gpu_worker": 5, "webhook_worker": 2, "webhook_scheduler": 2, "cleanup": 2,
-    "web": 2,
+    "redis": 1, "gpu_worker": 5, "export_worker": 2, "webhook_worker": 2,
+    "webhook_scheduler": 2, "cleanup": 2, "web": 2,
 }  # fmt: skip
 # Failed starts in a row before supervisord gives a process up (FATAL): 1 + 2 + ... s apart.
 START_RETRIES = 30
@@ -121,6 +125,8 @@ def program_commands(paths: StackPaths, *, port: int, embedded_redis: bool) -> d
     python = sys.executable
     commands = {
         "gpu_worker": [python, "manage.py", "gpu_worker"],
+        # Book exports (PDF, ZIP) on the CPU, off the GPU worker.
+        "export_worker": [python, "manage.py", "export_worker"],
         # The retry scheduler is a program of its own: as RQ's child process it would outlive
         # a webhook worker killed with SIGKILL and keep its lock.
         "webhook_worker": [python, "manage.py", "webhook_worker", "--scheduler", "none"],

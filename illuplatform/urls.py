@@ -18,6 +18,8 @@ api_v1 = (
         path("", include("generation.api.urls")),
         path("", include("training.api.urls")),
         path("", include("books.api.urls")),
+        path("", include("exports.urls")),
+        path("", include("usage.urls")),
     ],
     "api",
 )

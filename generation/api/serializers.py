@@ -336,7 +336,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "status", "priority", "source", "source_user", "progress", "queue",
             "params", "created_at",
-            "started_at", "finished_at", "timings", "error", "images",
+            "started_at", "finished_at", "timings", "gpu_ms", "error", "images",
             "conditioning_images", "attempts", "generated_count", "accepted_count", "urls",
         ]  # fmt: skip
 

@@ -20,7 +20,7 @@ from ..failures import settle
 from ..job_specs import build_spec
 from ..runtime import worker_services
 from ..step_reporter import StepReporter
-from .output import JobOutput, add_result, ms
+from .output import JobOutput, add_result, engine_ms_shares, ms
 from .solo import run_claimed_job
 from .storage_stage import store_batch
 
@@ -84,10 +84,16 @@ def _run_members(members: list[BatchMember], member_jobs, outputs, hand_off) -> 
 
     results: dict[str, dict] = {}
     finished = []
-    for job, member, result, reason in zip(
-        member_jobs, members, batch.results, batch.cancelled, strict=True
+    # Every member pays for the pass by its images, those that left it early too: their rows
+    # held the engine while they rode along, and the shares add up to the pass's time.
+    shares = engine_ms_shares(
+        batch.load_ms + batch.inference_ms, [member.spec.num_images for member in members]
+    )
+    for job, member, result, reason, share in zip(
+        member_jobs, members, batch.results, batch.cancelled, shares, strict=True
     ):
         output = outputs[str(job.id)]
+        output.gpu_ms += share
         output.add_time("load_ms", batch.load_ms)
         output.add_time("inference_ms", batch.inference_ms)
         output.timings["batch_size"] = batch.batch_size
@@ -97,7 +103,7 @@ def _run_members(members: list[BatchMember], member_jobs, outputs, hand_off) -> 
             output.timings["preview_ms"] = int(preview_ms)
         if result is None:
             logger.info("job %s left its batch: %s", job.id, reason)
-            work_end_cancelled(JOBS, row_id=str(job.id), changes={"timings": output.timings})
+            work_end_cancelled(JOBS, row_id=str(job.id), changes=output.row_changes())
             results[str(job.id)] = {"status": WorkStatus.CANCELLED}
             continue
         try:
@@ -117,4 +123,4 @@ def _run_members(members: list[BatchMember], member_jobs, outputs, hand_off) -> 
 
 
 def _settle(job: GenerationJob, exc: BaseException, outputs: dict[str, JobOutput]) -> dict:
-    return settle(JOBS, str(job.id), exc, changes={"timings": outputs[str(job.id)].timings})
+    return settle(JOBS, str(job.id), exc, changes=outputs[str(job.id)].row_changes())

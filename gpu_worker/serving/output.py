@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from django.db.models import F
 from PIL import Image
 
 from generation.models import GeneratedImage
@@ -28,11 +29,18 @@ class JobOutput:
     conditioning_records: list[dict] = field(default_factory=list)
     generated: int = 0  # before rejected images are dropped (ILLU_KEEP_REJECTED_IMAGES)
     timings: dict[str, int] = field(default_factory=dict)
+    # Engine time its images took this attempt: its share of each pass, its repairs.
+    gpu_ms: int = 0
     # Scores the images before they are stored, off the denoising thread (see the module).
     deferred_scorer: IdentityScorer | None = None
 
     def add_time(self, key: str, ms: int) -> None:
         self.timings[key] = self.timings.get(key, 0) + ms
+
+    def row_changes(self) -> dict:
+        """What the row gets when this attempt ends (however it ends): the timings, and the
+        engine time added to what earlier attempts of the row took."""
+        return {"timings": self.timings, "gpu_ms": F("gpu_ms") + self.gpu_ms}
 
 
 def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | None, reporter):
@@ -59,7 +67,7 @@ def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | No
         _score(images, scorer, output)
         for image in images:
             if not image.accepted and repair_enabled(job):
-                repair_rejected(job, spec, image, scorer, reporter)
+                output.gpu_ms += repair_rejected(job, spec, image, scorer, reporter)
     output.images.extend(images)
 
 
@@ -89,3 +97,18 @@ def _score(images, scorer: IdentityScorer, output: JobOutput) -> None:
 
 def ms(delta) -> int:
     return int(delta.total_seconds() * 1000)
+
+
+def engine_ms_shares(total_ms: int, images: list[int]) -> list[int]:
+    """A pass's engine time split among its members by their image counts, in whole
+    milliseconds that add up to ``total_ms`` exactly (largest remainders get the spare ones)."""
+    count = sum(images)
+    if count == 0:
+        return [0] * len(images)
+    exact = [total_ms * n / count for n in images]
+    shares = [int(value) for value in exact]
+    spare = total_ms - sum(shares)
+    by_remainder = sorted(range(len(images)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for index in by_remainder[:spare]:
+        shares[index] += 1
+    return shares

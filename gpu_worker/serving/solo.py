@@ -39,7 +39,7 @@ def run_claimed_job(job: GenerationJob, hand_off=None) -> dict:
     except OutOfMemory as exc:
         return _after_out_of_memory(job, exc, output)
     except Exception as exc:
-        return settle(JOBS, job_id, exc, changes={"timings": output.timings})
+        return settle(JOBS, job_id, exc, changes=output.row_changes())
     if hand_off is not None:
         hand_off([(job, output)])
         return {"status": "storing", "images": len(output.images)}
@@ -81,6 +81,7 @@ def _run_pass(job, spec, reporter, scorer: IdentityScorer | None, output: JobOut
         result = engine.generate(spec, on_step=reporter, **previews)
     output.add_time("load_ms", result.load_ms)
     output.add_time("inference_ms", result.inference_ms)
+    output.gpu_ms += result.load_ms + result.inference_ms  # a solo pass is all its own
     if reporter.preview_ms:
         output.timings["preview_ms"] = int(reporter.preview_ms)
     add_result(job, spec, result, output, scorer, reporter)
@@ -90,7 +91,7 @@ def _after_out_of_memory(job: GenerationJob, exc: OutOfMemory, output: JobOutput
     """The engine already freed the cache; the job goes back to its queue once, to run with
     the low-memory profile (a status event says so); out of memory again, it fails."""
     if job.params.get("memory_profile") == "low":
-        return settle(JOBS, str(job.id), exc, changes={"timings": output.timings})
+        return settle(JOBS, str(job.id), exc, changes=output.row_changes())
     params = {**job.params, "memory_profile": "low"}
     # Put back from inside its own RQ job (its id is the row's): the entry is owed until RQ
     # has finished with this one, which would otherwise mark the new entry finished.

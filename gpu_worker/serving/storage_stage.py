@@ -45,7 +45,7 @@ def store_job(job: GenerationJob, output: JobOutput, finished_at: datetime | Non
         _upload(job, output)
         output.add_time("store_ms", int((time.perf_counter() - started) * 1000))
     except Exception as exc:
-        return settle(JOBS, job_id, exc, changes={"timings": output.timings})
+        return settle(JOBS, job_id, exc, changes=output.row_changes())
     if not _commit(job, output, finished_at=finished_at):
         delete_stored_files(output.images)
         return {"status": "discarded"}
@@ -66,7 +66,7 @@ def _upload(job: GenerationJob, output: JobOutput) -> None:
 def _commit(job: GenerationJob, output: JobOutput, finished_at=None) -> bool:
     """Write the rows and the success together; if the job ended meanwhile, write nothing."""
     changes = {
-        "timings": output.timings,
+        **output.row_changes(),
         "generated_count": output.generated,
         "accepted_count": sum(1 for image in output.images if image.accepted),
         "conditioning": output.conditioning_records,

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "generation",
     "training",
     "books",
+    "exports",
+    "usage",
     "compat",
     "gpu_worker",
 ]
@@ -300,6 +302,8 @@ ILLU_WARMUP_SIZE = env.int("ILLU_WARMUP_SIZE", default=1024)  # on CUDA; CPU wor
 ILLU_TRAINING_MAX_CONCURRENT = env.int("ILLU_TRAINING_MAX_CONCURRENT", default=1)
 ILLU_TRAINING_MONTHLY_LIMIT = env.int("ILLU_TRAINING_MONTHLY_LIMIT", default=20)
 ILLU_TRAINING_TIMEOUT = env.int("ILLU_TRAINING_TIMEOUT", default=6 * 3600)
+# Seconds before RQ stops a book export (a PDF of 40 pages at 300 dpi takes well under this).
+ILLU_EXPORT_TIMEOUT = env.int("ILLU_EXPORT_TIMEOUT", default=1800)
 ILLU_TRAINING_MAX_STEPS = env.int("ILLU_TRAINING_MAX_STEPS", default=10000)
 ILLU_TRAINING_ON_GPU_WORKERS = env.bool("ILLU_TRAINING_ON_GPU_WORKERS", default=True)
 # The longest an image job should wait behind a running training: the training then

@@ -144,3 +144,25 @@ def test_a_failing_source_is_reported_and_the_rest_still_renders(metrics_token, 
     assert value(metrics, "illu_metrics_source_up", source="redis") == 0
     assert value(metrics, "illu_metrics_source_up", source="database") == 1
     assert ("illu_queue_depth", frozenset({("queue", "gpu")})) not in metrics
+
+
+def test_usage_counters_per_user_class_add_up_the_ended_jobs(make_user, metrics_token):
+    from accounts.models import Quota
+
+    plain, staff, priority = make_user(), make_user(staff=True), make_user()
+    Quota.objects.create(user=priority, allow_high_priority=True)
+    now = timezone.now()
+    for owner, gpu_ms, images in ((plain, 1500, 2), (plain, 500, 1), (staff, 250, 1),
+                                  (priority, 4000, 4)):  # fmt: skip
+        GenerationJob.objects.create(
+            owner=owner, kind="text", status="succeeded", finished_at=now, gpu_ms=gpu_ms,
+            generated_count=images,
+        )  # fmt: skip
+    GenerationJob.objects.create(owner=plain, kind="text", status="running", gpu_ms=0)
+    metrics = scrape()
+    assert value(metrics, "illu_usage_gpu_seconds_total", user_class="standard") == 2.0
+    assert value(metrics, "illu_usage_images_total", user_class="standard") == 3
+    assert value(metrics, "illu_usage_jobs_total", user_class="standard") == 2
+    assert value(metrics, "illu_usage_gpu_seconds_total", user_class="staff") == 0.25
+    assert value(metrics, "illu_usage_jobs_total", user_class="priority") == 1
+    assert value(metrics, "illu_usage_gpu_seconds_total", user_class="priority") == 4.0

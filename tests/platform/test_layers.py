@@ -12,10 +12,11 @@ from tests.conftest import REPO_ROOT
 # Bottom first. An app may import the apps below it, never one above; the project package
 # (settings, urls, asgi/wsgi, logging) sits on top and no app imports it. The catalog (styles,
 # LoRAs, the registry) is below characters; work (the one lifecycle of background work) below
-# every kind of work; books and compat are checked as soon as they exist.
+# every kind of work; usage (roll-ups over jobs and books) above them; books and compat are
+# checked as soon as they exist.
 LAYERS = (
     "core", "accounts", "catalog", "characters", "work", "generation", "training", "books",
-    "compat", "gpu_worker", "ops", "illuplatform",
+    "exports", "usage", "compat", "gpu_worker", "ops", "illuplatform",
 )  # fmt: skip
 ENGINE = "gpu_worker.engine"
 # The one package that bridges Django and the engine.

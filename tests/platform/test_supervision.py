@@ -61,7 +61,15 @@ def test_every_program_restarts_stops_as_a_group_and_logs_under_var(tmp_path):
     config = _config(tmp_path, embedded_redis=True)
     programs = [section.split(":", 1)[1] for section in config.sections() if "program:" in section]
     assert sorted(programs) == sorted(
-        ["redis", "gpu_worker", "webhook_worker", "webhook_scheduler", "cleanup", "web"]
+        [
+            "redis",
+            "gpu_worker",
+            "export_worker",
+            "webhook_worker",
+            "webhook_scheduler",
+            "cleanup",
+            "web",
+        ]  # fmt: skip
     )
     for name in programs:
         section = config[f"program:{name}"]

@@ -7,8 +7,9 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-# Registered by django-rq: a dashboard without rows (its changelist is the queue overview).
-WITHOUT_ROWS = {"django_rq.dashboard"}
+# Registered by django-rq: a dashboard without rows (its changelist is the queue overview);
+# usage per user and month: a read-only roll-up of job rows, no row pages of its own.
+WITHOUT_ROWS = {"django_rq.dashboard", "usage.monthlyusage"}
 
 
 def registered():

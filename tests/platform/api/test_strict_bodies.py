@@ -38,12 +38,24 @@ def schema() -> dict:
 def path_values(staff) -> dict[str, str]:
     """One object of each kind a body-taking path names, owned by the staff caller (staff
     reach every endpoint, so none answers 403 before reading its body)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from books.models import ShareLink
+    from exports.services import export_create
+
     character = character_create(owner=staff, name="Strict")
     image = make_generated_image(staff, character=character)
     book = book_create(owner=staff, title="Strict")
+    link = ShareLink.objects.create(
+        book=book, label="x", token_hash="0" * 64, expires_at=timezone.now() + timedelta(days=1)
+    )
     return {
         "book_id": str(book.id),
         "page_id": str(page_create(book=book, prompt="a page").id),
+        "link_id": str(link.id),
+        "export_id": str(export_create(book=book, format="zip").id),
         "character_id": str(character.id),
         "reference_id": str(reference_add(character=character, upload=image_file()).id),
         "avatar_id": str(avatar_create(owner=staff, upload=image_file(), allow_no_face=True).id),

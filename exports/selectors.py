@@ -1,0 +1,12 @@
+"""Reads on exports."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import BookExport
+
+
+def exports_of_book(*, book) -> QuerySet[BookExport]:
+    """A book's exports, newest first (the book is already its owner's: its exports are)."""
+    return BookExport.objects.filter(book=book).order_by("-created_at")
