@@ -22,6 +22,7 @@ from PIL import Image
 from .config import EngineConfig
 from .devices import DeviceProfile
 from .errors import InvalidSpec, ModelUnavailable
+from .frozen import freeze
 from .hub import model_folder_weights
 from .sources import resolve_source
 from .spec import ControlSpec
@@ -122,6 +123,7 @@ class ControlNetCache:
 
     def adopt(self, source: str, model) -> None:
         """Keep an already built ControlNet (the GPU check builds one in GPU memory)."""
+        freeze([model])
         with self._lock:
             self._models[source] = model
 
@@ -176,6 +178,7 @@ class ControlNetCache:
             raise ModelUnavailable(f"Could not load ControlNet {source}: {exc}") from exc
         WEIGHT_HASHES.record_loaded((source, str(files.folder)), files.folder, files.weights)
         logger.info("loaded %s from %s", model_class.__name__, source)
+        freeze([model])  # loaded trainable; see ``frozen``
         return model.to(self.profile.device)
 
 

@@ -161,6 +161,7 @@ class Engine:
                 else None
                 for each in specs
             ]
+            rest.freeze()  # peft made the active adapters trainable; an IP-Adapter came so
             yield PreparedJob(
                 specs=specs,
                 controls=controls,

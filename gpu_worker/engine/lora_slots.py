@@ -17,6 +17,7 @@ import logging
 import torch
 
 from .errors import InvalidSpec
+from .frozen import freeze
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class HotswapSlots:
         for index in range(len(self.names)):
             self._weigh(index, 0.0)
         unet.enable_lora()
+        freeze([unet])  # enable_lora made the slots trainable; a job runs them frozen
 
     def _swap_in(self, pipeline, index: int, lora, part: tuple) -> None:
         state_dict, alphas, metadata = part

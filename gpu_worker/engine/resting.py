@@ -3,7 +3,8 @@ returns it to, whatever the job did or how it ended.
 
 At rest: every component in the dtype it was loaded in; the UNet's resting attention
 processors (fused QKV when the fast path fuses); LoRA adapters loaded but disabled; an
-IP-Adapter loaded but without its image tokens. A job changes only what it needs (see
+IP-Adapter loaded but without its image tokens; no parameter requiring grad (``frozen``;
+a job freezes what it set up too). A job changes only what it needs (see
 ``Engine.prepare``) and ``restore`` puts it back. The dtype check also runs after every
 pipeline call: diffusers' ControlNet inpaint pipelines upcast the VAE to fp32 for the decode
 and never cast it back, and an upcast VAE decode that fails (out of memory) would leave it so
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 
 from .attention import AttentionSets
+from .frozen import freeze, trainable
 
 
 class RestingState:
@@ -34,6 +36,11 @@ class RestingState:
         self._record_dtypes()
         self._loaded_with = list(self.dtypes)  # the components it was loaded with
         AttentionSets.apply(self.pipeline.unet, self.attention.resting)
+        self.freeze()  # loaded trainable, and the fused projections were built so
+
+    def freeze(self) -> None:
+        """No parameter of the pipeline's modules requires grad (ControlNets load frozen)."""
+        freeze(_modules(self.pipeline).values())
 
     def _record_dtypes(self) -> None:
         # Components attached later (an IP-Adapter's image encoder) rest in the dtype they
@@ -67,6 +74,7 @@ class RestingState:
             },
             "image_projection": unet.encoder_hid_proj is not None,
             "lora_enabled": {name: _lora_enabled(modules[name]) for name in self._loaded_with},
+            "trainable": [name for name, module in modules.items() if trainable(module)],
         }
 
 

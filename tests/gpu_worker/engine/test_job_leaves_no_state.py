@@ -1,6 +1,7 @@
 """Regressions: what one job left behind broke the next one (VAE left in fp32 by a ControlNet
-inpaint, stale attention processors after fused QKV met an IP-Adapter), and an out-of-memory
-error in an edit job that never reached the worker's low-memory retry."""
+inpaint, stale attention processors after fused QKV met an IP-Adapter, weights left frozen or
+trainable by peft), and an out-of-memory error in an edit job that never reached the worker's
+low-memory retry."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from gpu_worker.engine.errors import OutOfMemory
+from gpu_worker.engine.frozen import trainable
 from gpu_worker.engine.masks import rect_mask
 from gpu_worker.engine.spec import ControlSpec, LoraSpec
 from tests.fixtures.engine import SIZE, pattern_image, pixels
@@ -103,3 +105,43 @@ def test_a_lora_job_after_reference_and_plain_jobs_equals_the_same_lora_job_befo
     fast_engine.generate(make_spec(steps=2))
     after = fast_engine.generate(lora)
     assert np.array_equal(pixels(after), pixels(before))
+
+
+def test_no_parameter_runs_trainable_and_a_plain_job_after_lora_jobs_equals_a_fresh_engines(
+    fast_engine, fresh_fast_engine, make_spec, tiny_models
+):
+    """PyTorch picks the fp16 matmul kernel of a layer with a non-contiguous input by whether
+    its weight requires grad; peft froze the UNet when it loaded a LoRA (and made active
+    adapters trainable), so a plain job after a LoRA job differed from a fresh engine's."""
+    plain = make_spec(prompt="a fox in the snow", seeds=(427,), steps=2)
+    expected = fresh_fast_engine().generate(plain)
+    warm, _ = fast_engine.pipelines.get(plain.model)
+    control = ControlSpec(
+        image=pattern_image(3), model=str(tiny_models["controlnet"]), kind="canny"
+    )
+    trainable_in_a_job: set[str] = set()
+
+    def note_trainable(step: int, total: int) -> None:
+        modules = {
+            **warm.pipeline.components,
+            "controlnet": fast_engine.controlnets.get(control.model),
+        }
+        trainable_in_a_job.update(
+            name
+            for name, module in modules.items()
+            if isinstance(module, torch.nn.Module) and trainable(module)
+        )
+
+    loras = (LoraSpec(str(tiny_models["lora_b"]), 0.82), LoraSpec(str(tiny_models["lora_a"]), 1.02))
+    fast_engine.generate(make_spec(loras=loras, steps=2), on_step=note_trainable)
+    fast_engine.generate(
+        make_spec(
+            loras=loras[:1],
+            controls=(control,),
+            ip_adapter_images=(pattern_image(5),),
+            steps=2,
+        ),
+        on_step=note_trainable,
+    )
+    assert trainable_in_a_job == set()
+    assert np.array_equal(pixels(fast_engine.generate(plain)), pixels(expected))

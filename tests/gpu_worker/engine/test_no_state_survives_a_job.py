@@ -202,19 +202,6 @@ def run_sequence(count: int, engine, fresh_engine, maker: JobMaker, model: str) 
         assert engine.resting_state(model) == resting, f"{context}\nnot back at rest"
 
 
-@pytest.fixture
-def fresh_fast_engine(fast_engine_config):
-    import torch
-
-    from gpu_worker.engine.devices import DeviceProfile
-    from gpu_worker.engine.generate import Engine
-
-    def build():
-        return Engine(DeviceProfile("cpu", torch.float16), fast_engine_config)
-
-    return build
-
-
 @pytest.mark.parametrize(
     "count", [12, pytest.param(200, marks=pytest.mark.property_long)], ids=["short", "long"]
 )
