@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 
-from .models import Lora, StylePreset
+from .models import BaseModel, Lora, StylePreset
 
 
 def loras_visible_to(*, user: User) -> QuerySet[Lora]:
@@ -26,3 +26,20 @@ def lora_list(*, user: User, filters: dict) -> QuerySet[Lora]:
 def enabled_styles() -> QuerySet[StylePreset]:
     """The style presets users may choose; a disabled one is as unknown as a missing one."""
     return StylePreset.objects.filter(enabled=True)
+
+
+def enabled_base_models() -> QuerySet[BaseModel]:
+    """The checkpoints users may choose; a disabled one is as unknown as a missing one."""
+    return BaseModel.objects.filter(enabled=True)
+
+
+def model_load_spec(slug: str) -> dict | None:
+    """What a worker needs to load the base model ``slug`` (None when no such model is
+    registered): its source, VAE, weights sha256 (blank until fetched), family and default
+    scheduler. Disabled models still load: a job queued before it was disabled runs on it."""
+    row = (
+        BaseModel.objects.filter(slug=slug)
+        .values("slug", "source", "vae", "sha256", "family", "default_scheduler")
+        .first()
+    )
+    return row
