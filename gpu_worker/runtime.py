@@ -99,6 +99,11 @@ def engine_config() -> EngineConfig:
         ip_adapter=model_set().ip_adapter,
         depth_model=model_set().depth,
         fp8=settings.ILLU_FP8,
+        resident_budget_bytes=settings.ILLU_RESIDENT_BUDGET_BYTES or None,
+        max_resident_models=settings.ILLU_MAX_RESIDENT_MODELS or None,
+        host_cache_bytes=None
+        if settings.ILLU_HOST_CACHE_BYTES < 0
+        else settings.ILLU_HOST_CACHE_BYTES,
     )
 
 

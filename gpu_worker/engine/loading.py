@@ -298,6 +298,7 @@ class PipelineCache:
             "budget_bytes": budget.device_bytes,
             "host_budget_bytes": budget.host_bytes,
             "max_models": budget.max_models,
+            "room": residency.room(),
             "switches": residency.switches,
         }
 

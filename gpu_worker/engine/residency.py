@@ -104,6 +104,18 @@ class ResidentModels:
             if id(module) not in on_device
         )
 
+    def room(self) -> int:
+        """Models of the resident ones' average size that still fit without pushing one
+        out (an empty device: the count cap, or one)."""
+        count = len(self.on_device)
+        cap = self.budget.max_models
+        by_count = cap - count if cap is not None else None
+        if count == 0:
+            return by_count if by_count is not None else 1
+        average = max(1, self.device_bytes() // count)
+        by_bytes = max(0, self.budget.device_bytes - self.device_bytes()) // average
+        return max(0, min(by_bytes, by_count) if by_count is not None else by_bytes)
+
     # Taking a model ----------------------------------------------------------------------
 
     def take(self, source: str):

@@ -27,12 +27,21 @@ class JobOutput:
     conditioning: list[tuple[str, Image.Image]] = field(default_factory=list)
     conditioning_records: list[dict] = field(default_factory=list)
     generated: int = 0  # before rejected images are dropped (ILLU_KEEP_REJECTED_IMAGES)
-    timings: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, int | str] = field(default_factory=dict)
     # Scores the images before they are stored, off the denoising thread (see the module).
     deferred_scorer: IdentityScorer | None = None
 
     def add_time(self, key: str, ms: int) -> None:
         self.timings[key] = self.timings.get(key, 0) + ms
+
+    def add_model_load(self, model_load: dict | None) -> None:
+        """``model_load_ms`` (0 when the model was resident) and ``model_tier``: where the
+        job's model came from (``resident``, ``host`` memory or ``disk``), from the engine's
+        ``result.extra["model_load"]``; a job with several passes keeps its first load."""
+        model_load = model_load or {"ms": 0, "tier": "resident"}
+        self.add_time("model_load_ms", int(model_load["ms"]))
+        if self.timings.get("model_tier") in (None, "resident"):
+            self.timings["model_tier"] = model_load["tier"]
 
 
 def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | None, reporter):

@@ -80,6 +80,7 @@ def _run_pass(job, spec, reporter, scorer: IdentityScorer | None, output: JobOut
     with engine.pipelines.use_memory_profile(job.params.get("memory_profile")):
         result = engine.generate(spec, on_step=reporter, **previews)
     output.add_time("load_ms", result.load_ms)
+    output.add_model_load(result.extra.get("model_load"))
     output.add_time("inference_ms", result.inference_ms)
     if reporter.preview_ms:
         output.timings["preview_ms"] = int(reporter.preview_ms)

@@ -367,6 +367,15 @@ ILLU_MAX_BATCH = env.int("ILLU_MAX_BATCH", default=4)  # images per denoising pa
 ILLU_STORAGE_QUEUE = env.int("ILLU_STORAGE_QUEUE", default=2)  # jobs waiting for storage; 0: inline
 ILLU_LORA_AFFINITY_MAX_PASS = env.int("ILLU_LORA_AFFINITY_MAX_PASS", default=2)  # 0: no affinity
 ILLU_FAIR_SHARE = env.bool("ILLU_FAIR_SHARE", default=True)  # false: plain FIFO within a priority
+# checkpoint: a worker prefers jobs for models it holds (fifo: any worker takes the next job).
+ILLU_ROUTING = env.str("ILLU_ROUTING", default="checkpoint")
+ILLU_MODEL_AFFINITY_MAX_PASS = env.int("ILLU_MODEL_AFFINITY_MAX_PASS", default=4)
+# Base models kept warm per worker (engine residency): device bytes (0: from the device
+# profile), a cap on their number (0: bytes only; CPU workers keep 3), host memory bytes for
+# models pushed off the device (-1: half the free host memory on a GPU worker, none on CPU).
+ILLU_RESIDENT_BUDGET_BYTES = env.int("ILLU_RESIDENT_BUDGET_BYTES", default=0)
+ILLU_MAX_RESIDENT_MODELS = env.int("ILLU_MAX_RESIDENT_MODELS", default=0)
+ILLU_HOST_CACHE_BYTES = env.int("ILLU_HOST_CACHE_BYTES", default=-1)
 ILLU_PREVIEW_EVERY = env.int("ILLU_PREVIEW_EVERY", default=5)  # steps between previews; 0: none
 ILLU_QUEUE_ESTIMATE_SECONDS = env.float("ILLU_QUEUE_ESTIMATE_SECONDS", default=20)
 ILLU_CUDA_SDPA = env.bool("ILLU_CUDA_SDPA", default=True)
