@@ -69,8 +69,11 @@ def model_set() -> ModelSet:
 
 
 def resolve_model_source(model: str) -> str:
-    """Map a job's model name to what the engine loads: a hub id, local dir or s3:// URI."""
-    return model_set().sdxl if model == DEMO_MODEL else model
+    """Map a job's model (a registry slug, or the configured source) to what the engine
+    loads: a hub id, local dir or s3:// URI."""
+    from .model_registry import source_for
+
+    return source_for(model, {DEMO_MODEL: model_set().sdxl})
 
 
 def engine_config() -> EngineConfig:

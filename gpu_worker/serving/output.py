@@ -15,6 +15,7 @@ from PIL import Image
 
 from generation.models import GeneratedImage
 
+from ..model_registry import name_model, record_weights
 from ..repair_loop import repair_enabled, repair_rejected
 from ..scoring import IdentityScorer
 
@@ -60,10 +61,12 @@ def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | No
             width=generated.image.width,
             height=generated.image.height,
             seed=generated.seed,
-            manifest=generated.manifest,
+            manifest=name_model(generated.manifest, job.params["model"]),
         )
         image._pil = generated.image  # kept until upload
         images.append(image)
+    if images:
+        record_weights(images[0].manifest)
     if scorer is not None:
         _score(images, scorer, output)
         for image in images:

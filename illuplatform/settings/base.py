@@ -233,6 +233,16 @@ REST_FRAMEWORK = {
 # Generation. ILLU_SDXL_MODEL is a Hugging Face repo id or a local diffusers directory;
 # empty means the tiny random demo model built under ILLU_MODELS_DIR.
 ILLU_SDXL_MODEL = env.str("ILLU_SDXL_MODEL", default="")
+# The registry's base model (catalog.BaseModel slug) a job runs on when neither the request,
+# its style nor its character names one. Not registered (or disabled): ILLU_SDXL_MODEL above.
+ILLU_DEFAULT_MODEL = env.str("ILLU_DEFAULT_MODEL", default="demo-tiny")
+# The `turbo` quality preset: few-step sampling of distilled SDXL variants (4-8 steps, guidance
+# 0-2), with their sampler (lcm, tcd, or euler_trailing for SDXL-Lightning and Hyper-SD) and,
+# optionally, the slug of a registered distilled LoRA applied to every turbo job.
+ILLU_TURBO_STEPS = env.int("ILLU_TURBO_STEPS", default=6)
+ILLU_TURBO_GUIDANCE = env.float("ILLU_TURBO_GUIDANCE", default=1.0)
+ILLU_TURBO_SCHEDULER = env.str("ILLU_TURBO_SCHEDULER", default="euler_trailing")
+ILLU_TURBO_LORA = env.str("ILLU_TURBO_LORA", default="")
 ILLU_MODELS_DIR = Path(env.str("ILLU_MODELS_DIR", default=VAR_DIR / "models"))
 ILLU_DEVICE = env.str("ILLU_DEVICE", default="")
 ILLU_JOB_TIMEOUT = env.int("ILLU_JOB_TIMEOUT", default=1800)
