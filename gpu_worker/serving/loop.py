@@ -15,7 +15,6 @@ from generation.queue.scheduling import lora_key
 from generation.work_kind import JOBS
 from work.models import WorkStatus
 
-from ..job_models import fill_model_sha256
 from ..owed_entries import owe_entry
 from ..runtime import worker_identity
 from .batch_pass import run_jobs
@@ -50,7 +49,6 @@ def serve(job_id: str) -> dict:
             with STATE.lock:
                 STATE.denoising.difference_update(ids)
         STATE.loaded_loras = lora_key(jobs[0].params)
-        fill_model_sha256(get_engine(), jobs[0].params["model"])
     else:
         results = {}
     if job_id not in ids:
