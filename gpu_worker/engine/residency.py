@@ -224,9 +224,11 @@ class ResidentModels:
             self._to_host(warm)
             self.on_host[source] = warm
             logger.info("model %s moved to host memory", source)
+            if self.device.startswith("cuda"):
+                free_device_memory()  # its device copy's blocks back to the device
         else:
             self._drop(source, warm)
-        free_device_memory()
+            free_device_memory()
 
     def _to_host(self, warm) -> None:
         """Every part no device-resident model still uses goes to host memory, pinned on
