@@ -59,7 +59,7 @@ def test_basic_auth_takes_the_username_and_an_api_token(user, webui):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"prompt": "x", "sampler_name": "LCM"}, "sampler_name"),
+        ({"prompt": "x", "sampler_name": "UniPC"}, "sampler_name"),
         ({"prompt": "x", "sampler_name": "Euler", "scheduler": "karras"}, "scheduler"),
         ({"prompt": "x", "scheduler": "exponential"}, "scheduler"),
         ({"prompt": "a <lora:nobody:0.5>"}, "prompt"),
