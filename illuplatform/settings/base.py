@@ -448,6 +448,7 @@ SPECTACULAR_SETTINGS = {
         "ControlTypeEnum": "catalog.controlnet_weights.CONTROL_TYPES",
         "LoraTypeEnum": "catalog.models.LoraType",
         "JobSourceEnum": "generation.models.JobSource",
+        "SchedulerEnum": "catalog.models.Scheduler",  # styles, base models and jobs alike
         "OpenAIQualityEnum": "compat.openai_images.serializers.QUALITIES",
     },
 }
