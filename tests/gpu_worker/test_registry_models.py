@@ -50,6 +50,8 @@ def test_the_manifest_names_the_models_slug_and_sha256_and_the_row_records_it(
     assert manifest["model"]["slug"] == "demo-tiny"
     sha256 = manifest["model"]["sha256"]
     assert len(sha256) == 64 and BaseModel.objects.get(slug="demo-tiny").sha256 == sha256
+    # Users see manifests; a registered model's source is staff-only.
+    assert "source" not in manifest["model"]
 
 
 @pytest.mark.slow
