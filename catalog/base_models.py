@@ -64,3 +64,15 @@ def base_model_record_sha256(*, slug: str, sha256: str) -> bool:
     """The worker's report of a model's weights digest once fetched; recorded only while the
     row has none (a changed source clears it, see the admin). True when it was recorded."""
     return bool(BaseModel.objects.filter(slug=slug, sha256="").update(sha256=sha256))
+
+
+def base_model_register(*, slug: str, name: str, source: str, **fields) -> tuple[BaseModel, bool]:
+    """Register a base model, or leave the one registered under ``slug`` as the curators
+    keep it (so a bootstrap run again changes nothing). Returns (model, created)."""
+    existing = BaseModel.objects.filter(slug=slug).first()
+    if existing is not None:
+        return existing, False
+    model = BaseModel(slug=slug, name=name, source=source, **fields)
+    model.full_clean()
+    model.save()
+    return model, True

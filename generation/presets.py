@@ -13,7 +13,13 @@ class QualityPreset:
     steps: int
     guidance_scale: float
     scheduler: str | None = None  # None: the style's or the model's
-    lora: str | None = None  # a LoRA slug the preset always applies (a distilled LoRA)
+    # Few-step: its jobs also get the distilled LoRA ILLU_TURBO_LORA names, when it is set.
+    distilled: bool = False
+
+    @property
+    def lora(self) -> str | None:
+        """The slug of the LoRA every job of this preset applies (read when a job is made)."""
+        return (settings.ILLU_TURBO_LORA or None) if self.distilled else None
 
 
 QUALITY_PRESETS: dict[str, QualityPreset] = {
@@ -28,7 +34,7 @@ QUALITY_PRESETS: dict[str, QualityPreset] = {
         steps=settings.ILLU_TURBO_STEPS,
         guidance_scale=settings.ILLU_TURBO_GUIDANCE,
         scheduler=settings.ILLU_TURBO_SCHEDULER,
-        lora=settings.ILLU_TURBO_LORA or None,
+        distilled=True,
     ),
 }
 DEFAULT_QUALITY = "standard"

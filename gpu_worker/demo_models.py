@@ -78,3 +78,19 @@ def demo_model_path(source: str) -> str | None:
     if source == DEMO_VARIANT:
         return ensure_demo_variant()
     return None
+
+
+# The demo checkpoints ``make run`` registers (ILLU_DEFAULT_MODEL names the first by default).
+DEMO_BASE_MODELS = (
+    {"slug": "demo-tiny", "name": "Demo tiny SDXL", "source": DEMO_MODEL},
+    {"slug": "demo-tiny-b", "name": "Demo tiny SDXL (variant B)", "source": DEMO_VARIANT},
+)
+
+
+def register_demo_models() -> list[str]:
+    """Register the demo checkpoints as base models (once); the slugs registered now."""
+    from catalog.base_models import base_model_register
+
+    note = "Random weights for local runs; they draw noise."
+    created = [base_model_register(**entry, license_note=note) for entry in DEMO_BASE_MODELS]
+    return [model.slug for model, new in created if new]

@@ -38,10 +38,13 @@ def weights_sha256(digests: dict[str, str]) -> str | None:
 
 def name_model(manifest: dict, model: str) -> dict:
     """The manifest with its model named: ``slug`` (the job's ``params.model``) and ``sha256``
-    of the weights it loaded."""
+    of the weights it loaded. A registered model's source stays staff-only: users see the
+    manifest, and the slug and sha256 identify the weights."""
     record = dict(manifest.get("model") or {})
     record["slug"] = model
     record["sha256"] = weights_sha256(record.get("weights_sha256") or {})
+    if model_load_spec(model) is not None:
+        record.pop("source", None)
     return {**manifest, "model": record}
 
 

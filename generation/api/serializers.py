@@ -353,7 +353,7 @@ class JobSerializer(serializers.ModelSerializer):
     def get_progress(self, job: GenerationJob) -> dict:
         return work_progress(JOBS, job)
 
-    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    @extend_schema_field(serializers.DictField())
     def get_timings(self, job: GenerationJob) -> dict:
         """Milliseconds per stage; ``model_load_ms`` (0: the model was resident) once run. A
         worker that predates it reported the model load as ``load_ms``."""

@@ -243,6 +243,12 @@ ILLU_TURBO_STEPS = env.int("ILLU_TURBO_STEPS", default=6)
 ILLU_TURBO_GUIDANCE = env.float("ILLU_TURBO_GUIDANCE", default=1.0)
 ILLU_TURBO_SCHEDULER = env.str("ILLU_TURBO_SCHEDULER", default="euler_trailing")
 ILLU_TURBO_LORA = env.str("ILLU_TURBO_LORA", default="")
+if not (4 <= ILLU_TURBO_STEPS <= 8 and 0 <= ILLU_TURBO_GUIDANCE <= 2):
+    raise ValueError(
+        "ILLU_TURBO_STEPS must be 4..8 and ILLU_TURBO_GUIDANCE 0..2 (few-step models)."
+    )
+if ILLU_TURBO_SCHEDULER not in ("lcm", "tcd", "euler_trailing"):
+    raise ValueError("ILLU_TURBO_SCHEDULER must be lcm, tcd or euler_trailing.")
 ILLU_MODELS_DIR = Path(env.str("ILLU_MODELS_DIR", default=VAR_DIR / "models"))
 ILLU_DEVICE = env.str("ILLU_DEVICE", default="")
 ILLU_JOB_TIMEOUT = env.int("ILLU_JOB_TIMEOUT", default=1800)
@@ -451,6 +457,7 @@ SPECTACULAR_SETTINGS = {
         "ControlTypeEnum": "catalog.controlnet_weights.CONTROL_TYPES",
         "LoraTypeEnum": "catalog.models.LoraType",
         "JobSourceEnum": "generation.models.JobSource",
+        "SchedulerEnum": "catalog.models.Scheduler",  # styles, base models and jobs alike
         "OpenAIQualityEnum": "compat.openai_images.serializers.QUALITIES",
     },
 }
