@@ -15,6 +15,7 @@ from catalog.models import BaseModel
 from generation.models import GenerationJob
 from generation.work_kind import reconcile_jobs
 from gpu_worker.job_models import demo_variant
+from tests.conftest import client_for
 from tests.fixtures.lifecycle import wait_for
 from work.workers import live_workers
 
@@ -82,13 +83,14 @@ def switches_by_order(jobs: list[GenerationJob]) -> int:
 
 
 def test_jobs_cluster_on_the_workers_that_hold_their_model_and_a_new_model_starts_in_bound(
-    api, empty_queues, checkpoints, fleet
+    api, empty_queues, checkpoints, fleet, make_user
 ):
     ink, photo, watercolor = checkpoints
     fleet(3)
     ids = [create(api, (ink, photo)[n % 2], f"job {n}") for n in range(30)]
     wait_for(lambda: GenerationJob.objects.filter(pk__in=ids, status="succeeded").count() >= 10)
-    late = create(api, watercolor, "a new style while the fleet is busy")
+    # Another user's job: fair share puts it next, while most of the 30 still wait.
+    late = create(client_for(make_user("newcomer")), watercolor, "a new style meanwhile")
     wait_for(lambda: all_ended([*ids, late]), timeout=300)
 
     jobs = list(GenerationJob.objects.filter(pk__in=[*ids, late]).prefetch_related("images"))
@@ -101,11 +103,14 @@ def test_jobs_cluster_on_the_workers_that_hold_their_model_and_a_new_model_start
     # far below the ~20 that three workers taking 30 alternating jobs in turn would make.
     assert len(loads) == switches_by_order(jobs)
     assert len(loads) <= 7, Counter((j.worker_name, j.params["model"]) for j in jobs)
-    # The new model's job overtook at most the bound's worth of younger ones... it was
-    # created after these, so: no job queued after it started before it beyond the bound.
-    new = next(job for job in jobs if job.id == late or str(job.id) == late)
-    overtaken = [j for j in jobs if j.created_at > new.created_at and j.started_at < new.started_at]
-    assert len(overtaken) <= MAX_PASS
+    # The new model's job: nobody held it, yet at most the bound's worth of the jobs queued
+    # when it came started before it (each of the three workers may skip it up to the
+    # fleet-wide bound between them, and start its own jobs meanwhile), and the others
+    # kept serving their models.
+    new = next(job for job in jobs if str(job.id) == late)
+    waiting = [j for j in jobs if j.id != new.id and j.started_at > new.created_at]
+    overtaken = [j for j in waiting if j.started_at < new.started_at]
+    assert len(overtaken) <= MAX_PASS * 3, (len(overtaken), len(waiting))
     busy_meanwhile = [
         j for j in jobs if j.worker_name != new.worker_name and j.started_at > new.started_at
     ]
