@@ -1,6 +1,7 @@
-"""Curators' admin for the catalog. Style presets: their ControlNet weights follow the same rule
-as a registry import. LoRA files are added only through ``lora_register`` (safetensors checks,
-nothing stored on failure)."""
+"""Curators' admin for the catalog. Base models: curated rows, enabled and disabled rather than
+deleted (jobs and manifests name them by slug). Style presets: their ControlNet weights follow
+the same rule as a registry import. LoRA files are added only through ``lora_register``
+(safetensors checks, nothing stored on failure)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from django.template.defaultfilters import filesizeformat
 from accounts.models import User
 from core.admin import ServiceAddMixin, image_tag
 
+from .base_models import base_model_set_enabled
 from .controlnet_weights import controlnet_weights_errors
 from .models import (
+    BaseModel,
     BaseModelFamily,
     Lora,
     LoraCombination,
@@ -23,6 +26,57 @@ from .models import (
 )
 from .services import lora_register, lora_set_enabled
 
+# ---------------------------------------------------------------- base models
+
+
+@admin.register(BaseModel)
+class BaseModelAdmin(admin.ModelAdmin):
+    """The admin site is staff-only, so the source (kept from users) is shown here."""
+
+    list_display = ("name", "slug", "family", "source", "default_scheduler", "sha_short", "enabled")
+    list_filter = ("enabled", "family", "default_scheduler")
+    search_fields = ("name", "slug", "source", "sha256")
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ("enable", "disable")
+    readonly_fields = ("sha256", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "family", "enabled")}),
+        ("Weights", {"fields": ("source", "vae", "sha256")}),
+        ("Sampling", {"fields": ("default_scheduler",)}),
+        ("License", {"fields": ("license_note",)}),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def save_model(self, request, obj, form, change):
+        # New weights: the worker records their sha256 again when it first loads them.
+        if change and {"source", "vae"} & set(form.changed_data):
+            obj.sha256 = ""
+        super().save_model(request, obj, form, change)
+
+    # A model jobs ran on stays: disable it instead.
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="sha256", ordering="sha256")
+    def sha_short(self, model):
+        return model.sha256[:12] or "-"
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        models = list(queryset)
+        for model in models:
+            base_model_set_enabled(model=model, enabled=enabled)
+        state = "Enabled" if enabled else "Disabled"
+        self.message_user(request, f"{state} {len(models)} base models.", messages.SUCCESS)
+
+    @admin.action(description="Enable selected base models")
+    def enable(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected base models")
+    def disable(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+
 # ---------------------------------------------------------------- style presets
 
 
@@ -30,8 +84,8 @@ class StylePresetForm(forms.ModelForm):
     class Meta:
         model = StylePreset
         fields = (
-            "name", "slug", "enabled", "prompt_template", "negative_prompt", "quality", "steps",
-            "scheduler", "ip_adapter_scale", "controlnet_weights",
+            "name", "slug", "enabled", "base_model", "prompt_template", "negative_prompt",
+            "quality", "steps", "scheduler", "ip_adapter_scale", "controlnet_weights",
         )  # fmt: skip
 
     def clean_controlnet_weights(self):
@@ -46,13 +100,15 @@ class StylePresetForm(forms.ModelForm):
 @admin.register(StylePreset)
 class StylePresetAdmin(admin.ModelAdmin):
     form = StylePresetForm
-    list_display = ("name", "slug", "quality", "scheduler", "ip_adapter_scale", "enabled")
-    list_filter = ("enabled", "quality", "scheduler")
+    list_display = (
+        "name", "slug", "base_model", "quality", "scheduler", "ip_adapter_scale", "enabled",
+    )  # fmt: skip
+    list_filter = ("enabled", "quality", "scheduler", "base_model")
     search_fields = ("name", "slug", "prompt_template")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("name", "slug", "enabled")}),
+        (None, {"fields": ("name", "slug", "enabled", "base_model")}),
         ("Prompt", {"fields": ("prompt_template", "negative_prompt")}),
         ("Sampling", {"fields": ("quality", "steps", "scheduler", "ip_adapter_scale")}),
         (

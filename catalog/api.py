@@ -1,5 +1,6 @@
-"""Catalog API: the LoRA registry (read by everyone, written by staff) and the style presets
-(read-only, the enabled ones only)."""
+"""Catalog API: the base models (read-only: the enabled ones, with the workers holding them),
+the LoRA registry (read by everyone, written by staff) and the style presets (read-only, the
+enabled ones only)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,33 @@ from core.schema import USER_ID_PARAMETER
 from core.throttles import UploadThrottle
 
 from .api_serializers import (
+    BaseModelSerializer,
     LoraQuerySerializer,
     LoraRegisterSerializer,
     LoraSerializer,
     StylePresetSerializer,
 )
-from .selectors import enabled_styles, lora_list, loras_visible_to
+from .selectors import (
+    enabled_base_models,
+    enabled_styles,
+    lora_list,
+    loras_visible_to,
+    model_residency,
+)
 from .services import lora_register
+
+
+@extend_schema(tags=["models"])
+class BaseModelListView(generics.ListAPIView):
+    """The enabled base models (checkpoints) jobs may name, and the live workers holding each."""
+
+    serializer_class = BaseModelSerializer
+
+    def get_queryset(self):
+        return enabled_base_models()
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "residency": model_residency()}
 
 
 @extend_schema(tags=["styles"])

@@ -11,7 +11,7 @@ from core.acting import acting_user_field
 from core.media import storage_url
 from core.serializers import StrictSerializer
 
-from .models import BaseModelFamily, Lora, LoraType, StylePreset
+from .models import BaseModel, BaseModelFamily, Lora, LoraType, StylePreset
 
 MAX_TRIGGER_WORDS = 50
 
@@ -124,3 +124,22 @@ class StylePresetSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+# --- base models ------------------------------------------------------------------------
+
+
+class BaseModelSerializer(serializers.ModelSerializer):
+    """A base model as users see it (its source is staff-only). ``residency`` in the context:
+    slug -> live workers holding it (``model_residency``)."""
+
+    resident_on = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BaseModel
+        fields = ["slug", "name", "family", "default_scheduler", "resident_on"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_resident_on(self, model: BaseModel) -> list[str]:
+        """Live GPU workers holding it loaded now."""
+        return sorted(self.context.get("residency", {}).get(model.slug, []))

@@ -1,10 +1,12 @@
-"""The curated catalog every app draws on: style presets, the LoRA registry and LoRA
-combinations. (The fleet's base models will be registered here too.)"""
+"""The curated catalog every app draws on: the base models (checkpoints) of the fleet, style
+presets, the LoRA registry and LoRA combinations."""
 
 import uuid
 
 from django.conf import settings
 from django.db import models
+
+from .model_sources import validate_model_source
 
 
 class Scheduler(models.TextChoices):
@@ -12,6 +14,11 @@ class Scheduler(models.TextChoices):
     EULER_A = "euler_a"
     DPMPP_2M = "dpmpp_2m"
     DDIM = "ddim"
+    # Few-step samplers of distilled SDXL variants (LCM, TCD; SDXL-Lightning and Hyper-SD
+    # sample with Euler over trailing timesteps).
+    LCM = "lcm"
+    TCD = "tcd"
+    EULER_TRAILING = "euler_trailing"
 
 
 class Quality(models.TextChoices):
@@ -19,6 +26,70 @@ class Quality(models.TextChoices):
     STANDARD = "standard"
     HIGH = "high"
     ULTRA = "ultra"
+    TURBO = "turbo"
+
+
+class BaseModelFamily(models.TextChoices):
+    """The architecture a LoRA was trained for; a LoRA only fits a base model of its family."""
+
+    SDXL = "sdxl", "SDXL"
+    SD15 = "sd15", "Stable Diffusion 1.5"
+
+
+# The families the engine can run as a base model (a LoRA may declare another one; it is
+# then refused on every model).
+SERVABLE_FAMILIES = (BaseModelFamily.SDXL,)
+
+
+class BaseModel(models.Model):
+    """A checkpoint of the fleet: where its weights come from, and how it samples by default.
+    ``source`` is staff-only; users see the slug."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    family = models.CharField(
+        max_length=16,
+        choices=[(family.value, family.label) for family in SERVABLE_FAMILIES],
+        default=BaseModelFamily.SDXL,
+    )
+    source = models.CharField(
+        max_length=500,
+        validators=[validate_model_source],
+        help_text="Hub id (org/name[@revision][/file.safetensors]), local diffusers folder, "
+        "single-file .safetensors checkpoint, s3://bucket/prefix, or demo:<name>.",
+    )
+    vae = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_model_source],
+        help_text="Optional VAE source (an fp16-safe one, e.g. madebyollin/sdxl-vae-fp16-fix).",
+    )
+    sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Of the weights, filled in by the worker once fetched."
+    )
+    default_scheduler = models.CharField(
+        max_length=16, choices=Scheduler.choices, default=Scheduler.EULER
+    )
+    license_note = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(family__in=[family.value for family in SERVABLE_FAMILIES]),
+                name="basemodel_family_servable",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(default_scheduler__in=Scheduler.values),
+                name="basemodel_scheduler_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
 
 
 class StylePreset(models.Model):
@@ -36,6 +107,14 @@ class StylePreset(models.Model):
     )
     scheduler = models.CharField(max_length=16, choices=Scheduler.choices, default="euler")
     ip_adapter_scale = models.FloatField(null=True, blank=True)
+    base_model = models.ForeignKey(
+        BaseModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The checkpoint this style runs on; empty: the platform default.",
+    )
     controlnet_weights = models.JSONField(
         default=dict,
         blank=True,
@@ -84,11 +163,6 @@ class LoraType(models.TextChoices):
     BACKGROUND = "background"
     POSE = "pose"
     DETAIL = "detail"
-
-
-class BaseModelFamily(models.TextChoices):
-    SDXL = "sdxl", "SDXL"
-    SD15 = "sd15", "Stable Diffusion 1.5"
 
 
 def lora_key(instance: "Lora", filename: str) -> str:

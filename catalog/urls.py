@@ -6,6 +6,7 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
+    path("models/", api.BaseModelListView.as_view(), name="model-list"),
     path("loras/", api.LoraListCreateView.as_view(), name="lora-list"),
     path("loras/<slug:slug>/", api.LoraDetailView.as_view(), name="lora-detail"),
     path("styles/", api.StyleListView.as_view(), name="style-list"),

@@ -72,8 +72,8 @@ class CharacterForm(forms.ModelForm):
     class Meta:
         model = Character
         fields = (
-            "owner", "name", "description", "trigger_words", "style", "consistency_threshold",
-            "scene_presets",
+            "owner", "name", "description", "trigger_words", "style", "base_model",
+            "consistency_threshold", "scene_presets",
         )  # fmt: skip
 
     def clean_new_reference(self):
@@ -89,7 +89,8 @@ class CharacterForm(forms.ModelForm):
 
 
 CHARACTER_FIELDS = (
-    "description", "trigger_words", "style", "consistency_threshold", "scene_presets",
+    "description", "trigger_words", "style", "base_model", "consistency_threshold",
+    "scene_presets",
 )  # fmt: skip
 
 

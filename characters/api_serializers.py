@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.api_serializers import FaceSerializer, face_block
 from catalog.api_serializers import trigger_words_field
-from catalog.models import StylePreset
+from catalog.models import BaseModel, StylePreset
 from catalog.selectors import loras_visible_to
 from core.acting import acting_user_field
 from core.media import storage_url
@@ -55,6 +55,9 @@ class CharacterSerializer(serializers.ModelSerializer):
     trigger_words = serializers.ListField(child=serializers.CharField())
     default_loras = serializers.SerializerMethodField()
     style = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    model = serializers.SlugRelatedField(
+        source="base_model", slug_field="slug", read_only=True, allow_null=True
+    )
     scene_presets = serializers.DictField(
         child=serializers.CharField(), help_text="Scene name -> prompt fragment."
     )
@@ -69,6 +72,7 @@ class CharacterSerializer(serializers.ModelSerializer):
             "trigger_words",
             "default_loras",
             "style",
+            "model",
             "consistency_threshold",
             "scene_presets",
             "references",
@@ -100,6 +104,14 @@ class CharacterWriteSerializer(StrictSerializer):
         allow_null=True,
         required=False,
         help_text="An enabled style preset's slug, or null.",
+    )
+    model = serializers.SlugRelatedField(
+        source="base_model",
+        slug_field="slug",
+        queryset=BaseModel.objects.filter(enabled=True),
+        allow_null=True,
+        required=False,
+        help_text="An enabled base model's slug its jobs use unless they name one, or null.",
     )
     consistency_threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     scene_presets = serializers.DictField(

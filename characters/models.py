@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from catalog.models import Lora, StylePreset
+from catalog.models import BaseModel, Lora, StylePreset
 
 UNIT_INTERVAL = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -21,6 +21,14 @@ class Character(models.Model):
     trigger_words = models.JSONField(default=list, blank=True)
     default_loras = models.ManyToManyField(Lora, through="CharacterLora", related_name="+")
     style = models.ForeignKey(StylePreset, on_delete=models.SET_NULL, null=True, blank=True)
+    base_model = models.ForeignKey(
+        BaseModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The checkpoint this character's images use unless the job or style names one.",
+    )
     consistency_threshold = models.FloatField(default=0.5, validators=UNIT_INTERVAL)
     scene_presets = models.JSONField(
         default=dict, blank=True, help_text="Scene name -> prompt fragment."

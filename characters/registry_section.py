@@ -21,6 +21,8 @@ def import_character(importer: RegistryImporter, entry: dict, where: str) -> Non
     values = {key: entry[key] for key in CHARACTER_FIELDS if key in entry}
     if "style" in entry:
         values["style"] = importer.style(entry["style"], where)
+    if "model" in entry:
+        values["base_model"] = importer.base_model(entry["model"], where)
     loras = None
     if "default_loras" in entry:
         loras = [
@@ -46,7 +48,7 @@ def import_character(importer: RegistryImporter, entry: dict, where: str) -> Non
 
 
 def export_characters() -> list[dict[str, Any]]:
-    characters = Character.objects.select_related("owner", "style").order_by(
+    characters = Character.objects.select_related("owner", "style", "base_model").order_by(
         "owner__username", "name"
     )
     return [_export_character(character) for character in characters]
@@ -59,13 +61,14 @@ def _export_character(character: Character) -> dict[str, Any]:
         "name": character.name,
         **{key: getattr(character, key) for key in CHARACTER_FIELDS},
         "style": character.style.slug if character.style else None,
+        "model": character.base_model.slug if character.base_model else None,
         "default_loras": [{"lora": link.lora.slug, "weight": link.weight} for link in links],
     }
 
 
 CHARACTERS_SECTION = Section(
     "characters",
-    ({"owner", "name"}, {"style", "default_loras", *CHARACTER_FIELDS}),
+    ({"owner", "name"}, {"style", "model", "default_loras", *CHARACTER_FIELDS}),
     nested={"default_loras": ({"lora"}, {"weight"})},
     import_entry=import_character,
     export=export_characters,

@@ -8,7 +8,7 @@ Used by every other module of compat; nothing here has logic of its own."""
 
 from accounts.authentication import HashedTokenAuthentication, token_user
 from catalog.models import Scheduler
-from catalog.selectors import enabled_styles, loras_visible_to
+from catalog.selectors import enabled_base_models, enabled_styles, loras_visible_to
 from generation.api.serializers import JobCreateSerializer, LoraChoiceSerializer
 from generation.models import GeneratedImage, GenerationJob, JobKind, JobSource
 from generation.selectors import jobs_visible_to
@@ -39,6 +39,7 @@ __all__ = [
     "JobSource",
     "LoraChoiceSerializer",
     "WorkStatus",
+    "enabled_base_models",
     "enabled_styles",
     "job_cancel",
     "job_create_from_request",

@@ -1,6 +1,6 @@
 """AUTOMATIC1111's sampler, schedule and upscaler names, and the platform's schedulers and
 upscale methods they mean. Only what the platform really has is listed: a name missing here
-(LCM, UniPC, ...) is unknown and refused, never silently replaced by another sampler."""
+(UniPC, Heun, ...) is unknown and refused, never silently replaced by another sampler."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ SAMPLERS = (
         "DPM++ 2M", ("DPM++ 2M Karras", "k_dpmpp_2m", "k_dpmpp_2m_ka", "dpmpp_2m"), "dpmpp_2m", True
     ),
     Sampler("DDIM", ("ddim",), "ddim", False),
+    # A1111's LCM sampler (for LCM checkpoints and LCM-LoRA): the platform's few-step lcm.
+    Sampler("LCM", ("k_lcm", "lcm"), "lcm", False),
 )
 assert {sampler.scheduler for sampler in SAMPLERS} <= set(SCHEDULER_NAMES)
 

@@ -10,7 +10,7 @@ from django import forms
 from accounts.models import Avatar, User
 from catalog.controlnet_weights import CONTROL_TYPES
 from catalog.models import Scheduler
-from catalog.selectors import enabled_styles, loras_visible_to
+from catalog.selectors import enabled_base_models, enabled_styles, loras_visible_to
 from characters.models import Character
 from core.errors import DomainError
 from core.forms import ACCEPTED_IMAGES, add_domain_error, add_field_errors, flatten_errors
@@ -27,6 +27,7 @@ SIMPLE_FIELDS = {
     "prompt": None,
     "negative_prompt": None,
     "style": None,
+    "model": None,
     "quality": None,
     "steps": None,
     "guidance_scale": None,
@@ -54,6 +55,7 @@ class JobForm(forms.Form):
     prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     negative_prompt = forms.CharField(required=False, label="Negative prompt")
     style = forms.ChoiceField(required=False)
+    model = forms.ChoiceField(required=False, label="Base model")
     quality = forms.ChoiceField(
         required=False,
         choices=[("", "From the style")] + [(name, name) for name in QUALITY_PRESETS],
@@ -107,6 +109,10 @@ class JobForm(forms.Form):
         self.owner = owner
         styles = enabled_styles().order_by("name")
         self.fields["style"].choices = [("", "Default")] + [(s.slug, s.name) for s in styles]
+        models = enabled_base_models().order_by("name")
+        self.fields["model"].choices = [("", "From the style, or the default")] + [
+            (m.slug, m.name) for m in models
+        ]
         avatars = Avatar.objects.filter(owner=owner)
         self.fields["avatar"].choices = [("", "My primary photo")] + [
             (str(a.id), f"Photo from {a.created_at:%Y-%m-%d %H:%M}") for a in avatars

@@ -9,14 +9,15 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import Avatar, User
-from catalog.models import StylePreset
+from catalog.base_models import lora_fits, resolve_model
+from catalog.models import BaseModel, StylePreset
 from catalog.selectors import loras_visible_to
 from characters.models import Character
 from core.errors import InvalidParams
 
 from .edit_params import resolve_edit_params
 from .models import EDIT_KINDS, JobKind, Upload
-from .presets import DEFAULT_QUALITY, QUALITY_PRESETS
+from .presets import DEFAULT_QUALITY, FEW_STEP_SCHEDULERS, QUALITY_PRESETS
 
 MAX_SEED = 2**63 - 1
 IDENTITY_KINDS = ("memory", "subject", "character")
@@ -42,6 +43,7 @@ def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[st
     )
     character = _character(owner, requested) if wants_character else None
     style = _style(requested, kind, character)
+    model = resolve_model(requested.get("model"), style=style, character=character)
     quality = requested.get("quality") or (style.quality if style else DEFAULT_QUALITY)
     preset = QUALITY_PRESETS[quality]
     prompt = requested.get("prompt") or (SUBJECT_DEFAULT_PROMPT if kind == "subject" else "")
@@ -58,13 +60,14 @@ def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[st
         "quality": quality,
         "steps": requested.get("steps") or (style and style.steps) or preset.steps,
         "guidance_scale": requested.get("guidance_scale", preset.guidance_scale),
-        "scheduler": requested.get("scheduler") or (style.scheduler if style else "euler"),
+        "scheduler": _scheduler(requested, style, preset, model),
         "width": requested.get("width", 1024),
         "height": requested.get("height", 1024),
         "num_images": num_images,
         "seed": seed,
         "seeds": _seeds(seed, num_images),
-        "model": settings.ILLU_SDXL_MODEL or "demo:tiny-sdxl",
+        # The registry's slug; without a registered model, the configured weights' source.
+        "model": model.slug if model else settings.ILLU_SDXL_MODEL or "demo:tiny-sdxl",
         "loras": [],
         "trigger_words": [],
     }
@@ -88,7 +91,9 @@ def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[st
             if link.lora.slug not in explicit
         ]
         loras = defaults + loras
-    params["loras"] = _loras(owner, loras)
+    if preset.lora and preset.lora not in {item["lora"] for item in loras}:
+        loras.append({"lora": preset.lora, "weight": 1.0})
+    params["loras"] = _loras(owner, loras, model)
     params["trigger_words"] = list(
         dict.fromkeys(
             [*params.pop("character_trigger_words", [])]
@@ -165,13 +170,30 @@ def _character_params(character: Character) -> dict[str, Any]:
     }
 
 
-def _loras(owner: User, requested: list[dict]) -> list[dict[str, Any]]:
+def _scheduler(requested: dict, style: StylePreset | None, preset, model: BaseModel | None) -> str:
+    """The request's, else the style's, else the quality preset's (few-step presets need their
+    own sampler, so a style's ordinary one yields to it), else the model's default."""
+    if requested.get("scheduler"):
+        return requested["scheduler"]
+    if style is not None and (preset.scheduler is None or style.scheduler in FEW_STEP_SCHEDULERS):
+        return style.scheduler
+    return preset.scheduler or (model.default_scheduler if model else "euler")
+
+
+def _loras(owner: User, requested: list[dict], model: BaseModel | None) -> list[dict[str, Any]]:
     visible = loras_visible_to(user=owner)
     resolved = []
     for position, item in enumerate(requested):
         lora = visible.filter(slug=item["lora"]).first()
         if lora is None:
             raise _invalid(f"loras.{position}.lora", f"Unknown or disabled LoRA {item['lora']!r}.")
+        if not lora_fits(lora, model):
+            family = model.family if model else "sdxl"
+            raise _invalid(
+                "loras",
+                f"LoRA {lora.slug!r} is for {lora.get_base_model_display()}; the model "
+                f"{model.slug if model else 'in use'!r} is {family}.",
+            )
         weight = item.get("weight", lora.default_weight)
         if not lora.min_weight <= weight <= lora.max_weight:
             raise _invalid(

@@ -56,13 +56,24 @@ def worker_state(
     current_job: str | None,
     held_jobs: list[str] | None = None,
     compile_status: dict[str, Any] | None = None,
+    residency: dict[str, Any] | None = None,
+    resident_models: list[str] | None = None,
 ) -> dict[str, Any]:
     compiled = compile_status or {}
+    residency = residency or {}
     return {
         "name": name,
         "device": device,
         **memory_snapshot(device),
         "models": models,
+        # Base models on the device by registry slug (routing and GET /api/v1/models/ read
+        # it), the residency budget, how many more fit without pushing one out, and the
+        # loads that were not already resident (model switches) since the worker started.
+        "resident_models": resident_models if resident_models is not None else models,
+        "host_models": residency.get("host", []),
+        "memory_budget": residency.get("budget_bytes", 0),
+        "model_room": residency.get("room", 0),
+        "model_switches": residency.get("switches", 0),
         "current_job": current_job or "",
         # Every job this worker holds: its batch and the jobs in its storage stage.
         "jobs": held_jobs or [],
@@ -151,16 +162,20 @@ def start_heartbeat(worker, engine, *, interval: float, ttl: int) -> Heartbeat:
     """Start beating for an RQ ``worker`` that runs ``engine``; the first beat is synchronous,
     so the worker is visible as soon as this returns."""
 
+    from .job_models import resident_slugs
     from .serving.state import STATE
 
     def state() -> dict[str, Any]:
+        residency = engine.pipelines.status()
         return worker_state(
             name=worker.name,
             device=engine.profile.device,
-            models=engine.pipelines.loaded(),
+            models=residency["resident"],
             current_job=worker.get_current_job_id(),
             held_jobs=STATE.held_jobs(),
             compile_status=engine.compiler.status(),
+            residency=residency,
+            resident_models=resident_slugs(residency["resident"]),
         )
 
     heartbeat = Heartbeat(worker.connection, state, interval=interval, ttl=ttl)

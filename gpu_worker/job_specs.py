@@ -9,7 +9,8 @@ from generation.models import EDIT_KINDS, GenerationJob
 from .assets import AssetMissing, local_lora_file, storage_image
 from .engine.spec import ControlSpec, GenerationSpec, LoraSpec
 from .job_inputs import require_inputs
-from .runtime import model_set, resolve_model_source
+from .job_models import job_model_source
+from .runtime import model_set
 
 
 def build_spec(job: GenerationJob) -> GenerationSpec:
@@ -18,7 +19,7 @@ def build_spec(job: GenerationJob) -> GenerationSpec:
     require_inputs(job)
     params = job.params
     spec = GenerationSpec(
-        model=resolve_model_source(params["model"]),
+        model=job_model_source(params["model"]),
         prompt=_prompt(params),
         negative_prompt=params.get("negative_prompt", ""),
         style_template=params.get("style_template", ""),

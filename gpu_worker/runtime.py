@@ -69,8 +69,11 @@ def model_set() -> ModelSet:
 
 
 def resolve_model_source(model: str) -> str:
-    """Map a job's model name to what the engine loads: a hub id, local dir or s3:// URI."""
-    return model_set().sdxl if model == DEMO_MODEL else model
+    """Map a job's model (a registry slug, or the configured source) to what the engine
+    loads: a hub id, local dir or s3:// URI."""
+    from .model_registry import source_for
+
+    return source_for(model, {DEMO_MODEL: model_set().sdxl})
 
 
 def engine_config() -> EngineConfig:
@@ -99,6 +102,11 @@ def engine_config() -> EngineConfig:
         ip_adapter=model_set().ip_adapter,
         depth_model=model_set().depth,
         fp8=settings.ILLU_FP8,
+        resident_budget_bytes=settings.ILLU_RESIDENT_BUDGET_BYTES or None,
+        max_resident_models=settings.ILLU_MAX_RESIDENT_MODELS or None,
+        host_cache_bytes=None
+        if settings.ILLU_HOST_CACHE_BYTES < 0
+        else settings.ILLU_HOST_CACHE_BYTES,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shlex
 import sys
 import xmlrpc.client
@@ -188,10 +189,39 @@ def supervisord_config(paths: StackPaths, *, root: Path, port: int, embedded_red
             # Whole process groups: RQ's scheduler and work horses go with their worker.
             "stopasgroup=true",
             "killasgroup=true",
-            f"stdout_logfile={paths.log_file(name)}",
             "redirect_stderr=true",
         ]
+        if name != "gpu_worker" or gpu_worker_count() <= 1:
+            lines.append(f"stdout_logfile={paths.log_file(name)}")
+        else:
+            lines += gpu_worker_processes(paths, gpu_worker_count(), cuda_host())
     return "\n".join(lines) + "\n"
+
+
+def gpu_worker_count() -> int:
+    """ILLU_GPU_WORKERS (default 1): supervised GPU worker processes on this host."""
+    return max(1, int(os.environ.get("ILLU_GPU_WORKERS", "1") or 1))
+
+
+def cuda_host() -> bool:
+    """Whether this host has NVIDIA GPUs (without importing torch into the launcher)."""
+    return Path("/proc/driver/nvidia/gpus").is_dir() and any(
+        Path("/proc/driver/nvidia/gpus").iterdir()
+    )
+
+
+def gpu_worker_processes(paths: StackPaths, count: int, on_cuda: bool) -> list[str]:
+    """supervisord lines for ``count`` GPU workers: one process each (numprocs), each with its
+    own log and, on a CUDA host, pinned to its own device (CUDA_VISIBLE_DEVICES = its number);
+    on a CPU host they share it."""
+    lines = [
+        f"numprocs={count}",
+        "process_name=%(program_name)s_%(process_num)d",
+        f"stdout_logfile={paths.log_dir / 'gpu_worker_%(process_num)d.log'}",
+    ]
+    if on_cuda:
+        lines.append('environment=CUDA_VISIBLE_DEVICES="%(process_num)d"')
+    return lines
 
 
 def write_config(paths: StackPaths, *, root: Path, port: int, embedded_redis: bool) -> Path:

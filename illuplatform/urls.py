@@ -7,6 +7,7 @@ from accounts.pages import under_login_lockout
 from core import schema  # noqa: F401 - registers the token auth scheme with drf-spectacular
 from core.signed_media import serve_signed_media
 from ops import health as health_views
+from ops.fleet_page import fleet_urls
 from ops.rq_dashboard import rq_dashboard_urls
 
 # Each app's API routes; the names (``api:job-list``, ...) are the apps' own.
@@ -27,6 +28,7 @@ api_v1 = (
 urlpatterns = [
     # The admin's sign-in is a password door too: the same lock-out as /login/ and the API.
     path("admin/login/", under_login_lockout(admin.site.login)),
+    path("admin/fleet/", include(fleet_urls())),
     path("admin/", admin.site.urls),
     path("django-rq/", include(rq_dashboard_urls())),
     path("api/v1/", include(api_v1)),

@@ -174,6 +174,15 @@ class WorkerSerializer(serializers.Serializer):
     memory_used = serializers.IntegerField(help_text="Bytes (whole device on CUDA).")
     memory_reserved = serializers.IntegerField(help_text="Bytes held by the worker's allocator.")
     models = serializers.ListField(child=serializers.CharField(), help_text="Loaded pipelines.")
+    resident_models = serializers.ListField(
+        child=serializers.CharField(), help_text="Base models (slugs) on its device."
+    )
+    host_models = serializers.ListField(
+        child=serializers.CharField(), help_text="Base models parked in host memory."
+    )
+    memory_budget = serializers.IntegerField(help_text="Device bytes for resident models.")
+    model_room = serializers.IntegerField(help_text="Models it can load without evicting.")
+    model_switches = serializers.IntegerField(help_text="Loads of a model not resident.")
     current_job = serializers.CharField(allow_null=True)
     host = serializers.CharField()
     pid = serializers.IntegerField()

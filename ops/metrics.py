@@ -95,7 +95,7 @@ class IlluCollector:
             _gauge_histogram(name, doc, key, buckets, timed)
             for name, doc, key, buckets in DURATIONS
         ]
-        return [jobs, images, *durations, *self._usage()]
+        return [jobs, images, *durations, *self._usage(), *self._per_model()]
 
     def _usage(self) -> list[Metric]:
         """Counters per user class (staff, priority, standard) over every ended job: summed
@@ -114,6 +114,22 @@ class IlluCollector:
             images.add_metric([user_class], totals["images"])
             jobs.add_metric([user_class], totals["jobs"])
         return [gpu, images, jobs]
+
+    def _per_model(self) -> list[Metric]:
+        """Autoscaling signals per base model: how many jobs wait for it, and how long the
+        oldest has waited (a model no worker takes shows as a growing age)."""
+        depth = GaugeMetricFamily(
+            "illu_model_queue_depth", "Queued jobs per base model.", labels=["model"]
+        )
+        oldest = GaugeMetricFamily(
+            "illu_model_oldest_queued_seconds",
+            "Age of the oldest queued job per base model.",
+            labels=["model"],
+        )
+        for model, (count, age_s) in sorted(selectors.queued_by_model().items()):
+            depth.add_metric([model], count)
+            oldest.add_metric([model], round(age_s, 3))
+        return [depth, oldest]
 
     def _redis(self) -> list[Metric]:
         depth = GaugeMetricFamily(
@@ -164,8 +180,32 @@ class IlluCollector:
             "Passes at a served bucket that ran eager because their graph would not do.",
             labels=["worker"],
         )
+        busy_share = GaugeMetricFamily(
+            "illu_workers_busy_share", "Share of live workers running a job now (0..1)."
+        )
+        running = sum(1 for state in states if state["current_job"])
+        busy_share.add_metric([], running / len(states) if states else 0)
+        switches = GaugeMetricFamily(
+            "illu_worker_model_switches",
+            "Base model loads that were not already resident, since the worker started.",
+            labels=["worker"],
+        )
+        resident = GaugeMetricFamily(
+            "illu_worker_model_resident",
+            "Base models (by slug) on the worker's device.",
+            labels=["worker", "model"],
+        )
+        budget = GaugeMetricFamily(
+            "illu_worker_model_budget_bytes",
+            "Device bytes the worker may fill with resident base models.",
+            labels=["worker"],
+        )
         for state in states:
             name = state["name"]
+            switches.add_metric([name], state["model_switches"])
+            budget.add_metric([name], state["memory_budget"])
+            for model in state["resident_models"]:
+                resident.add_metric([name, model], 1)
             key = [name, state.get("device", ""), state.get("memory_kind", "")]
             used.add_metric(key, state["memory_used"])
             total.add_metric(key, state["memory_total"])
@@ -175,7 +215,10 @@ class IlluCollector:
                 models.add_metric([name, model], 1)
             compiled.add_metric([name], state["compile_graphs_after_warmup"])
             eager.add_metric([name], state["compile_eager_fallbacks"])
-        return [live, used, total, busy, age, models, compiled, eager]
+        return [
+            live, used, total, busy, age, models, compiled, eager,
+            busy_share, switches, resident, budget,
+        ]  # fmt: skip
 
 
 def _safely(source: str, build: Callable[[], list[Metric]]) -> list[Metric] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.utils import timezone
 from rq import Worker
 from rq.registry import StartedJobRegistry
@@ -37,6 +37,21 @@ def recent_job_timings(hours: int) -> list[tuple[str, dict]]:
         .order_by("-finished_at")
         .values_list("kind", "timings")[:MAX_TIMED_JOBS]
     )
+
+
+def queued_by_model() -> dict[str, tuple[int, float]]:
+    """{model slug: (queued jobs, seconds the oldest has waited)} over queued job rows."""
+    now = timezone.now()
+    rows = (
+        GenerationJob.objects.filter(status=WorkStatus.QUEUED)
+        .values("params__model")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    )
+    return {
+        str(row["params__model"] or ""): (row["n"], (now - row["oldest"]).total_seconds())
+        for row in rows
+    }
 
 
 def queue_depths() -> dict[str, int]:

@@ -17,6 +17,9 @@ _INT_FIELDS = (
     "pid",
     "compile_graphs_after_warmup",
     "compile_eager_fallbacks",
+    "memory_budget",
+    "model_room",
+    "model_switches",
 )
 
 
@@ -43,6 +46,9 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
     state["time"] = float(state.get("time") or 0)
     state["age_s"] = max(0.0, time.time() - state["time"])
     state["models"] = json.loads(state.get("models") or "[]")
+    # Slugs of the base models on its device (routing, the models API, health, the fleet page).
+    state["resident_models"] = json.loads(state.get("resident_models") or "[]")
+    state["host_models"] = json.loads(state.get("host_models") or "[]")
     state["jobs"] = json.loads(state.get("jobs") or "[]")  # every job it holds (batch, storing)
     state["current_job"] = state.get("current_job") or None
     return state

@@ -1,8 +1,19 @@
-"""The curated registry as one YAML file: LoRAs, LoRA combinations, style presets, characters.
+"""The curated registry as one YAML file: base models, LoRAs, LoRA combinations, style presets,
+characters.
 
 Schema (every key but the required ones may be left out; unknown keys are errors):
 
     version: 1
+    models:           # base models (checkpoints); required: slug, name, source
+      - slug: watercolor
+        name: Watercolor XL
+        source: org/watercolor-xl       # hub id, /local/folder, /local/file.safetensors, s3://...
+        vae: madebyollin/sdxl-vae-fp16-fix
+        family: sdxl
+        default_scheduler: dpmpp_2m
+        license_note: "CreativeML Open RAIL++-M"
+        sha256: ""                      # left out: the worker records it when it loads the weights
+        enabled: true
     loras:            # required: slug, name, type; and file or sha256
       - slug: hero
         name: Hero
@@ -23,9 +34,10 @@ Schema (every key but the required ones may be left out; unknown keys are errors
     styles:           # required: slug, name
       - {slug: comic, name: Comic, prompt_template: "comic of {prompt}", negative_prompt: "",
          quality: standard, steps: null, scheduler: euler, ip_adapter_scale: null,
-         controlnet_weights: {canny: 0.9}, enabled: true}
+         controlnet_weights: {canny: 0.9}, enabled: true, model: watercolor}
     characters:       # the characters app's section; required: owner, name
       - {owner: alice, name: Luca, description: "", trigger_words: [luca], style: comic,
+         model: watercolor,
          consistency_threshold: 0.5, scene_presets: {beach: "on the beach"},
          default_loras: [{lora: hero, weight: 0.7}]}
 

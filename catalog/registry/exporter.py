@@ -6,8 +6,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..models import Lora, LoraCombination, StylePreset
-from .schema import LORA_FIELDS, SCHEMA_VERSION, STYLE_FIELDS, RegistrySyncError, sections
+from ..models import BaseModel, Lora, LoraCombination, StylePreset
+from .schema import (
+    LORA_FIELDS,
+    MODEL_FIELDS,
+    SCHEMA_VERSION,
+    STYLE_FIELDS,
+    RegistrySyncError,
+    sections,
+)
 
 
 def lora_files_dir(path: Path) -> Path:
@@ -48,11 +55,19 @@ def export_registry(path: Path) -> dict[str, int]:
         )
     document = {
         "version": SCHEMA_VERSION,
+        "models": [
+            {"slug": model.slug, **{key: getattr(model, key) for key in MODEL_FIELDS}}
+            for model in BaseModel.objects.order_by("slug")
+        ],
         "loras": loras,
         "combinations": [_export_combination(c) for c in LoraCombination.objects.order_by("slug")],
         "styles": [
-            {"slug": style.slug, **{key: getattr(style, key) for key in STYLE_FIELDS}}
-            for style in StylePreset.objects.order_by("slug")
+            {
+                "slug": style.slug,
+                **{key: getattr(style, key) for key in STYLE_FIELDS},
+                "model": style.base_model.slug if style.base_model else None,
+            }
+            for style in StylePreset.objects.select_related("base_model").order_by("slug")
         ],
     }
     for section in sections():

@@ -17,10 +17,11 @@ from accounts.models import User
 from core.errors import DomainError
 
 from ..controlnet_weights import controlnet_weights_errors
-from ..models import Lora, LoraCombination, LoraCombinationEntry, StylePreset
+from ..models import BaseModel, Lora, LoraCombination, LoraCombinationEntry, StylePreset
 from ..services import lora_register, lora_set_enabled
 from .schema import (
     LORA_FIELDS,
+    MODEL_FIELDS,
     STYLE_FIELDS,
     RegistrySyncError,
     Section,
@@ -93,7 +94,8 @@ def _sha256_of(path: Path) -> str:
 @dataclass
 class RegistryImporter:
     """Imports one file's entries. Another app's section gets this object as its first
-    argument: ``record`` reports a change, ``user``, ``lora``, ``weights`` and ``style`` look
+    argument: ``record`` reports a change, ``user``, ``lora``, ``weights``, ``style`` and
+    ``base_model`` look
     up what an entry names (a RegistrySyncError naming the entry when it is unknown)."""
 
     base_dir: Path
@@ -204,8 +206,26 @@ class RegistryImporter:
         self.report._stored_files.append(lora.file.name)
         return lora
 
+    def import_models(self, entry: dict, where: str) -> None:
+        values = {key: entry[key] for key in MODEL_FIELDS if key in entry}
+        model = BaseModel.objects.filter(slug=entry["slug"]).first()
+        created = model is None
+        model = model or BaseModel(slug=entry["slug"])
+        new_weights = any(
+            getattr(model, key) != values[key] for key in ("source", "vae") if key in values
+        )
+        if not created and new_weights and "sha256" not in entry:
+            values["sha256"] = ""  # the digest recorded for the old weights no longer holds
+        changed = _assign(model, values)
+        if created or changed:
+            model.full_clean()
+            model.save()
+        self.record("model", model.slug, created, changed)
+
     def import_styles(self, entry: dict, where: str) -> None:
         values = {key: entry[key] for key in STYLE_FIELDS if key in entry}
+        if "model" in entry:
+            values["base_model"] = self.base_model(entry["model"], where)
         if "controlnet_weights" in values:
             errors = controlnet_weights_errors(values["controlnet_weights"])
             if errors:
@@ -250,6 +270,14 @@ class RegistryImporter:
             seen.add(lora.slug)
             resolved.append((lora, item.get("weight", lora.default_weight)))
         return resolved
+
+    def base_model(self, slug: Any, where: str) -> BaseModel | None:
+        if slug is None:
+            return None
+        model = BaseModel.objects.filter(slug=slug).first()
+        if model is None:
+            raise RegistrySyncError(f"{where}: unknown model {slug!r}.")
+        return model
 
     def style(self, slug: Any, where: str) -> StylePreset | None:
         if slug is None:

@@ -1,9 +1,9 @@
 """The registry file's schema (see the package docstring) and its checks, run before anything
 is written: unknown keys, missing keys and wrong shapes are errors naming the entry.
 
-The catalog's own sections are LoRAs, styles and combinations; an app above the catalog adds
-a section of its own with ``register_section`` (the characters app adds ``characters``), so the
-catalog never imports it."""
+The catalog's own sections are base models, LoRAs, styles and combinations; an app above the
+catalog adds a section of its own with ``register_section`` (the characters app adds
+``characters``), so the catalog never imports it."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ STYLE_FIELDS = (
     "name", "prompt_template", "negative_prompt", "quality", "steps", "scheduler",
     "ip_adapter_scale", "controlnet_weights", "enabled",
 )  # fmt: skip
+MODEL_FIELDS = (
+    "name", "family", "source", "vae", "sha256", "default_scheduler", "license_note", "enabled",
+)  # fmt: skip
 Keys = tuple[set[str], set[str]]  # (required keys, optional keys)
 
 
@@ -39,6 +42,7 @@ class Section:
 
 
 CATALOG_SECTIONS = (
+    Section("models", ({"slug", "name", "source"}, set(MODEL_FIELDS) - {"name", "source"})),
     Section(
         "loras",
         (
@@ -46,7 +50,7 @@ CATALOG_SECTIONS = (
             {"file", "sha256", "enabled", "owner", *LORA_FIELDS} - {"slug", "name", "type"},
         ),
     ),
-    Section("styles", ({"slug", "name"}, set(STYLE_FIELDS) - {"name"})),
+    Section("styles", ({"slug", "name"}, {"model", *STYLE_FIELDS} - {"name"})),
     Section(
         "combinations",
         ({"slug", "name"}, {"description", "entries"}),

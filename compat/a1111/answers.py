@@ -147,9 +147,10 @@ def sd_models() -> list[dict[str, Any]]:
         {
             "title": choice.name,
             "model_name": choice.name,
-            "hash": None,
-            "sha256": None,
-            "filename": choice.source if choice.is_base else f"style preset {choice.name}",
+            "hash": choice.sha256[:10] or None,
+            "sha256": choice.sha256 or None,
+            # Sources stay staff-only: the file name says what the choice is.
+            "filename": f"style preset {choice.name}" if choice.style else f"model {choice.name}",
             "config": None,
         }
         for choice in available_models()

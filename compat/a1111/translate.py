@@ -27,6 +27,7 @@ CLIENT_FIELDS = {
     "guidance_scale": "cfg_scale",
     "scheduler": "sampler_name",
     "style": "styles",
+    "model": "sd_model_checkpoint",
     "source_upload": "init_images",
     "mask_upload": "mask",
     "strength": "denoising_strength",
@@ -177,6 +178,8 @@ def _common(request: dict, user: User, kind: str) -> Request:
     style = _style(request, model)
     if style:
         body["style"] = style
+    if model.model:
+        body["model"] = model.model
     if scheduler:
         body["scheduler"] = scheduler
     seed = _seed(request)

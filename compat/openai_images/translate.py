@@ -40,6 +40,7 @@ CLIENT_FIELDS = {
     "mask_upload": "mask",
     "quality": "quality",
     "style": "style_preset",
+    "model": "model",
 }
 
 
@@ -96,6 +97,8 @@ def _shared(request: dict, model: ModelChoice) -> dict[str, Any]:
     style = _style(request, model)
     if style:
         body["style"] = style
+    if model.model:
+        body["model"] = model.model
     quality = QUALITY_PRESETS.get(request.get("quality") or "auto")
     if quality:
         body["quality"] = quality

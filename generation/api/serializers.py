@@ -91,6 +91,11 @@ class JobCreateSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=JobKind.choices)
     prompt = serializers.CharField(required=False, trim_whitespace=True)
     negative_prompt = serializers.CharField(required=False, allow_blank=True)
+    model = serializers.SlugField(
+        required=False,
+        help_text="A base model's slug (GET /api/v1/models/); default: the style's model, "
+        "else the character's, else the platform default.",
+    )
     style = serializers.SlugField(required=False)
     style_prompt = serializers.CharField(
         required=False, max_length=500, help_text="Free style text used instead of the preset's."
@@ -326,6 +331,10 @@ class JobLinksSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    worker = serializers.CharField(
+        source="worker_name", read_only=True, help_text="The GPU worker that ran (runs) the job."
+    )
+    timings = serializers.SerializerMethodField()
     queue = serializers.SerializerMethodField()
     images = GeneratedImageSerializer(many=True, read_only=True)
     conditioning_images = serializers.SerializerMethodField()
@@ -336,13 +345,22 @@ class JobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "status", "priority", "source", "source_user", "progress", "queue",
             "params", "created_at",
-            "started_at", "finished_at", "timings", "gpu_ms", "error", "images",
+            "started_at", "finished_at", "worker", "timings", "gpu_ms", "error", "images",
             "conditioning_images", "attempts", "generated_count", "accepted_count", "urls",
         ]  # fmt: skip
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job: GenerationJob) -> dict:
         return work_progress(JOBS, job)
+
+    @extend_schema_field(serializers.DictField())
+    def get_timings(self, job: GenerationJob) -> dict:
+        """Milliseconds per stage; ``model_load_ms`` (0: the model was resident) once run. A
+        worker that predates it reported the model load as ``load_ms``."""
+        timings = dict(job.timings or {})
+        if timings and "model_load_ms" not in timings and "load_ms" in timings:
+            timings["model_load_ms"] = timings["load_ms"]
+        return timings
 
     @extend_schema_field(QueueStateSerializer(allow_null=True))
     def get_queue(self, job: GenerationJob) -> dict | None:

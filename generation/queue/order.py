@@ -40,6 +40,7 @@ def queued_jobs(now: datetime | None = None, woken_by: str | None = None) -> lis
             num_images=int(row["params"].get("num_images") or len(row["params"]["seeds"])),
             key=batch_key(row["params"]),
             loras=lora_key(row["params"]),
+            model=str(row["params"].get("model") or ""),
         )
         for row in rows
     ]

@@ -1,11 +1,12 @@
 """Scheduling decisions as pure functions over queued rows: which jobs can share a denoising
-pass, the fair-share order across owners, LoRA affinity with a bounded pass-over, and each
-queued job's position and estimated start. No Django, no Redis: tested without a GPU."""
+pass, the fair-share order across owners, checkpoint-aware routing across workers and LoRA
+affinity (each with a bounded pass-over), and each queued job's position and estimated
+start. No Django, no Redis: tested without a GPU."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,6 +73,7 @@ class QueuedJob:
     num_images: int
     key: tuple | None  # batch_key(params); None: runs alone
     loras: tuple  # lora_key(params)
+    model: str = ""  # params["model"]: the base model's slug
 
 
 def fair_order(
@@ -108,9 +110,63 @@ def fifo_order(jobs: Iterable[QueuedJob]) -> list[QueuedJob]:
 
 
 @dataclass(frozen=True)
+class WorkerView:
+    """What routing reads of one live worker's heartbeat."""
+
+    name: str
+    resident: frozenset[str]  # model slugs on its device
+    busy: bool  # running a job now
+    room: int  # models it can still load without pushing one out
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Checkpoint-aware routing for the worker ``me``: a job is *its own* when its model is
+    resident on it, or when no live worker holds that model and no other worker could load
+    it sooner (an idle one with room where ``me`` has none). ``passed_over`` counts, across
+    all workers, how often each job was skipped for another's own job; at ``max_pass`` a job
+    is skipped no more."""
+
+    me: str
+    fleet: Mapping[str, WorkerView]
+    passed_over: Mapping[str, int]
+    max_pass: int
+
+    def is_mine(self, model: str) -> bool:
+        mine = self.fleet.get(self.me)
+        if mine is not None and model in mine.resident:
+            return True
+        others = [view for name, view in self.fleet.items() if name != self.me]
+        if any(model in view.resident for view in others):
+            return False
+        if mine is None or mine.room > 0:
+            return True
+        return not any(not view.busy and view.room > 0 for view in others)
+
+
+def route_head(ordered: Sequence[QueuedJob], routing: Routing) -> tuple[QueuedJob, list[str]]:
+    """The head this worker should take, and the ids it skips for it: the fair head when it
+    is this worker's own (``Routing.is_mine``), else the first own job of the same priority
+    after it, unless a job it would skip reached ``max_pass`` already. With no own job in
+    reach the fair head runs here anyway: no worker idles while jobs wait."""
+    head = ordered[0]
+    if routing.is_mine(head.model):
+        return head, []
+    for index, candidate in enumerate(ordered):
+        if candidate.priority != head.priority:
+            break
+        if routing.passed_over.get(candidate.id, 0) >= routing.max_pass:
+            break  # nothing may be skipped beyond its bound: take the fair head
+        if candidate is not head and routing.is_mine(candidate.model):
+            return candidate, [job.id for job in ordered[:index]]
+    return head, []
+
+
+@dataclass(frozen=True)
 class BatchChoice:
     jobs: list[QueuedJob]
     passed_over: list[str]  # ids of fairer jobs skipped for LoRA affinity
+    routed_over: list[str] = field(default_factory=list)  # skipped for another's model
 
 
 def pick_batch(
@@ -120,23 +176,29 @@ def pick_batch(
     loaded_loras: tuple | None = None,
     passed_over: Mapping[str, int] | None = None,
     max_pass_over: int = 0,
+    routing: Routing | None = None,
 ) -> BatchChoice:
     """The next batch from jobs in ``fair_order``: a head job, then every later job of the
     same priority with the same batch key, up to ``max_batch`` images (a head asking for more
     images than that still runs, alone). With LoRA affinity (``max_pass_over`` > 0), a head
     whose LoRA set is already loaded is preferred over the fair head, unless the fair head
     was passed over ``max_pass_over`` times already: nothing waits more than that many
-    batches for its LoRA."""
+    batches for its LoRA. With ``routing`` (checkpoint-aware), the head is first chosen by
+    model (``route_head``), and LoRA affinity looks only at jobs of the head's model."""
     if not ordered:
         return BatchChoice([], [])
     passed_over = passed_over or {}
+    routed: list[str] = []
+    if routing is not None:
+        head, routed = route_head(ordered, routing)
+        ordered = [job for job in ordered if job.id not in set(routed)]
     head = ordered[0]
     skipped: list[str] = []
     if max_pass_over > 0 and loaded_loras is not None and head.loras != loaded_loras:
         for candidate in ordered:
             if candidate.priority != head.priority:
                 break
-            if candidate.loras == loaded_loras:
+            if candidate.loras == loaded_loras and candidate.model == head.model:
                 ahead = ordered[: ordered.index(candidate)]
                 if all(passed_over.get(job.id, 0) < max_pass_over for job in ahead):
                     skipped = [job.id for job in ahead]
@@ -152,7 +214,7 @@ def pick_batch(
                 continue
             batch.append(job)
             images += job.num_images
-    return BatchChoice(batch, skipped)
+    return BatchChoice(batch, skipped, routed)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,13 @@ class EngineConfig:
     lora_hotswap_slots: int = 2
     lora_budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES
     ip_adapter: str | None = None  # default IP-Adapter weights file for reference images
-    max_pipelines: int = 1  # warm base models kept; each SDXL is ~7 GB in fp16
+    # Base models kept warm (``residency``): device bytes for them (None: from the device
+    # profile, ``profiles.resident_budget_bytes``), a cap on their number (None: bytes only;
+    # a CPU worker keeps three), host bytes parking pushed-off models (None: half the free
+    # host memory on a GPU worker, none on a CPU one).
+    resident_budget_bytes: int | None = None
+    max_resident_models: int | None = None
+    host_cache_bytes: int | None = None
     limits: SpecLimits = SpecLimits()
     # The depth model of the depth and normal preprocessors (a directory or a hub id); it runs
     # on the engine's device.

@@ -29,6 +29,7 @@ from .lora import resolve_lora
 from .memory import out_of_memory_as
 from .prepared import PreparedJob
 from .preview import PreviewCallback
+from .residency import RESIDENT, ModelLoad
 from .resting import RestingState
 from .runs.batch import run_batch
 from .runs.edit import run_img2img, run_inpaint
@@ -57,10 +58,11 @@ class Engine:
     def __init__(self, profile: DeviceProfile | None = None, config: EngineConfig | None = None):
         self.profile = profile or select_device()
         self.config = config or EngineConfig()
-        self.pipelines = PipelineCache(self.profile, self.config)
+        self._resting: dict[str, RestingState] = {}
+        self._model_loads: list[ModelLoad] = []  # of the entry point running now
+        self.pipelines = PipelineCache(self.profile, self.config, on_drop=self._forget)
         self.controlnets = ControlNetCache(self.profile, self.config)
         self.compiler = UnetCompiler(self.config)
-        self._resting: dict[str, RestingState] = {}
         if self.profile.device.startswith("cuda"):
             enable_tf32()
 
@@ -94,6 +96,7 @@ class Engine:
             },
             "controlnets": self.controlnets.loaded(),
             "compile": self.compiler.status(),
+            "residency": self.pipelines.status(),
         }
 
     def resting_state(self, model: str) -> dict[str, Any]:
@@ -112,16 +115,23 @@ class Engine:
         """One job: text (with LoRAs, reference images, controls) or an edit mode. ``on_step``
         may raise GenerationCancelled to stop before the VAE decode."""
         validate_spec(spec, self.config.limits)
+        self._model_loads = []
         if spec.mode == "text":
-            return run_text(self, spec, on_step, on_preview, preview_every)
-        if runs_no_model(spec):
-            return run_unchanged(spec, self.profile.name, on_step)
-        return _EDIT_RUNS[spec.mode](self, spec, on_step)
+            result = run_text(self, spec, on_step, on_preview, preview_every)
+        elif runs_no_model(spec):
+            result = run_unchanged(spec, self.profile.name, on_step)
+        else:
+            result = _EDIT_RUNS[spec.mode](self, spec, on_step)
+        result.extra["model_load"] = self._model_load()
+        return result
 
     def generate_batch(self, members: list[BatchMember], preview_every: int = 0) -> BatchResult:
         """Several specs that share model, size, steps, guidance, scheduler, LoRAs and the kind
         of their control/reference inputs in one denoising pass; see ``runs.batch``."""
-        return run_batch(self, members, preview_every)
+        self._model_loads = []
+        result = run_batch(self, members, preview_every)
+        result.extra["model_load"] = self._model_load()
+        return result
 
     # What runs use ----------------------------------------------------------------------
 
@@ -142,12 +152,15 @@ class Engine:
         specs = [spec, *members]
         for each in specs:
             validate_spec(each, self.config.limits)
-        warm, _ = self.pipelines.get(spec.model)
+        warm, load = self.pipelines.fetch(spec.model)
+        self._model_loads.append(load)
         rest = self._rest_for(spec.model)
         specs = [self._with_local_attachments(each) for each in specs]
         lead = specs[0]
         try:
             loras = [resolve_lora(lora) for lora in lead.loras]
+            if loras:  # LoRA layers go into the text encoders: never into a shared one
+                self.pipelines.own_parts(spec.model, ("text_encoder", "text_encoder_2"))
             warm.loras.activate(warm.pipeline, loras)
             ip_weights, ip_processors = self._use_ip_adapter(warm, rest, lead)
             processors = rest.attention.for_job(loras=bool(loras), ip_adapter=ip_processors)
@@ -202,6 +215,19 @@ class Engine:
                 job.resting.restore_dtypes()
 
     # Internals --------------------------------------------------------------------------
+
+    def _model_load(self) -> dict[str, Any]:
+        """How the run now ending got its model: ``{"ms", "tier"}`` (tier ``resident`` and 0
+        ms when it was on the device; a run with no model: resident)."""
+        slow = [load for load in self._model_loads if load.tier != RESIDENT]
+        return {
+            "ms": sum(load.ms for load in slow),
+            "tier": slow[0].tier if slow else RESIDENT,
+        }
+
+    def _forget(self, source: str) -> None:
+        """A model left every tier: its resting state goes with it."""
+        self._resting.pop(source, None)
 
     def _rest_for(self, model: str) -> RestingState:
         warm, _ = self.pipelines.get(model)

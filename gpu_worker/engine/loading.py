@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,21 @@ from .fp8 import apply_fp8
 from .hub import model_folder_weights, pipeline_weights
 from .ip_adapter import IPAdapterState
 from .lora import LoraCache
-from .memory import free_device_memory
-from .profiles import MemoryProfile, choose_memory_profile
+from .profiles import (
+    CPU_RESIDENT_MODELS,
+    HOST_TIER_SHARE,
+    MemoryProfile,
+    choose_memory_profile,
+    resident_budget_bytes,
+)
+from .residency import (
+    RESIDENT,
+    ModelLoad,
+    ResidencyBudget,
+    ResidentModels,
+    files_bytes,
+    part_files,
+)
 from .sources import is_local_source, resolve_source
 from .weight_hashes import WEIGHT_HASHES
 from .weights import read_safetensors_header
@@ -58,12 +70,14 @@ def load_sdxl_pipeline(
     memory: MemoryProfile | None = None,
     *,
     record_as: tuple[str, ...] = (),
+    parts: dict[str, Any] | None = None,
 ):
     """Load an SDXL pipeline from a local diffusers directory (the ``fp16`` variant when the
     dtype is half and it is published, or when it is all there is) or a single original-layout
     ``.safetensors`` checkpoint (with ``config.single_file_config``, a directory or hub id),
     then place it. ``source`` is local (``resolve_source`` first); the weights files read are
-    recorded for the manifest under ``source`` and ``record_as``.
+    recorded for the manifest under ``source`` and ``record_as``. ``parts``: modules another
+    kept pipeline already holds with the same weights (``residency``), used as they are.
 
     Only safetensors weights are accepted: pickle checkpoints run code when loaded.
     """
@@ -72,7 +86,8 @@ def load_sdxl_pipeline(
     config = config or EngineConfig()
     memory = memory or choose_memory_profile(device_total_memory(profile.device))
     common: dict[str, Any] = {"torch_dtype": profile.dtype, "add_watermarker": False}
-    if config.vae_source:
+    common.update(parts or {})
+    if config.vae_source and "vae" not in common:
         common["vae"] = load_vae(config.vae_source, profile, config)
     try:
         if source.endswith(".safetensors"):
@@ -156,44 +171,89 @@ def place_pipeline(
 
 
 class PipelineCache:
-    """Warm base pipelines by model source (LRU of ``config.max_pipelines``); loads are timed."""
+    """Warm base pipelines by model source, kept by ``residency.ResidentModels`` within the
+    budget of the device profile (several on a large GPU, the least recently used out first,
+    parked in host memory where it has room); loads are timed and their tier recorded."""
 
-    def __init__(self, profile: DeviceProfile, config: EngineConfig | None = None):
+    def __init__(self, profile: DeviceProfile, config: EngineConfig | None = None, on_drop=None):
         self.profile = profile
         self.config = config or EngineConfig()
         self.memory = choose_memory_profile(
             device_total_memory(profile.device), self.config.memory_profile
         )
-        self._models: OrderedDict[str, WarmModel] = OrderedDict()
+        self.residency = ResidentModels(profile.device, self._budget(), on_drop=on_drop)
         self._lock = Lock()
 
     def get(self, source: str) -> tuple[WarmModel, int]:
-        """Return (warm model, load_ms); load_ms is 0 when it was already warm."""
+        """Return (warm model, load_ms); load_ms is 0 when it was already on the device."""
+        warm, load = self.fetch(source)
+        return warm, load.ms
+
+    def fetch(self, source: str) -> tuple[WarmModel, ModelLoad]:
+        """The warm model for ``source`` and how it got on the device: already resident,
+        back from host memory, or loaded from disk (room made first, shared parts reused)."""
         with self._lock:
-            if source in self._models:
-                self._models.move_to_end(source)
-                return self._models[source], 0
             started = time.perf_counter()
-            local = resolve_source(
-                source,
+            warm, tier = self.residency.take(source)
+            if warm is None:
+                warm = self._load(source)
+            load = ModelLoad(source, tier, int((time.perf_counter() - started) * 1000))
+            if tier == RESIDENT:
+                load = ModelLoad(source, RESIDENT, 0)
+            self.residency.count_switch(tier)
+            return warm, load
+
+    def _load(self, source: str) -> WarmModel:
+        started = time.perf_counter()
+        local = resolve_source(
+            source,
+            self.config.source_config(),
+            checksum=self.config.checksums.get(source),
+            layout="file" if source.endswith(".safetensors") else "pipeline",
+            prefer_fp16=prefers_fp16(self.profile.dtype),
+        )
+        files = self._part_files(local)
+        shared = self.residency.shared_parts(files)
+        self.residency.make_room(files_bytes(files, skip=shared))
+        pipeline = load_sdxl_pipeline(
+            local, self.profile, self.config, self.memory, record_as=(source,), parts=shared
+        )
+        load_ms = int((time.perf_counter() - started) * 1000)
+        logger.info(
+            "loaded pipeline %s on %s in %d ms (shared parts: %s)",
+            source,
+            self.profile.name,
+            load_ms,
+            ", ".join(shared) or "none",
+        )
+        warm = self._warm(source, local, pipeline)
+        self.residency.add(source, warm, files)
+        return warm
+
+    def _part_files(self, local: str) -> dict[str, tuple[Path, ...]]:
+        """The weights files of each part a load would read (none for a single file: its
+        parts are not separate files, so they are never shared)."""
+        if local.endswith(".safetensors") or not (Path(local) / "model_index.json").exists():
+            return {}
+        files, _ = pipeline_weights(Path(local), prefers_fp16(self.profile.dtype))
+        parts = part_files(Path(local), files)
+        if self.config.vae_source:
+            vae = resolve_source(
+                self.config.vae_source,
                 self.config.source_config(),
-                checksum=self.config.checksums.get(source),
-                layout="file" if source.endswith(".safetensors") else "pipeline",
+                layout="model",
                 prefer_fp16=prefers_fp16(self.profile.dtype),
             )
-            self._evict_to(self.config.max_pipelines - 1)
-            pipeline = load_sdxl_pipeline(
-                local, self.profile, self.config, self.memory, record_as=(source,)
+            parts["vae"] = tuple(
+                model_folder_weights(Path(vae), prefers_fp16(self.profile.dtype))[0]
             )
-            load_ms = int((time.perf_counter() - started) * 1000)
-            logger.info("loaded pipeline %s on %s in %d ms", source, self.profile.name, load_ms)
-            return self._keep(source, local, pipeline), load_ms
+        return parts
 
     def adopt(self, source: str, pipeline) -> WarmModel:
         """Keep an already built pipeline (the full-size random SDXL built in GPU memory by
         the GPU check) as the warm model ``source``, placed as a loaded one would be."""
         with self._lock:
-            self._evict_to(self.config.max_pipelines - 1)
+            self.residency.make_room(0)
             pipeline.set_progress_bar_config(disable=True)
             placed = place_pipeline(
                 pipeline,
@@ -202,10 +262,12 @@ class PipelineCache:
                 fast_path=self.config.cuda_fast_path(),
                 fp8=self.config.fp8,
             )
-            return self._keep(source, source, placed)
+            warm = self._warm(source, source, placed)
+            self.residency.add(source, warm)
+            return warm
 
-    def _keep(self, source: str, local: str, pipeline) -> WarmModel:
-        warm = WarmModel(
+    def _warm(self, source: str, local: str, pipeline) -> WarmModel:
+        return WarmModel(
             source=source,
             local_path=local,
             pipeline=pipeline,
@@ -213,11 +275,32 @@ class PipelineCache:
             default_scheduler_config=dict(pipeline.scheduler.config),
             default_scheduler_class=type(pipeline.scheduler),
         )
-        self._models[source] = warm
-        return warm
+
+    def own_parts(self, source: str, names: tuple[str, ...]) -> list[str]:
+        """Before a job changes these parts of ``source`` (LoRA layers in its text
+        encoders): its own copy of any part it shares with another kept model."""
+        with self._lock:
+            return self.residency.own_components(source, names)
 
     def loaded(self) -> list[str]:
-        return list(self._models)
+        """Device-resident model sources, least recently used first."""
+        return self.residency.resident()
+
+    def status(self) -> dict[str, Any]:
+        """The tiers for heartbeats and health: resident and parked models, bytes used and
+        budgets, and how many loads were switches (not already resident)."""
+        residency, budget = self.residency, self.residency.budget
+        return {
+            "resident": residency.resident(),
+            "host": list(residency.on_host),
+            "device_bytes": residency.device_bytes(),
+            "host_bytes": residency.host_bytes(),
+            "budget_bytes": budget.device_bytes,
+            "host_budget_bytes": budget.host_bytes,
+            "max_models": budget.max_models,
+            "room": residency.room(),
+            "switches": residency.switches,
+        }
 
     @contextmanager
     def use_memory_profile(self, name: str | None):
@@ -228,25 +311,41 @@ class PipelineCache:
             return
         previous = self.memory
         with self._lock:
-            self._evict_to(0)
+            self.residency.drop_all()
             self.memory = choose_memory_profile(None, name)
+            self.residency.budget = self._budget()
         try:
             yield
         finally:
             with self._lock:
-                self._evict_to(0)
+                self.residency.drop_all()
                 self.memory = previous
+                self.residency.budget = self._budget()
 
     def unload_all(self) -> None:
-        """Drop every warm pipeline (before something else needs the device's memory)."""
+        """Drop every warm pipeline from the device (before something else needs the device's
+        memory); parked ones stay in host memory."""
         with self._lock:
-            self._evict_to(0)
+            self.residency.drop_all(host_too=False)
 
     def items(self) -> list[tuple[str, WarmModel]]:
-        return list(self._models.items())
+        return list(self.residency.on_device.items())
 
-    def _evict_to(self, keep: int) -> None:
-        while len(self._models) > max(keep, 0):
-            source, _ = self._models.popitem(last=False)
-            logger.info("unloading pipeline %s", source)
-            free_device_memory()
+    def _budget(self) -> ResidencyBudget:
+        """The residency budget of this device and memory profile; the config overrides."""
+        import psutil
+
+        config, memory = self.config, self.memory
+        total = device_total_memory(self.profile.device)
+        device_bytes = config.resident_budget_bytes
+        if device_bytes is None:
+            device_bytes = resident_budget_bytes(total, memory, psutil.virtual_memory().total)
+        max_models = config.max_resident_models or (CPU_RESIDENT_MODELS if total is None else None)
+        if memory.cpu_offload:
+            max_models = 1
+        host_bytes = config.host_cache_bytes
+        if host_bytes is None:
+            on_gpu = total is not None and not memory.cpu_offload
+            free = psutil.virtual_memory().available
+            host_bytes = int(free * HOST_TIER_SHARE) if on_gpu else 0
+        return ResidencyBudget(device_bytes, host_bytes, max_models)

@@ -48,3 +48,23 @@ def choose_memory_profile(total_bytes: int | None, override: str | None = None) 
     if total_bytes >= 24 * _GIB * _SLACK:
         return PROFILES["standard"]
     return PROFILES["low"]
+
+
+# Device memory left for activations, the VAE decode and compiled graphs, per profile.
+_WORKING_HEADROOM = {"large": 12 * _GIB, "standard": 6 * _GIB}
+# An SDXL checkpoint in fp16 (UNet 5.1 GB, text encoders 1.6 GB, VAE 0.2 GB).
+SDXL_FP16_BYTES = 7 * 10**9
+# CPU workers serve demos and tests: a few models, within a quarter of the host's memory.
+CPU_RESIDENT_MODELS = 3
+HOST_TIER_SHARE = 0.5  # at most this share of the host's free memory parks models
+
+
+def resident_budget_bytes(total_bytes: int | None, profile: MemoryProfile, host_bytes: int) -> int:
+    """Pure: device bytes a worker may fill with resident base models. An H200 (139 GiB)
+    keeps about 18 SDXL checkpoints in fp16, a 24 GB card two, an offloaded (low) profile one
+    (its models live in host memory anyway); a CPU worker a quarter of ``host_bytes``."""
+    if total_bytes is None:
+        return host_bytes // 4
+    if profile.cpu_offload:
+        return 0  # one model at a time: the count is kept by the residency (never below one)
+    return max(0, int(total_bytes * _SLACK) - _WORKING_HEADROOM.get(profile.name, 6 * _GIB))

@@ -1,4 +1,8 @@
-"""Scheduler swaps built from the loaded scheduler's config (no reload of weights)."""
+"""Scheduler swaps built from the loaded scheduler's config (no reload of weights).
+
+Few-step distilled SDXL variants need their own samplers: ``lcm`` (LCM and LCM-LoRA), ``tcd``
+(TCD-LoRA) and ``euler_trailing``, Euler over trailing timesteps, which SDXL-Lightning and
+Hyper-SD are distilled for (their model cards ask for ``timestep_spacing="trailing"``)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Any
 
 from .errors import InvalidSpec
 
-SCHEDULER_NAMES = ("euler", "euler_a", "dpmpp_2m", "ddim")
+SCHEDULER_NAMES = ("euler", "euler_a", "dpmpp_2m", "ddim", "lcm", "tcd", "euler_trailing")
+FEW_STEP_SCHEDULERS = frozenset({"lcm", "tcd", "euler_trailing"})
 
 
 def build_scheduler(name: str, base_config: dict[str, Any]):
@@ -15,6 +20,8 @@ def build_scheduler(name: str, base_config: dict[str, Any]):
         DPMSolverMultistepScheduler,
         EulerAncestralDiscreteScheduler,
         EulerDiscreteScheduler,
+        LCMScheduler,
+        TCDScheduler,
     )
 
     if name == "euler":
@@ -27,4 +34,10 @@ def build_scheduler(name: str, base_config: dict[str, Any]):
         )
     if name == "ddim":
         return DDIMScheduler.from_config(base_config)
+    if name == "lcm":
+        return LCMScheduler.from_config(base_config)
+    if name == "tcd":
+        return TCDScheduler.from_config(base_config)
+    if name == "euler_trailing":
+        return EulerDiscreteScheduler.from_config(base_config, timestep_spacing="trailing")
     raise InvalidSpec(f"Unknown scheduler {name!r}; choose one of {', '.join(SCHEDULER_NAMES)}.")

@@ -112,13 +112,14 @@ def _tiny_vae():
     )
 
 
-def build_tiny_sdxl(directory: Path) -> Path:
-    """Build and save a tiny random SDXL pipeline in ``directory`` (diffusers layout)."""
+def build_tiny_sdxl(directory: Path, seed: int = _SEED) -> Path:
+    """Build and save a tiny random SDXL pipeline in ``directory`` (diffusers layout); another
+    ``seed`` gives another checkpoint of the same shape (the demo's second model)."""
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
     from transformers import CLIPTokenizer
 
     directory = Path(directory)
-    torch.manual_seed(_SEED)
+    torch.manual_seed(seed)
     tokenizer_dir = build_clip_tokenizer(directory / "_tokenizer_build")
     tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
     text_encoder, text_encoder_2 = _tiny_text_encoders(len(tokenizer))

@@ -95,6 +95,7 @@ def _run_members(members: list[BatchMember], member_jobs, outputs, hand_off) -> 
         output = outputs[str(job.id)]
         output.gpu_ms += share
         output.add_time("load_ms", batch.load_ms)
+        output.add_model_load(batch.extra.get("model_load"))
         output.add_time("inference_ms", batch.inference_ms)
         output.timings["batch_size"] = batch.batch_size
         output.timings["batch_jobs"] = len(member_jobs)

@@ -4,6 +4,7 @@ the chosen rows atomically, and account for their queue entries."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,11 +14,12 @@ from rq.serializers import JSONSerializer
 
 from generation.models import GenerationJob
 from generation.queue.order import scheduled_order
-from generation.queue.scheduling import pick_batch
+from generation.queue.scheduling import Routing, pick_batch
 from generation.work_kind import JOBS
 from work.lifecycle import work_claim_many
 from work.redis_queue import get_redis
 
+from .fleet import count_routed, fleet_view, routed_counts
 from .state import ServingState
 
 logger = logging.getLogger(__name__)
@@ -34,18 +36,21 @@ def claim_next_batch(
     """Take the scheduler's next batch. Returns the claimed rows (in batch order) and the ids
     whose queue entries were removed because the batch took their jobs."""
     now = timezone.now()
+    ordered = scheduled_order(now, woken_by)
     choice = pick_batch(
-        scheduled_order(now, woken_by),
+        ordered,
         max_batch=max_batch_images(memory_profile),
         loaded_loras=state.loaded_loras,
         passed_over=state.passed_over,
         max_pass_over=settings.ILLU_LORA_AFFINITY_MAX_PASS,
+        routing=_routing(worker_name, ordered),
     )
     claimed = work_claim_many(
         JOBS, row_ids=[job.id for job in choice.jobs], worker_name=worker_name, started_at=now
     )
     if not claimed:
         return [], []
+    count_routed(choice.routed_over, claimed)
     for job_id in choice.passed_over:
         state.passed_over[job_id] = state.passed_over.get(job_id, 0) + 1
     for job_id in claimed:
@@ -53,6 +58,23 @@ def claim_next_batch(
     removed = remove_queue_entries([job_id for job_id in claimed if job_id != woken_by])
     rows = GenerationJob.objects.in_bulk(claimed)
     return [rows[_pk(job_id, rows)] for job_id in claimed], removed
+
+
+def _routing(worker_name: str, ordered: list) -> Routing | None:
+    """Checkpoint-aware routing (ILLU_ROUTING=checkpoint) for this worker, over the fleet's
+    heartbeats; None for plain FIFO routing."""
+    if settings.ILLU_ROUTING != "checkpoint" or not ordered:
+        return None
+    fleet = fleet_view()
+    # The claiming worker is between jobs, whatever its last heartbeat said.
+    if worker_name in fleet:
+        fleet[worker_name] = replace(fleet[worker_name], busy=False)
+    return Routing(
+        me=worker_name,
+        fleet=fleet,
+        passed_over=routed_counts([job.id for job in ordered]),
+        max_pass=settings.ILLU_MODEL_AFFINITY_MAX_PASS,
+    )
 
 
 def _pk(job_id: str, rows: dict):

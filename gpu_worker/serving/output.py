@@ -16,6 +16,7 @@ from PIL import Image
 
 from generation.models import GeneratedImage
 
+from ..model_registry import name_model, record_weights
 from ..repair_loop import repair_enabled, repair_rejected
 from ..scoring import IdentityScorer
 
@@ -28,7 +29,7 @@ class JobOutput:
     conditioning: list[tuple[str, Image.Image]] = field(default_factory=list)
     conditioning_records: list[dict] = field(default_factory=list)
     generated: int = 0  # before rejected images are dropped (ILLU_KEEP_REJECTED_IMAGES)
-    timings: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, int | str] = field(default_factory=dict)
     # Engine time its images took this attempt: its share of each pass, its repairs.
     gpu_ms: int = 0
     # Scores the images before they are stored, off the denoising thread (see the module).
@@ -41,6 +42,15 @@ class JobOutput:
         """What the row gets when this attempt ends (however it ends): the timings, and the
         engine time added to what earlier attempts of the row took."""
         return {"timings": self.timings, "gpu_ms": F("gpu_ms") + self.gpu_ms}
+
+    def add_model_load(self, model_load: dict | None) -> None:
+        """``model_load_ms`` (0 when the model was resident) and ``model_tier``: where the
+        job's model came from (``resident``, ``host`` memory or ``disk``), from the engine's
+        ``result.extra["model_load"]``; a job with several passes keeps its first load."""
+        model_load = model_load or {"ms": 0, "tier": "resident"}
+        self.add_time("model_load_ms", int(model_load["ms"]))
+        if self.timings.get("model_tier") in (None, "resident"):
+            self.timings["model_tier"] = model_load["tier"]
 
 
 def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | None, reporter):
@@ -59,10 +69,12 @@ def add_result(job, spec, result, output: JobOutput, scorer: IdentityScorer | No
             width=generated.image.width,
             height=generated.image.height,
             seed=generated.seed,
-            manifest=generated.manifest,
+            manifest=name_model(generated.manifest, job.params["model"]),
         )
         image._pil = generated.image  # kept until upload
         images.append(image)
+    if images:
+        record_weights(images[0].manifest)
     if scorer is not None:
         _score(images, scorer, output)
         for image in images:

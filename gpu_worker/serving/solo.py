@@ -80,6 +80,7 @@ def _run_pass(job, spec, reporter, scorer: IdentityScorer | None, output: JobOut
     with engine.pipelines.use_memory_profile(job.params.get("memory_profile")):
         result = engine.generate(spec, on_step=reporter, **previews)
     output.add_time("load_ms", result.load_ms)
+    output.add_model_load(result.extra.get("model_load"))
     output.add_time("inference_ms", result.inference_ms)
     output.gpu_ms += result.load_ms + result.inference_ms  # a solo pass is all its own
     if reporter.preview_ms:

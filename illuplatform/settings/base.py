@@ -236,6 +236,22 @@ REST_FRAMEWORK = {
 # Generation. ILLU_SDXL_MODEL is a Hugging Face repo id or a local diffusers directory;
 # empty means the tiny random demo model built under ILLU_MODELS_DIR.
 ILLU_SDXL_MODEL = env.str("ILLU_SDXL_MODEL", default="")
+# The registry's base model (catalog.BaseModel slug) a job runs on when neither the request,
+# its style nor its character names one. Not registered (or disabled): ILLU_SDXL_MODEL above.
+ILLU_DEFAULT_MODEL = env.str("ILLU_DEFAULT_MODEL", default="demo-tiny")
+# The `turbo` quality preset: few-step sampling of distilled SDXL variants (4-8 steps, guidance
+# 0-2), with their sampler (lcm, tcd, or euler_trailing for SDXL-Lightning and Hyper-SD) and,
+# optionally, the slug of a registered distilled LoRA applied to every turbo job.
+ILLU_TURBO_STEPS = env.int("ILLU_TURBO_STEPS", default=6)
+ILLU_TURBO_GUIDANCE = env.float("ILLU_TURBO_GUIDANCE", default=1.0)
+ILLU_TURBO_SCHEDULER = env.str("ILLU_TURBO_SCHEDULER", default="euler_trailing")
+ILLU_TURBO_LORA = env.str("ILLU_TURBO_LORA", default="")
+if not (4 <= ILLU_TURBO_STEPS <= 8 and 0 <= ILLU_TURBO_GUIDANCE <= 2):
+    raise ValueError(
+        "ILLU_TURBO_STEPS must be 4..8 and ILLU_TURBO_GUIDANCE 0..2 (few-step models)."
+    )
+if ILLU_TURBO_SCHEDULER not in ("lcm", "tcd", "euler_trailing"):
+    raise ValueError("ILLU_TURBO_SCHEDULER must be lcm, tcd or euler_trailing.")
 ILLU_MODELS_DIR = Path(env.str("ILLU_MODELS_DIR", default=VAR_DIR / "models"))
 ILLU_DEVICE = env.str("ILLU_DEVICE", default="")
 ILLU_JOB_TIMEOUT = env.int("ILLU_JOB_TIMEOUT", default=1800)
@@ -372,6 +388,15 @@ ILLU_MAX_BATCH = env.int("ILLU_MAX_BATCH", default=4)  # images per denoising pa
 ILLU_STORAGE_QUEUE = env.int("ILLU_STORAGE_QUEUE", default=2)  # jobs waiting for storage; 0: inline
 ILLU_LORA_AFFINITY_MAX_PASS = env.int("ILLU_LORA_AFFINITY_MAX_PASS", default=2)  # 0: no affinity
 ILLU_FAIR_SHARE = env.bool("ILLU_FAIR_SHARE", default=True)  # false: plain FIFO within a priority
+# checkpoint: a worker prefers jobs for models it holds (fifo: any worker takes the next job).
+ILLU_ROUTING = env.str("ILLU_ROUTING", default="checkpoint")
+ILLU_MODEL_AFFINITY_MAX_PASS = env.int("ILLU_MODEL_AFFINITY_MAX_PASS", default=4)
+# Base models kept warm per worker (engine residency): device bytes (0: from the device
+# profile), a cap on their number (0: bytes only; CPU workers keep 3), host memory bytes for
+# models pushed off the device (-1: half the free host memory on a GPU worker, none on CPU).
+ILLU_RESIDENT_BUDGET_BYTES = env.int("ILLU_RESIDENT_BUDGET_BYTES", default=0)
+ILLU_MAX_RESIDENT_MODELS = env.int("ILLU_MAX_RESIDENT_MODELS", default=0)
+ILLU_HOST_CACHE_BYTES = env.int("ILLU_HOST_CACHE_BYTES", default=-1)
 ILLU_PREVIEW_EVERY = env.int("ILLU_PREVIEW_EVERY", default=5)  # steps between previews; 0: none
 ILLU_QUEUE_ESTIMATE_SECONDS = env.float("ILLU_QUEUE_ESTIMATE_SECONDS", default=20)
 ILLU_CUDA_SDPA = env.bool("ILLU_CUDA_SDPA", default=True)
@@ -437,6 +462,7 @@ SPECTACULAR_SETTINGS = {
         "ControlTypeEnum": "catalog.controlnet_weights.CONTROL_TYPES",
         "LoraTypeEnum": "catalog.models.LoraType",
         "JobSourceEnum": "generation.models.JobSource",
+        "SchedulerEnum": "catalog.models.Scheduler",  # styles, base models and jobs alike
         "OpenAIQualityEnum": "compat.openai_images.serializers.QUALITIES",
         "KindEnum": "generation.models.JobKind",  # the name it had before books came
         "BookStatusEnum": "books.models.BookStatus",

@@ -42,6 +42,7 @@ def test_a_lora_weight_that_is_no_number_is_refused():
         ("DPM++ 2M", "Karras", "dpmpp_2m"),
         ("dpm++ 2m karras", "", "dpmpp_2m"),
         ("DDIM", None, "ddim"),
+        ("LCM", None, "lcm"),
         (None, None, None),
         (None, "karras", "dpmpp_2m"),
     ],
@@ -52,7 +53,7 @@ def test_a1111_samplers_map_to_the_platforms_schedulers(sampler, schedule, sched
 
 @pytest.mark.parametrize(
     ("sampler", "schedule", "field"),
-    [("LCM", None, "sampler_name"), ("UniPC", None, "sampler_name"),
+    [("Heun", None, "sampler_name"), ("UniPC", None, "sampler_name"),
      ("Euler", "karras", "scheduler"), ("Euler", "sgm_uniform", "scheduler")],
 )  # fmt: skip
 def test_samplers_the_platform_lacks_are_unknown_never_replaced(sampler, schedule, field):

@@ -92,3 +92,29 @@ def test_private_redis_keeps_an_append_only_file_under_var(tmp_path):
 
 def test_no_private_redis_when_redis_url_is_set(tmp_path):
     assert not _config(tmp_path, embedded_redis=False).has_section("program:redis")
+
+
+def test_several_gpu_workers_each_get_a_process_a_log_and_on_cuda_their_own_device(
+    tmp_path, monkeypatch
+):
+    from configparser import RawConfigParser
+
+    from illuplatform.supervision import StackPaths, gpu_worker_processes, supervisord_config
+
+    paths = StackPaths(tmp_path)
+    monkeypatch.setenv("ILLU_GPU_WORKERS", "3")
+    config = RawConfigParser()  # strict: a key given twice in a section fails here too
+    config.read_string(supervisord_config(paths, root=tmp_path, port=8000, embedded_redis=False))
+    worker = config["program:gpu_worker"]
+    assert worker["numprocs"] == "3"
+    assert worker["process_name"] == "%(program_name)s_%(process_num)d"
+    assert worker["stdout_logfile"].endswith("gpu_worker_%(process_num)d.log")
+    cuda = gpu_worker_processes(paths, 3, on_cuda=True)
+    assert 'environment=CUDA_VISIBLE_DEVICES="%(process_num)d"' in cuda
+    assert not any(
+        line.startswith("environment=") for line in gpu_worker_processes(paths, 3, False)
+    )
+    monkeypatch.setenv("ILLU_GPU_WORKERS", "1")
+    single = RawConfigParser()
+    single.read_string(supervisord_config(paths, root=tmp_path, port=8000, embedded_redis=False))
+    assert "numprocs" not in single["program:gpu_worker"]

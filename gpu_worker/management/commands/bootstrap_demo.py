@@ -6,13 +6,16 @@ from django.core.management.base import BaseCommand
 
 from accounts.models import User
 from accounts.services import api_token_create, user_create
-from gpu_worker.demo_models import ensure_demo_models
+from gpu_worker.demo_models import DEMO_BASE_MODELS, ensure_demo_models, register_demo_models
 
 DEMO_USERNAME = "demo"
 
 
 class Command(BaseCommand):
-    help = "Build the tiny demo model if no real one is configured, and print a demo login."
+    help = (
+        "Build the tiny demo models and register them as base models if no real one is "
+        "configured, and print a demo login."
+    )
 
     def handle(self, *args, **options):
         if not settings.ILLU_SDXL_MODEL:
@@ -22,6 +25,9 @@ class Command(BaseCommand):
                 f"{Path(paths['sdxl']).parent} (their images are noise; set ILLU_SDXL_MODEL "
                 "to real SDXL weights for real pictures)."
             )
+            register_demo_models()
+            slugs = ", ".join(entry["slug"] for entry in DEMO_BASE_MODELS)
+            self.stdout.write(f"Demo base models registered: {slugs} (two seeds, two looks).")
         password = os.environ.get("ILLU_DEMO_PASSWORD", "illustrate-demo")
         user = User.objects.filter(username=DEMO_USERNAME).first()
         if user is None:

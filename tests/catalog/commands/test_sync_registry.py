@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from catalog.models import Lora, LoraCombination, LoraCombinationEntry, StylePreset
+from catalog.models import BaseModel, Lora, LoraCombination, LoraCombinationEntry, StylePreset
 from catalog.services import lora_register, lora_set_enabled
 from characters.models import Character, CharacterLora
 from characters.services import character_create
@@ -36,7 +36,20 @@ def snapshot() -> dict:
 
     style_fields = [f.name for f in StylePreset._meta.concrete_fields]
     style_fields = [f for f in style_fields if f not in {"id", "created_at", "updated_at"}]
+    style_fields = ["base_model__slug" if f == "base_model" else f for f in style_fields]
     return {
+        "models": rows(
+            BaseModel.objects,
+            "slug",
+            "name",
+            "family",
+            "source",
+            "vae",
+            "sha256",
+            "default_scheduler",
+            "license_note",
+            "enabled",
+        ),  # fmt: skip
         "loras": rows(
             Lora.objects,
             "slug",
@@ -66,6 +79,7 @@ def snapshot() -> dict:
                 "description",
                 "trigger_words",
                 "style__slug",
+                "base_model__slug",
                 "consistency_threshold",
                 "scene_presets",
             )  # fmt: skip
@@ -85,6 +99,7 @@ def wipe() -> None:
     LoraCombination.objects.all().delete()
     Lora.objects.all().delete()
     StylePreset.objects.all().delete()
+    BaseModel.objects.all().delete()
 
 
 @pytest.fixture
@@ -102,15 +117,23 @@ def registry(user, make_user):
     combination = LoraCombination.objects.create(slug="duo", name="Duo", description="both")
     LoraCombinationEntry.objects.create(combination=combination, lora=hero, weight=0.7)
     LoraCombinationEntry.objects.create(combination=combination, lora=private, weight=0.4)
+    watercolor = BaseModel.objects.create(
+        slug="watercolor", name="Watercolor XL", source="org/watercolor-xl",
+        vae="madebyollin/sdxl-vae-fp16-fix", sha256="ab" * 32, default_scheduler="dpmpp_2m",
+        license_note="open",
+    )  # fmt: skip
+    BaseModel.objects.create(
+        slug="retired", name="Retired", source="s3://models/old", enabled=False
+    )
     StylePreset.objects.create(
         slug="ink", name="Ink", prompt_template="ink drawing of {prompt}", steps=20,
-        controlnet_weights={"canny": 1.2},
+        controlnet_weights={"canny": 1.2}, base_model=watercolor,
     )  # fmt: skip
     character_create(
         owner=bob, name="Luca", description="sea monster", trigger_words=["luca"],
         style=StylePreset.objects.get(slug="comic"), consistency_threshold=0.65,
         scene_presets={"beach": "on the beach"},
-        default_loras=[{"lora": "hero", "weight": 0.7}, {"lora": "mine"}],
+        default_loras=[{"lora": "hero", "weight": 0.7}, {"lora": "mine"}], base_model=watercolor,
     )  # fmt: skip
     character_create(owner=user, name="Alberto", default_loras=[{"lora": "old"}])
     # Disabled after Alberto chose it: import must still recreate Alberto with it.
@@ -124,9 +147,9 @@ def test_export_wipe_import_gives_the_same_rows_and_a_second_import_changes_noth
     before = snapshot()
     path = tmp_path / "export" / "registry.yaml"
     path.parent.mkdir()
-    assert "Exported 3 loras" in sync(path, "--export")
+    assert "Exported 2 models, 3 loras" in sync(path, "--export")
     document = yaml.safe_load(path.read_text())
-    assert set(document) == {"version", "loras", "combinations", "styles", "characters"}
+    assert set(document) == {"version", "models", "loras", "combinations", "styles", "characters"}
     assert document["loras"][0]["file"] == "registry-loras/hero.safetensors"
 
     wipe()
@@ -138,8 +161,8 @@ def test_export_wipe_import_gives_the_same_rows_and_a_second_import_changes_noth
         assert handle.read() == lora_bytes(1)
 
     again = sync(path)
-    # 3 LoRAs, 1 combination, 6 styles (5 seeded by the migration), 2 characters.
-    assert again.strip().endswith("0 changes, 12 unchanged.")
+    # 2 models, 3 LoRAs, 1 combination, 6 styles (5 seeded by the migration), 2 characters.
+    assert again.strip().endswith("0 changes, 14 unchanged.")
     assert snapshot() == before
 
 
@@ -218,6 +241,16 @@ def test_an_entry_matches_a_registered_file_by_sha256_and_updates_it(weights_dir
         ({"loras": [hero_entry(sha256="0" * 64)]}, "has sha256"),
         ({"styles": [{"slug": "s", "name": "S", "controlnet_weights": {"tile": 1}}]}, "'tile'"),
         ({"characters": [{"owner": "nobody", "name": "L"}]}, "unknown user 'nobody'"),
+        (
+            {"models": [{"slug": "m", "name": "M", "source": "model-folder"}]},
+            "models[0] ('m'): 'model-folder' is no model source",
+        ),
+        (
+            {"models": [{"slug": "m", "name": "M", "source": "/srv/m.ckpt"}]},
+            "is a pickle checkpoint",
+        ),
+        ({"models": [{"slug": "m", "name": "M"}]}, "Missing key 'source' in models[0] ('m')"),
+        ({"styles": [{"slug": "s", "name": "S", "model": "nope"}]}, "unknown model 'nope'"),
     ],
 )
 def test_bad_files_are_refused_naming_the_key_and_nothing_is_written(
@@ -229,7 +262,16 @@ def test_bad_files_are_refused_naming_the_key_and_nothing_is_written(
         sync(write(weights_dir, document))
     assert message in str(raised.value)
     assert Lora.objects.count() == 0 and StylePreset.objects.count() == styles
-    assert stored_lora_keys() == []
+    assert stored_lora_keys() == [] and not BaseModel.objects.exists()
+
+
+def test_a_model_given_other_weights_forgets_the_sha256_recorded_for_the_old_ones(tmp_path):
+    BaseModel.objects.create(slug="m", name="M", source="org/m", sha256="ab" * 32)
+    same = {"models": [{"slug": "m", "name": "M", "source": "org/m"}]}
+    assert "0 changes, 1 unchanged." in sync(write(tmp_path, same))
+    moved = {"models": [{"slug": "m", "name": "M", "source": "s3://models/m"}]}
+    assert "update model 'm': source, sha256" in sync(write(tmp_path, moved))
+    assert BaseModel.objects.get(slug="m").sha256 == ""
 
 
 def test_a_renamed_pickle_is_refused_by_the_registry_checks(user, weights_dir):

@@ -169,3 +169,24 @@ def test_json_values_of_the_wrong_type_are_400_not_coerced(api, public_lora, pay
     assert response.status_code == 400, response.json()
     assert field in response.json()["error"]["fields"]
     assert not Character.objects.exists()
+
+
+def test_a_character_pins_an_enabled_base_model_its_jobs_then_use(api):
+    from catalog.models import BaseModel
+
+    BaseModel.objects.create(slug="anime", name="Anime", source="demo:tiny-sdxl-b")
+    BaseModel.objects.create(slug="off", name="Off", source="demo:tiny-sdxl", enabled=False)
+    refused = api.post("/api/v1/characters/", {"name": "Luca", "model": "off"}, format="json")
+    assert refused.status_code == 400 and "model" in refused.json()["error"]["fields"]
+    body = api.post("/api/v1/characters/", {"name": "Luca", "model": "anime"}, format="json").json()
+    assert body["model"] == "anime"
+    job = api.post(
+        "/api/v1/jobs/",
+        {"kind": "character", "character": body["id"], "prompt": "x", "width": 256,
+         "height": 256},
+        format="json",
+    )  # fmt: skip
+    assert job.status_code == 201, job.json()
+    assert job.json()["params"]["model"] == "anime"
+    cleared = api.patch(f"/api/v1/characters/{body['id']}/", {"model": None}, format="json")
+    assert cleared.json()["model"] is None

@@ -59,7 +59,7 @@ def test_basic_auth_takes_the_username_and_an_api_token(user, webui):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"prompt": "x", "sampler_name": "LCM"}, "sampler_name"),
+        ({"prompt": "x", "sampler_name": "UniPC"}, "sampler_name"),
         ({"prompt": "x", "sampler_name": "Euler", "scheduler": "karras"}, "scheduler"),
         ({"prompt": "x", "scheduler": "exponential"}, "scheduler"),
         ({"prompt": "a <lora:nobody:0.5>"}, "prompt"),
@@ -244,3 +244,20 @@ def test_a_controlnet_unit_becomes_the_jobs_control_input(webui, user, no_wait):
     )  # fmt: skip
     assert refused.status_code == 400
     assert "alwayson_scripts.controlnet" in refused.json()["error"]["fields"]
+
+
+def test_a_registered_model_is_a_checkpoint_and_its_override_runs_the_job_on_it(
+    webui, user, no_wait
+):
+    from catalog.models import BaseModel
+
+    BaseModel.objects.create(
+        slug="demo-tiny-b", name="B", source="demo:tiny-sdxl-b", sha256="ab" * 32
+    )
+    models = {model["title"]: model for model in webui.get("/sdapi/v1/sd-models").json()}
+    assert models["demo-tiny-b"]["sha256"] == "ab" * 32
+    assert "demo:" not in str(models)  # sources stay staff-only
+    body = {"prompt": "x", "width": 256, "height": 256,
+            "override_settings": {"sd_model_checkpoint": "demo-tiny-b [abababab]"}}  # fmt: skip
+    webui.post("/sdapi/v1/txt2img", body, format="json")
+    assert GenerationJob.objects.get(owner=user).params["model"] == "demo-tiny-b"

@@ -209,3 +209,18 @@ def test_a_request_over_the_users_wait_cap_is_429_in_openai_s_shape_and_makes_no
     error = openai_error(response, 429)
     assert error["code"] == "rate_limit_exceeded" and int(response["Retry-After"]) > 0
     assert not GenerationJob.objects.filter(owner=user).exists()
+
+
+def test_a_registered_model_is_listed_and_runs_the_jobs_on_it(bearer, user, settings):
+    from catalog.models import BaseModel
+
+    settings.ILLU_COMPAT_WAIT_SECONDS = 0
+    BaseModel.objects.create(slug="demo-tiny-b", name="B", source="demo:tiny-sdxl-b")
+    BaseModel.objects.create(slug="off", name="Off", source="demo:tiny-sdxl", enabled=False)
+    ids = [model["id"] for model in bearer.get("/v1/models").json()["data"]]
+    assert ids[:2] == ["sdxl-base", "demo-tiny-b"] and "off" not in ids
+    bearer.post("/v1/images/generations", {"prompt": "x", "model": "demo-tiny-b"}, format="json")
+    assert GenerationJob.objects.get().params["model"] == "demo-tiny-b"
+    openai_error(
+        bearer.post("/v1/images/generations", {"prompt": "x", "model": "off"}, format="json"), 404
+    )

@@ -110,6 +110,20 @@ def test_a_valid_form_creates_the_job_and_opens_its_page(browser_client, user, e
     assert "Cancel this job" in page and "queued" in page
 
 
+def test_the_form_offers_the_enabled_base_models_and_runs_the_job_on_the_chosen_one(
+    browser_client, user, empty_queues
+):
+    from catalog.models import BaseModel
+
+    BaseModel.objects.create(slug="demo-tiny-b", name="Variant B", source="demo:tiny-sdxl-b")
+    BaseModel.objects.create(slug="off", name="Retired", source="demo:tiny-sdxl", enabled=False)
+    page = browser_client.get("/create/").content.decode()
+    assert "Variant B" in page and "Retired" not in page
+    response = browser_client.post("/create/", {**SMALL, "model": "demo-tiny-b"})
+    assert response.status_code == 302
+    assert GenerationJob.objects.get().params["model"] == "demo-tiny-b"
+
+
 def test_control_job_stores_the_uploaded_image_and_uses_it(browser_client, user, empty_queues):
     upload = photos.upload_of(photos.astronaut().resize((128, 128)), name="shape.png")
     body = {

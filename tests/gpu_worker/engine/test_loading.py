@@ -17,7 +17,7 @@ def test_warm_pipeline_loads_once_and_lru_keeps_max_pipelines(tiny_models, tmp_p
     import shutil
 
     copy = shutil.copytree(tiny_models["sdxl"], tmp_path / "copy")
-    cache = PipelineCache(CPU, EngineConfig(max_pipelines=1))
+    cache = PipelineCache(CPU, EngineConfig(max_resident_models=1))
     first, load_ms = cache.get(str(tiny_models["sdxl"]))
     again, warm_ms = cache.get(str(tiny_models["sdxl"]))
     assert again is first and load_ms > 0 and warm_ms == 0
