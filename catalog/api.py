@@ -21,12 +21,12 @@ from .api_serializers import (
     LoraSerializer,
     StylePresetSerializer,
 )
+from .residency import model_residency
 from .selectors import (
     enabled_base_models,
     enabled_styles,
     lora_list,
     loras_visible_to,
-    model_residency,
 )
 from .services import lora_register
 

@@ -131,7 +131,7 @@ class StylePresetSerializer(serializers.ModelSerializer):
 
 class BaseModelSerializer(serializers.ModelSerializer):
     """A base model as users see it (its source is staff-only). ``residency`` in the context:
-    slug -> live workers holding it (``model_residency``)."""
+    slug -> live workers holding it (``catalog.residency.model_residency``)."""
 
     resident_on = serializers.SerializerMethodField()
 

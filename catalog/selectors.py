@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from work.workers import live_workers
 
 from .models import BaseModel, Lora, StylePreset
 
@@ -46,16 +43,3 @@ def model_load_spec(slug: str) -> dict | None:
         .first()
     )
     return row
-
-
-def model_residency() -> dict[str, list[str]]:
-    """Model slug -> names of the live workers holding it, from their heartbeats'
-    ``resident_models`` (a list of slugs; a worker that does not report it holds none)."""
-    residency: dict[str, list[str]] = {}
-    for worker in live_workers():
-        resident = getattr(worker, "resident_models", None) or worker.get("resident_models") or []
-        if isinstance(resident, str | bytes):  # the raw hash field, JSON, if left undecoded
-            resident = json.loads(resident or "[]")
-        for slug in resident:
-            residency.setdefault(slug, []).append(worker["name"])
-    return residency

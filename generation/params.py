@@ -188,11 +188,12 @@ def _loras(owner: User, requested: list[dict], model: BaseModel | None) -> list[
         if lora is None:
             raise _invalid(f"loras.{position}.lora", f"Unknown or disabled LoRA {item['lora']!r}.")
         if not lora_fits(lora, model):
-            family = model.family if model else "sdxl"
+            named = f"the model {model.slug!r}" if model else "the configured model"
+            family = model.get_family_display() if model else "SDXL"
             raise _invalid(
                 "loras",
-                f"LoRA {lora.slug!r} is for {lora.get_base_model_display()}; the model "
-                f"{model.slug if model else 'in use'!r} is {family}.",
+                f"LoRA {lora.slug!r} is for {lora.get_base_model_display()}; {named} is "
+                f"{family}. Choose a LoRA of its family or another model.",
             )
         weight = item.get("weight", lora.default_weight)
         if not lora.min_weight <= weight <= lora.max_weight:
