@@ -47,7 +47,7 @@ def page_prompt(page: BookPage, characters: list[Character], note: str = "") -> 
 
 
 def page_job_params(page: BookPage, *, note: str = "") -> tuple[str, dict[str, Any]]:
-    """The kind and request of a page's job: the book's style and candidates per page, the
+    """The kind and request of a page's job: the book's style, model and candidates per page, the
     size bucket nearest the page's aspect ratio; a character job for its first character,
     else a control job when the page has a control image, else a text job."""
     book = page.book
@@ -63,6 +63,8 @@ def page_job_params(page: BookPage, *, note: str = "") -> tuple[str, dict[str, A
     }
     if book.style_id:
         params["style"] = book.style.slug
+    if book.model:
+        params["model"] = book.model
     if characters:
         params["character"] = str(characters[0].pk)
         return JobKind.CHARACTER, params

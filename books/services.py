@@ -10,6 +10,7 @@ from uuid import UUID
 from django.db import transaction
 
 from accounts.models import User
+from catalog.base_models import resolve_model
 from catalog.models import StylePreset
 from characters.models import Character
 from core.errors import InvalidParams
@@ -51,10 +52,20 @@ def _owned_characters(owner: User, ids: list[UUID | str], field: str) -> list[Ch
     return [found[value] for value in ids]
 
 
+def _model(slug: str) -> str:
+    """A book's base model: empty (the style's, else the platform's) or an enabled model's
+    slug; unknown or disabled is a 400 naming ``model``."""
+    if slug:
+        resolve_model(slug)
+    return slug
+
+
 @transaction.atomic
 def book_create(*, owner: User, title: str, **fields: Any) -> Book:
     characters = _owned_characters(owner, fields.pop("characters", []), "characters")
     style = _style(fields.pop("style", None))
+    if "model" in fields:
+        fields["model"] = _model(fields["model"])
     book = Book(owner=owner, title=title, style=style)
     for name in BOOK_FIELDS:
         if name in fields:
@@ -66,6 +77,8 @@ def book_create(*, owner: User, title: str, **fields: Any) -> Book:
 
 @transaction.atomic
 def book_update(*, book: Book, **fields: Any) -> Book:
+    if "model" in fields:
+        fields["model"] = _model(fields["model"])
     if "style" in fields:
         book.style = _style(fields.pop("style"))
     if "characters" in fields:

@@ -114,3 +114,20 @@ def test_select_takes_only_a_candidate_and_regenerate_starts_a_round(api, user, 
     newest = PageJob.objects.filter(page_id=page_id).latest("created_at").job
     assert newest.params["prompt"] == "a whale, bigger whale"
     assert Book.objects.get(pk=book["id"]).status == BookStatus.GENERATING
+
+
+def test_the_books_model_is_its_page_jobs_model_and_an_unknown_one_is_refused(
+    api, book, empty_queues
+):
+    from catalog.base_models import base_model_register
+
+    base_model_register(slug="demo-tiny-b", name="Demo B", source="demo:tiny-sdxl")
+    url = f"/api/v1/books/{book['id']}/"
+    refused = api.patch(url, {"model": "no-such-model"}, format="json")
+    assert refused.status_code == 400 and "model" in refused.json()["error"]["fields"]
+    assert Book.objects.get(pk=book["id"]).model == ""
+    assert api.patch(url, {"model": "demo-tiny-b"}, format="json").status_code == 200
+    response = api.post(url + "generate/", {}, format="json")
+    jobs = GenerationJob.objects.filter(pk__in=response.json()["jobs"])
+    assert jobs.count() == 3
+    assert {job.params["model"] for job in jobs} == {"demo-tiny-b"}
