@@ -1,5 +1,6 @@
 """Admin for books: books with their pages inline and their cost (derived from job rows),
-pages with their review decisions and the review actions, share links (revoke)."""
+pages with their review decisions and the review actions, share links (revoke), review
+metrics (acceptance rates per style, character and model)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from django.contrib import admin, messages
 
 from core.admin import image_tag
 
-from .models import Book, BookPage, CommentKind, PageComment, ShareLink
+from .models import Book, BookPage, CommentKind, PageComment, ReviewMetrics, ShareLink
+from .review_metrics import GROUPS, acceptance_rates
 from .selectors import book_cost
 from .share_links import pages_review_set, share_link_revoke
 
@@ -102,3 +104,34 @@ class ShareLinkAdmin(admin.ModelAdmin):
         for link in queryset:
             share_link_revoke(link=link)
         self.message_user(request, f"{queryset.count()} links revoked.", messages.SUCCESS)
+
+
+@admin.register(ReviewMetrics)
+class ReviewMetricsAdmin(admin.ModelAdmin):
+    """Acceptance rates (approved pages / generated images) of the pages the filters select,
+    per style, character and model; the page shows the tables, not the pages. Read-only."""
+
+    change_list_template = "admin/books/reviewmetrics/change_list.html"
+    list_filter = (("book__owner", admin.RelatedOnlyFieldListFilter), "book__style")
+    search_fields = ("book__title",)
+    list_display = ("id",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:  # not a redirect (a bad filter) or an error page
+            pages = context["cl"].queryset
+            context["acceptance"] = {
+                group: acceptance_rates(group=group, pages=pages) for group in GROUPS
+            }
+        return response

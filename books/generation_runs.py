@@ -36,7 +36,8 @@ def _invalid(field: str, message: str) -> InvalidParams:
 
 
 def page_characters(page: BookPage) -> list[Character]:
-    """The page's characters, by name: the first is the one its jobs keep the identity of."""
+    """The page's characters, by name: the first is the one its jobs keep the identity of; the
+    worker scores every image against the others too (``score_characters``)."""
     return list(page.characters.order_by("name"))
 
 
@@ -48,8 +49,9 @@ def page_prompt(page: BookPage, characters: list[Character], note: str = "") -> 
 
 def page_job_params(page: BookPage, *, note: str = "") -> tuple[str, dict[str, Any]]:
     """The kind and request of a page's job: the book's style, model and candidates per page, the
-    size bucket nearest the page's aspect ratio; a character job for its first character,
-    else a control job when the page has a control image, else a text job."""
+    size bucket nearest the page's aspect ratio; a character job for its first character
+    (its images scored against the others too), else a control job when the page has a
+    control image, else a text job."""
     book = page.book
     characters = page_characters(page)
     width, height = nearest_bucket(
@@ -67,6 +69,8 @@ def page_job_params(page: BookPage, *, note: str = "") -> tuple[str, dict[str, A
         params["model"] = book.model
     if characters:
         params["character"] = str(characters[0].pk)
+        if characters[1:]:
+            params["score_characters"] = [str(c.pk) for c in characters[1:]]
         return JobKind.CHARACTER, params
     if page.control_image_id:
         params["control"] = {"type": page.control_type, "image": str(page.control_image_id)}

@@ -196,3 +196,12 @@ class PageComment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.page}"
+
+
+class ReviewMetrics(BookPage):
+    """No table: gives the admin a page of acceptance rates (``books.review_metrics``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "review metrics"
+        verbose_name_plural = "review metrics"

@@ -61,14 +61,15 @@ def page_job_settle(*, job_id: str) -> BookPage | None:
 
 
 def _job_scores(job: GenerationJob, characters: list[Character]) -> dict[str, Scores]:
-    """The worker scored each image against the job's character (the page's first); the
-    others are named in the prompt but not scored (null)."""
+    """The worker scored each image against the job's character (``consistency_score``) and
+    the further characters it named (``manifest["character_scores"]``); a character it did
+    not score (none of its faces on file) is null."""
     scores = {}
     for image in job.images.all():
-        scores[str(image.pk)] = {
-            str(c.pk): (image.consistency_score if str(c.pk) == _job_character(job) else None)
-            for c in characters
-        }
+        found = {**(image.manifest or {}).get("character_scores", {})}
+        if _job_character(job):
+            found[_job_character(job)] = image.consistency_score
+        scores[str(image.pk)] = {str(c.pk): found.get(str(c.pk)) for c in characters}
     return scores
 
 
@@ -138,6 +139,8 @@ def _follow_up(
     if face_seen:
         purpose, kind = PageJobPurpose.REPAIR, JobKind.FACE_REPAIR
         params = {"source_image": str(best.pk), "character": str(primary.pk)}
+        if characters[1:]:
+            params["score_characters"] = [str(c.pk) for c in characters[1:]]
     else:
         purpose = PageJobPurpose.REROLL
         kind, params = page_job_params(page)

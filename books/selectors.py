@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import User
 from generation.models import GeneratedImage, GenerationJob
@@ -16,19 +17,31 @@ def books_of(owner: User) -> QuerySet[Book]:
     return Book.objects.filter(owner=owner)
 
 
+# Jobs other apps make for a book (exports' upscale jobs), named by those apps at their
+# ``ready()``: books sit below them and never import them.
+BookJobSource = Callable[[Book], QuerySet]
+_job_sources: list[BookJobSource] = []
+
+
+def book_job_source_register(source: BookJobSource) -> None:
+    """``source(book)``: a queryset of the primary keys of further jobs made for ``book``."""
+    if source not in _job_sources:
+        _job_sources.append(source)
+
+
 def book_jobs(book: Book) -> QuerySet[GenerationJob]:
-    return GenerationJob.objects.filter(book_page_link__page__book=book)
-
-
-def _has_gpu_ms() -> bool:
-    # ``gpu_ms`` comes with the usage work (another branch); until then it counts as 0.
-    return any(field.name == "gpu_ms" for field in GenerationJob._meta.get_fields())
+    """Every job made for the book: its pages' jobs and the registered sources' jobs."""
+    made_for_book = Q(book_page_link__page__book=book)
+    for source in _job_sources:
+        made_for_book |= Q(pk__in=source(book))
+    return GenerationJob.objects.filter(made_for_book)
 
 
 def book_cost(book: Book) -> dict[str, Any]:
-    """``{gpu_seconds, images, jobs}`` derived from the book's job rows, never a counter."""
+    """``{gpu_seconds, images, jobs}`` of ``book_jobs`` (page jobs and the exports' upscale
+    jobs), derived from the job rows, never a counter."""
     jobs = book_jobs(book)
-    gpu_ms = (jobs.aggregate(total=Sum("gpu_ms"))["total"] or 0) if _has_gpu_ms() else 0
+    gpu_ms = jobs.aggregate(total=Sum("gpu_ms"))["total"] or 0
     images = GeneratedImage.objects.filter(job__in=jobs).count()
     return {"gpu_seconds": round(gpu_ms / 1000, 3), "images": images, "jobs": jobs.count()}
 

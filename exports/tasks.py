@@ -6,8 +6,6 @@ book's dpi (back on the queue, holding no worker), else write the PDF or ZIP pag
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import tempfile
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from work.lifecycle import (
 from work.models import ACTIVE_STATUSES
 from work.redis_channel import cancel_requested, publish_event
 
+from .heartbeat import export_heartbeat, worker_name
 from .models import BookExport, ExportFormat
 from .page_sizes import PageGeometry
 from .pdf import PdfPage, write_pdf
@@ -43,10 +42,6 @@ class ExportCancelled(Exception):
     pass
 
 
-def worker_name() -> str:
-    return f"export-{socket.gethostname()}-{os.getpid()}"
-
-
 def run_export(export_id: str) -> dict:
     if not work_claim(EXPORTS, row_id=export_id, worker_name=worker_name()):
         status = BookExport.objects.filter(pk=export_id).values_list("status", flat=True).first()
@@ -54,7 +49,8 @@ def run_export(export_id: str) -> dict:
         return {"skipped": status}
     export = BookExport.objects.select_related("book", "owner").get(pk=export_id)
     try:
-        return _run(export)
+        with export_heartbeat(export_id):
+            return _run(export)
     except ExportCancelled:
         work_end_cancelled(EXPORTS, row_id=export_id)
         return {"status": "cancelled"}

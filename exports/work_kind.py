@@ -14,6 +14,7 @@ from work.kinds import WorkKind
 from work.models import WorkStatus
 from work.reconcile import ReconcileReport, reconcile_work
 
+from .heartbeat import EXPORT_HEARTBEAT_PREFIX
 from .models import BookExport
 
 EXPORT_QUEUE = "exports"
@@ -25,6 +26,7 @@ class ExportWork(WorkKind):
     model = BookExport
     label = "export"
     rq_function = RUN_EXPORT_FUNC
+    heartbeat_prefix = EXPORT_HEARTBEAT_PREFIX
 
     def queue_name(self, row: BookExport) -> str:
         return EXPORT_QUEUE
@@ -62,6 +64,6 @@ EXPORTS = ExportWork()
 def reconcile_exports(dry_run: bool = False) -> ReconcileReport:
     """``work.reconcile`` for exports: a lost enqueue is enqueued again, a waiting export whose
     wake-up was lost runs again (it only looks at its upscale jobs and waits again), a running
-    one whose worker is gone goes back. Export workers have no heartbeat, so run it where no
-    export is running (the export worker runs it on start; ``reconcile_exports``)."""
+    one whose process is gone (its heartbeat expired, ``exports.heartbeat``) goes back. The
+    export worker runs it on start and at RQ's maintenance interval; ``reconcile_exports``."""
     return reconcile_work(EXPORTS, dry_run=dry_run)

@@ -102,6 +102,8 @@ def resolve_params(owner: User, kind: str, requested: dict[str, Any]) -> dict[st
     )
     if kind == "control" or (kind in (JobKind.IMG2IMG, JobKind.INPAINT) and "control" in requested):
         params["control"] = _control(owner, requested, style)
+    if requested.get("score_characters"):
+        params["score_characters"] = _score_characters(owner, requested, params.get("character"))
     if requested.get("consistency") is not None or kind in IDENTITY_KINDS:
         params["consistency"] = _consistency(requested, character, num_images)
     return params
@@ -156,6 +158,18 @@ def _character(owner: User, requested: dict) -> Character:
     if character is None:
         raise _invalid("character", f"No character {character_id} among yours.")
     return character
+
+
+def _score_characters(owner: User, requested: dict, kept: str | None) -> list[str]:
+    """Further characters each image is scored against (a book page that names several); the
+    job keeps only ``character``'s identity. Owned ones, each once, not the kept one."""
+    ids = [str(value) for value in requested["score_characters"]]
+    owned = Character.objects.filter(owner=owner).values_list("pk", flat=True)
+    found = {str(pk) for pk in owned}
+    for position, value in enumerate(ids):
+        if value not in found:
+            raise _invalid(f"score_characters.{position}", f"No character {value} among yours.")
+    return [value for value in dict.fromkeys(ids) if value != kept]
 
 
 def _character_params(character: Character) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Identity scoring of generated images against the job's person: the avatar's face for
-memory/subject jobs, the character's reference embedding for character jobs."""
+memory/subject jobs, the character's reference embedding for character jobs; and against the
+further characters a job names in ``score_characters`` (a book page with several)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,23 @@ def scorer_for_job(job: GenerationJob) -> IdentityScorer | None:
         reference=np.asarray(reference, dtype=np.float32),
         threshold=settings.ILLU_CONSISTENCY_THRESHOLD if threshold is None else threshold,
     )
+
+
+def extra_character_scorers(job: GenerationJob) -> dict[str, IdentityScorer]:
+    """``{character id: scorer}`` of the job's ``score_characters`` that have a reference
+    embedding (one without is left out: its score stays null)."""
+    ids = job.params.get("score_characters") or []
+    if not ids:
+        return {}
+    from characters.models import Character
+
+    embedder = face_embedder()
+    return {
+        str(character.pk): IdentityScorer(
+            embedder=embedder,
+            reference=np.asarray(character.reference_embedding, dtype=np.float32),
+            threshold=character.consistency_threshold,
+        )
+        for character in Character.objects.filter(pk__in=ids)
+        if character.reference_embedding
+    }

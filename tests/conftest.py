@@ -209,6 +209,25 @@ def run_worker_burst(worker_env, prefork_env, tmp_path):
 
 
 @pytest.fixture
+def run_export_burst(worker_env, prefork_env, tmp_path):
+    """Run a real `manage.py export_worker --burst` process until its queue is empty; its
+    output (stdout and stderr together)."""
+    from bench.launch import run_python
+
+    def run() -> str:
+        code, output = run_python(
+            ["manage.py", "export_worker", "--burst"],
+            env={**worker_env, **prefork_env},
+            log_path=tmp_path / "export-worker.log",
+            timeout=240,
+        )
+        assert code == 0, output
+        return output
+
+    return run
+
+
+@pytest.fixture
 def asgi_server(worker_env, start_python):
     """The ASGI app under uvicorn on a free loopback port, on the test database."""
     import httpx

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import Work
+from .workers import KEY_PREFIX
 
 
 class WorkKind:
@@ -21,6 +22,8 @@ class WorkKind:
     # preview, say) only while the row runs.
     progress_fields: tuple[str, ...] = ("step", "total", "fraction")
     live_only_fields: tuple[str, ...] = ()
+    # Where its workers' heartbeats are (``work.heartbeat``): the reconciler's "alive".
+    heartbeat_prefix = KEY_PREFIX
 
     # --- the queue
     def queue_name(self, row: Work) -> str:

@@ -52,7 +52,7 @@ def reconcile_work(
         if not dry_run:
             work_cancel(kind, row=row)
 
-    live = live_worker_states()
+    live = live_worker_states(prefix=kind.heartbeat_prefix)
     for row in rows.filter(status=WorkStatus.RUNNING, started_at__lt=grace):
         if worker_holds(live, row.worker_name, str(row.id)):
             continue  # still being worked on: running, storing, or between heartbeats

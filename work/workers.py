@@ -23,13 +23,14 @@ _INT_FIELDS = (
 )
 
 
-def live_workers(redis: Redis | None = None) -> list[dict[str, Any]]:
-    """Every worker whose heartbeat has not expired, sorted by name, with typed fields."""
+def live_workers(redis: Redis | None = None, prefix: str = KEY_PREFIX) -> list[dict[str, Any]]:
+    """Every worker whose heartbeat (under ``prefix``: GPU workers by default) has not expired,
+    sorted by name, with typed fields."""
     if redis is None:
         from .redis_queue import get_redis
 
         redis = get_redis()
-    keys = sorted(redis.scan_iter(match=KEY_PREFIX + "*", count=500))
+    keys = sorted(redis.scan_iter(match=prefix + "*", count=500))
     if not keys:
         return []
     with redis.pipeline(transaction=False) as pipe:
@@ -54,9 +55,9 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
     return state
 
 
-def live_worker_states() -> dict[str, dict]:
+def live_worker_states(prefix: str = KEY_PREFIX) -> dict[str, dict]:
     """Each live worker's heartbeat state by name (current job, and every job it holds)."""
-    return {worker["name"]: worker for worker in live_workers()}
+    return {worker["name"]: worker for worker in live_workers(prefix=prefix)}
 
 
 def worker_holds(live: dict[str, dict], worker_name: str, row_id: str) -> bool:

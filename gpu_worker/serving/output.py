@@ -18,7 +18,7 @@ from generation.models import GeneratedImage
 
 from ..model_registry import name_model, record_weights
 from ..repair_loop import repair_enabled, repair_rejected
-from ..scoring import IdentityScorer
+from ..scoring import IdentityScorer, extra_character_scorers
 
 
 @dataclass
@@ -95,6 +95,26 @@ def score_deferred(output: JobOutput) -> None:
     if output.deferred_scorer is not None:
         _score(output.images, output.deferred_scorer, output)
         output.deferred_scorer = None
+
+
+def score_characters(job, output: JobOutput) -> None:
+    """Score every image against each further character the job names (``score_characters``;
+    the storage stage, after ``score_deferred``) and record all of them with the image:
+    ``manifest["character_scores"] = {character id: score or null}``, the job's own
+    character's being its ``consistency_score``."""
+    extra = job.params.get("score_characters") or []
+    if not extra:
+        return
+    started = time.perf_counter()
+    scorers = extra_character_scorers(job)
+    kept = job.params.get("character")
+    for image in output.images:
+        scores = {kept: image.consistency_score} if kept else {}
+        for character_id in extra:
+            scorer = scorers.get(character_id)
+            scores[character_id] = scorer.score(image._pil) if scorer else None
+        image.manifest = {**image.manifest, "character_scores": scores}
+    output.add_time("scoring_ms", int((time.perf_counter() - started) * 1000))
 
 
 def _score(images, scorer: IdentityScorer, output: JobOutput) -> None:

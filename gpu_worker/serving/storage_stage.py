@@ -1,4 +1,5 @@
-"""The storage stage: score identity where the run left it (``output.score_deferred``),
+"""The storage stage: score identity where the run left it (``output.score_deferred``) and
+against the job's further characters (``output.score_characters``),
 encode PNG and thumbnail, upload, commit the rows and the success.
 In a worker it runs on a background thread while the next batch denoises, with at most
 ILLU_STORAGE_QUEUE jobs waiting (the GPU loop blocks beyond that: back-pressure). A job is
@@ -27,7 +28,7 @@ from work.redis_channel import publish_event
 
 from ..failures import settle
 from ..image_storage import delete_stored_files, store_images
-from .output import JobOutput, score_deferred
+from .output import JobOutput, score_characters, score_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def store_job(job: GenerationJob, output: JobOutput, finished_at: datetime | Non
     job_id = str(job.id)
     try:
         score_deferred(output)
+        score_characters(job, output)
         started = time.perf_counter()
         _upload(job, output)
         output.add_time("store_ms", int((time.perf_counter() - started) * 1000))

@@ -18,23 +18,6 @@ from work.redis_queue import get_queue
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def run_export_burst(worker_env, prefork_env, tmp_path):
-    from bench.launch import run_python
-
-    def run() -> str:
-        code, output = run_python(
-            ["manage.py", "export_worker", "--burst"],
-            env={**worker_env, **prefork_env},
-            log_path=tmp_path / "export-worker.log",
-            timeout=240,
-        )
-        assert code == 0, output
-        return output
-
-    return run
-
-
 def test_a_small_image_is_upscaled_by_the_upscale_job_before_it_is_printed(
     user, api, empty_queues, run_export_burst, run_worker_burst
 ):

@@ -1,3 +1,5 @@
+import logging
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connections
@@ -6,6 +8,22 @@ from rq.serializers import JSONSerializer
 
 from exports.work_kind import EXPORT_QUEUE, reconcile_exports
 from work.redis_queue import get_queue, get_redis, wait_for_redis
+
+logger = logging.getLogger(__name__)
+
+
+class ExportWorker(Worker):
+    """RQ's forking worker that also mends exports at each maintenance (RQ's
+    ``maintenance_interval``), as GPU workers mend jobs: one whose process is gone goes back."""
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        try:
+            reconcile_exports()
+        except Exception:  # the reconciler must never take the worker down
+            logger.exception("reconcile_exports failed; will retry at the next maintenance")
+        finally:
+            connections.close_all()  # forked work horses open their own
 
 
 class Command(BaseCommand):
@@ -20,7 +38,7 @@ class Command(BaseCommand):
         # Exports this worker's predecessor left running or whose wake-up was lost.
         reconcile_exports()
         connections.close_all()  # each forked work horse opens its own
-        worker = Worker(
+        worker = ExportWorker(
             [get_queue(EXPORT_QUEUE)], connection=get_redis(), serializer=JSONSerializer
         )
         self.stdout.write(f"export_worker ready: queue={EXPORT_QUEUE} worker={worker.name}")

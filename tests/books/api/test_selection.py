@@ -8,6 +8,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from books.models import Book, BookPage, BookStatus, PageJob, PageJobPurpose
+from characters.services import character_create
 from generation.models import GeneratedImage
 from generation.work_kind import JOBS
 from tests.fixtures.api import image_bytes
@@ -16,12 +17,14 @@ from work.lifecycle import work_claim, work_succeed
 pytestmark = pytest.mark.django_db
 
 
-def finish_with(job, scores, capture):
-    """The page's job runs and succeeds with one image per score (what a worker stores)."""
+def finish_with(job, scores, capture, others=None):
+    """The page's job runs and succeeds with one image per score (what a worker stores);
+    ``others``: per image, the further characters' scores the worker recorded."""
     work_claim(JOBS, row_id=str(job.pk), worker_name="test")
     for index, score in enumerate(scores):
+        manifest = {"character_scores": others[index]} if others else {}
         image = GeneratedImage(job=job, index=index, width=128, height=128, seed=index,
-                               consistency_score=score)  # fmt: skip
+                               consistency_score=score, manifest=manifest)  # fmt: skip
         image.file.save("image.png", ContentFile(image_bytes(size=(128, 128))), save=False)
         image.save()
     with capture(execute=True):
@@ -78,3 +81,28 @@ def test_a_repair_that_passes_ends_the_page_without_attention(
     page = BookPage.objects.get(pk=page_id)
     assert page.selected_image == repair.job.images.get() and page.needs_attention is False
     assert Book.objects.get(pk=book["id"]).status == BookStatus.GENERATING  # 2 pages left
+
+
+def test_every_character_of_a_page_must_pass_for_a_candidate_to_be_selected(
+    api, user, book, hero, empty_queues, django_capture_on_commit_callbacks
+):
+    mate = character_create(owner=user, name="Quill", consistency_threshold=0.5)
+    api.patch(f"/api/v1/books/{book['id']}/", {"characters": [str(hero.id), str(mate.id)]},
+              format="json")  # fmt: skip
+    page_id = book["pages"][0]["id"]
+    api.patch(f"/api/v1/books/{book['id']}/pages/{page_id}/",
+              {"characters": [str(hero.id), str(mate.id)]}, format="json")  # fmt: skip
+    api.post(f"/api/v1/books/{book['id']}/generate/", {"pages": [page_id]}, format="json")
+    job = latest_job(page_id).job
+    # The job keeps the first character by name (Pip) and has the worker score Quill too.
+    assert job.params["character"] == str(hero.id)
+    assert job.params["score_characters"] == [str(mate.id)]
+    # Pip's best candidate fails Quill; the other passes both.
+    others = [{str(mate.id): 0.2}, {str(mate.id): 0.7}]
+    finish_with(job, [0.9, 0.6], django_capture_on_commit_callbacks, others)
+    page = api.get(f"/api/v1/books/{book['id']}/").json()["pages"][0]
+    assert page["selected_image"]["index"] == 1 and page["needs_attention"] is False
+    assert page["selected_image"]["identity_scores"] == {str(hero.id): 0.6, str(mate.id): 0.7}
+    assert [c["identity_scores"] for c in page["candidates"]][0] == {
+        str(hero.id): 0.9, str(mate.id): 0.2,
+    }  # fmt: skip

@@ -1,8 +1,9 @@
 """A three-page book with one character generates through a real worker process on the demo
-model (256 px, 2 steps, 2 candidates a page): every page gets a selected image; the character
-pages' candidates all fail the identity threshold (demo images are noise: no face), so each is
-re-rolled once (the budget) and ends with its best candidate and ``needs_attention``; the
-book's event stream reports each page, then ``completed``."""
+model (256 px, 2 steps, 2 candidates a page): every page gets a selected image, and every
+candidate is scored by the worker for each character of its page (the last page has two); the
+character pages' candidates all fail the identity threshold (demo images are noise: no face),
+so each is re-rolled once (the budget) and ends with its best candidate and
+``needs_attention``; the book's event stream reports each page, then ``completed``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from accounts.services import api_token_create
 from books.models import PageJob, PageJobPurpose
 from catalog.models import StylePreset
 from characters.services import character_create, reference_add
+from generation.models import GeneratedImage
 from tests import photos
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -26,13 +28,16 @@ def test_a_book_generates_through_real_workers(
     StylePreset.objects.create(slug="book-quick", name="Quick", steps=2)
     hero = character_create(owner=user, name="Astro", consistency_threshold=0.99)
     reference_add(character=hero, upload=photos.upload_of(photos.astronaut()))
+    mate = character_create(owner=user, name="Bea", consistency_threshold=0.99)
+    reference_add(character=mate, upload=photos.upload_of(photos.other_person()))
     book = api.post(
         "/api/v1/books/",
-        {"title": "Astro", "style": "book-quick", "characters": [str(hero.id)],
+        {"title": "Astro", "style": "book-quick", "characters": [str(hero.id), str(mate.id)],
          "candidates_per_page": 2},
         format="json",
     ).json()  # fmt: skip
-    for prompt, characters in [("on the moon", [hero.id]), ("a rocket", []), ("home", [hero.id])]:
+    pages = [("on the moon", [hero.id]), ("a rocket", []), ("home", [hero.id, mate.id])]
+    for prompt, characters in pages:
         api.post(
             f"/api/v1/books/{book['id']}/pages/",
             {"prompt": prompt, "text": prompt.title(), "characters": [str(c) for c in characters]},
@@ -45,12 +50,18 @@ def test_a_book_generates_through_real_workers(
     body = api.get(f"/api/v1/books/{book['id']}/").json()
     assert body["status"] == "review" and body["progress"] == {"pages_done": 3, "pages_total": 3}
     with_hero, plain = [body["pages"][0], body["pages"][2]], body["pages"][1]
-    for page in with_hero:
+    for page, cast in zip(with_hero, [[hero], [hero, mate]], strict=True):
         assert page["needs_attention"] is True
         assert len(page["candidates"]) == 4  # the first round and one re-roll, 2 images each
         assert page["selected_image"]["id"] in {c["id"] for c in page["candidates"]}
         assert page["selected_image"]["width"] == 256
-        assert page["selected_image"]["identity_scores"] == {str(hero.id): None}
+        # Every candidate scored for each of the page's characters (noise: no face, null).
+        for candidate in page["candidates"]:
+            assert candidate["identity_scores"] == {str(c.id): None for c in cast}
+            stored = GeneratedImage.objects.get(pk=candidate["id"]).manifest
+            assert stored.get("character_scores", {}).keys() == (
+                {str(hero.id), str(mate.id)} if mate in cast else set()
+            )
         purposes = list(
             PageJob.objects.filter(page_id=page["id"]).values_list("purpose", flat=True)
         )

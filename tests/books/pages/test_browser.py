@@ -1,7 +1,8 @@
 """The owner's book page in a real browser (Debian's Chromium through Playwright) against
 uvicorn and a real worker: create a book, add pages, generate and watch each page get its
-image live (SSE), candidates side by side, drag to reorder, share a link, and see the
-customer's decision on the storyboard."""
+image live (SSE), candidates side by side, drag to reorder, share a link, see the
+customer's decision on the storyboard, and export the book (ZIP, through a real export
+worker) to a download link."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def small_books(worker_env, settings):
     settings.ILLU_BOOK_IMAGE_SCALE = 0.25
 
 
-def test_storyboard_generate_reorder_and_share(
-    small_books, user, empty_queues, start_worker, signed_in, browser
+def test_storyboard_generate_reorder_share_and_export(
+    small_books, user, empty_queues, start_worker, signed_in, browser, run_export_burst
 ):
     page = signed_in(user)
     page.goto("/books/")
@@ -91,3 +92,12 @@ def test_storyboard_generate_reorder_and_share(
     expect(decision).to_contain_text("Anna (customer)")
     expect(decision).to_contain_text("UTC")
     expect(page.locator(f"#page-{first_id} .review-status")).to_have_text("approved")
+
+    page.locator("#export-zip").click()
+    expect(page.locator("#book-exports .book-export .status")).to_have_text("queued")
+    run_export_burst()
+    page.reload()
+    download = page.locator("#book-exports .export-download")
+    expect(download).to_have_count(1)
+    fetched = page.request.get(download.get_attribute("href"))
+    assert fetched.status == 200 and fetched.body()[:2] == b"PK"  # a ZIP archive

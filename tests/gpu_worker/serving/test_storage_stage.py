@@ -13,12 +13,13 @@ from django.utils import timezone
 from generation.models import GenerationJob
 from generation.services import job_create
 from generation.work_kind import JOBS, reconcile_jobs
-from gpu_worker.heartbeat import KEY_PREFIX, worker_state, write_heartbeat
+from gpu_worker.heartbeat import worker_state, write_heartbeat
 from gpu_worker.serving import storage_stage
 from gpu_worker.serving.batch_pass import run_jobs
 from gpu_worker.serving.storage_stage import StorageStage
 from work.lifecycle import work_claim_many
 from work.redis_queue import get_redis
+from work.workers import KEY_PREFIX
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

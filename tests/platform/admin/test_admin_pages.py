@@ -8,8 +8,9 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 # Registered by django-rq: a dashboard without rows (its changelist is the queue overview);
-# usage per user and month: a read-only roll-up of job rows, no row pages of its own.
-WITHOUT_ROWS = {"django_rq.dashboard", "usage.monthlyusage"}
+# usage per user and month and the books' review metrics: read-only roll-ups of rows, no row
+# pages of their own.
+WITHOUT_ROWS = {"django_rq.dashboard", "usage.monthlyusage", "books.reviewmetrics"}
 
 
 def registered():
@@ -46,8 +47,9 @@ def test_changelist_add_and_change_pages_render_for_staff(staff_client, staff, r
 
 def test_jobs_and_images_have_no_add_page(staff, rows):
     # Jobs and training runs come from the API, images from GPU workers, uploads from users,
-    # deliveries from the webhook worker and acting records from requests made for others:
-    # the admin offers no add page for them.
+    # deliveries from the webhook worker, acting records from requests made for others, share
+    # links (their token is shown once, to the owner) and exports from the API: the admin
+    # offers no add page for them.
     request = RequestFactory().get("/")
     request.user = staff
     refused = {
@@ -58,7 +60,7 @@ def test_jobs_and_images_have_no_add_page(staff, rows):
     }
     assert refused == {
         "generationjob", "generatedimage", "upload", "webhookdelivery", "trainingrun",
-        "actingrecord",
+        "actingrecord", "sharelink", "bookexport",
     }  # fmt: skip
 
 
