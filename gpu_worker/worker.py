@@ -16,11 +16,12 @@ from rq.serializers import JSONSerializer
 
 from generation.work_kind import QUEUE_NAMES
 from work.redis_queue import get_queue
+from work.rq_workers import PromptStopMixin
 
 logger = logging.getLogger(__name__)
 
 
-class GpuWorker(SimpleWorker):
+class GpuWorker(PromptStopMixin, SimpleWorker):
     # RQ's wait between reconnection attempts while idle doubles up to this (RQ's default: 60 s).
     max_connection_wait_time = 5.0
     # Set by SIGTERM/SIGINT: RQ's own flag stays False when the signal finds the worker idle.
@@ -93,12 +94,6 @@ class GpuWorker(SimpleWorker):
             super().register_death()
         except RedisError as exc:
             logger.warning("could not register the worker's death in Redis: %s", exc)
-
-    def unsubscribe(self):
-        try:
-            super().unsubscribe()
-        except RedisError as exc:
-            logger.warning("could not unsubscribe from Redis: %s", exc)
 
 
 def worker_connection() -> Redis:

@@ -8,11 +8,12 @@ from rq.serializers import JSONSerializer
 
 from exports.work_kind import EXPORT_QUEUE, reconcile_exports
 from work.redis_queue import get_queue, get_redis, wait_for_redis
+from work.rq_workers import PromptStopMixin
 
 logger = logging.getLogger(__name__)
 
 
-class ExportWorker(Worker):
+class ExportWorker(PromptStopMixin, Worker):
     """RQ's forking worker that also mends exports at each maintenance (RQ's
     ``maintenance_interval``), as GPU workers mend jobs: one whose process is gone goes back."""
 

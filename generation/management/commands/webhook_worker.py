@@ -7,6 +7,11 @@ from rq.serializers import JSONSerializer
 
 from generation.webhooks import WEBHOOK_QUEUE
 from work.redis_queue import get_queue, get_redis, wait_for_redis
+from work.rq_workers import PromptStopMixin
+
+
+class WebhookWorker(PromptStopMixin, Worker):
+    """RQ's worker, stopping without a minute's wait (see work.rq_workers)."""
 
 
 class Command(BaseCommand):
@@ -32,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.flush()
             self._schedule_through_outages(queue)
             return
-        worker = Worker([queue], connection=get_redis(), serializer=JSONSerializer)
+        worker = WebhookWorker([queue], connection=get_redis(), serializer=JSONSerializer)
         self.stdout.write(f"webhook_worker ready: queue={WEBHOOK_QUEUE} worker={worker.name}")
         self.stdout.flush()
         worker.work(burst=burst, with_scheduler=scheduler == "child")
