@@ -23,7 +23,9 @@ from work.workers import live_workers
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TINY = {"kind": "text", "width": 256, "height": 256, "steps": 1, "num_images": 1}
-MAX_PASS = 8  # two workers on one model, one on the other: room to stay clustered
+# Two workers on one model and one on the other: with a bound of 4 the lone worker's queue
+# reaches it every few jobs and forces switches back and forth; 8 lets the fleet stay clustered.
+MAX_PASS = 8
 SLOW_STEPS = 12  # long enough to be killed mid-job
 SLUGS = ["fleet-ink", "fleet-photo", "fleet-watercolor"]
 FLEET_ENV = {
