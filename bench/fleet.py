@@ -6,8 +6,9 @@ FIFO routing, and what a model switch costs from each residency tier.
 One stack (PostgreSQL, Redis, S3, uvicorn) and three registered demo checkpoints (variants of
 the tiny SDXL: shared text encoders and VAE, each its own UNet), ``ink`` the most used,
 ``watercolor`` the rarest. For each routing mode the same mixed workload (every user's jobs
-mix the three models) is POSTed through the API while no worker runs, then ``--workers``
-real ``manage.py gpu_worker --burst`` processes serve it to the end, each keeping one model
+mix the three models) is POSTed through the API while ``--workers`` real ``manage.py gpu_worker``
+processes start under RQ's suspension; once all are ready the suspension is lifted, so they
+start serving together on a full queue and serve it to the end, each keeping one model
 resident (ILLU_MAX_RESIDENT_MODELS=1: a switch is a load, as on a 24 GB card full of SDXL):
 
 - ``fifo``: ILLU_ROUTING=fifo: every worker takes the next job in fair order;
@@ -29,6 +30,7 @@ if __name__ == "__main__" and not __package__:
     sys.exit("run it as a module from the repository root: python -m bench.fleet")
 
 import argparse  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
@@ -107,47 +109,86 @@ def workload(args, tokens: list[str]) -> list[tuple[int, dict]]:
 
 
 def run_mode(stack: Stack, args, mode: str, tokens, jobs) -> dict:
+    """Start the workers with RQ's suspension set (each loads its model and waits), POST the
+    workload, then lift the suspension: every worker starts serving within RQ's one-second
+    suspension check of the others, on a full queue."""
+    from redis import Redis
+    from rq.suspension import resume, suspend
+
     stack.empty_queues()
-    ids = []
-    with httpx.Client(base_url=stack.base_url, timeout=60) as client:
-        for user, body in jobs:
-            response = client.post(
-                "/api/v1/jobs/", json=body, headers={"Authorization": f"Token {tokens[user]}"}
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"POST failed: {response.status_code} {response.text}")
-            ids.append((user, response.json()["id"]))
-        env = {
-            **stack.env,
-            "ILLU_ROUTING": mode,
-            "ILLU_MAX_RESIDENT_MODELS": "1",
-            "ILLU_MAX_BATCH": str(args.max_batch),
-            "ILLU_WARMUP_ON_START": "false",
-            "ILLU_HEARTBEAT_INTERVAL": "1",
-            "OMP_NUM_THREADS": "1",
-        }
-        started = time.perf_counter()
-        workers = [
-            start_python(
-                ["manage.py", "gpu_worker", "--burst", "--name", f"bench-{mode}-{n}"],
-                env=env,
-                log_path=stack.work_dir / f"worker-{mode}-{n}.log",
-            )
-            for n in range(args.workers)
-        ]
-        for n, worker in enumerate(workers):
-            remaining = max(1.0, args.timeout - (time.perf_counter() - started))
-            if worker.wait(timeout=remaining) != 0:
-                raise RuntimeError(f"{mode}: worker {n} failed; see worker-{mode}-{n}.log")
-        results = [
-            client.get(
-                f"/api/v1/jobs/{job_id}/", headers={"Authorization": f"Token {tokens[user]}"}
-            ).json()
-            for user, job_id in ids
-        ]
+    redis = Redis.from_url(stack.env["REDIS_URL"])
+    env = {
+        **stack.env,
+        "ILLU_ROUTING": mode,
+        "ILLU_MAX_RESIDENT_MODELS": "1",
+        "ILLU_MAX_BATCH": str(args.max_batch),
+        "ILLU_WARMUP_ON_START": "false",
+        "ILLU_HEARTBEAT_INTERVAL": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    logs = [stack.work_dir / f"worker-{mode}-{n}.log" for n in range(args.workers)]
+    suspend(redis)
+    workers = [
+        start_python(
+            ["manage.py", "gpu_worker", "--name", f"bench-{mode}-{n}"], env=env, log_path=log
+        )
+        for n, log in enumerate(logs)
+    ]
+    try:
+        ids = []
+        with httpx.Client(base_url=stack.base_url, timeout=60) as client:
+            for user, body in jobs:
+                auth = {"Authorization": f"Token {tokens[user]}"}
+                response = client.post("/api/v1/jobs/", json=body, headers=auth)
+                if response.status_code != 201:
+                    raise RuntimeError(f"POST failed: {response.status_code} {response.text}")
+                ids.append((user, response.json()["id"]))
+            _wait(lambda: all("gpu_worker ready" in log.read_text() for log in logs), args)
+            resume(redis)
+            started = time.perf_counter()
+            _wait(lambda: _unfinished(client, tokens) == 0, args)
+            results = [
+                client.get(
+                    f"/api/v1/jobs/{job_id}/", headers={"Authorization": f"Token {tokens[user]}"}
+                ).json()
+                for user, job_id in ids
+            ]
+    finally:
+        resume(redis)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # an idle worker that missed the signal
+                worker.kill()
+                worker.wait(timeout=30)
     figures = mode_figures(mode, results)
     figures["workers_process_s"] = round(time.perf_counter() - started, 2)
     return figures
+
+
+def _wait(condition, args) -> None:
+    deadline = time.monotonic() + args.timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not done within {args.timeout} s")
+        time.sleep(1)
+
+
+def _unfinished(client: httpx.Client, tokens: list[str]) -> int:
+    """Jobs still queued or running, over every user (one count request per user and
+    status)."""
+    total = 0
+    for token in tokens:
+        for status in ("queued", "running"):
+            response = client.get(
+                "/api/v1/jobs/",
+                params={"status": status},
+                headers={"Authorization": f"Token {token}"},
+            )
+            total += response.json()["count"]
+    return total
 
 
 def _time(value: str) -> datetime:
@@ -280,7 +321,7 @@ def main(argv=None) -> dict:
             "images_per_hour": "images / (last finished_at - first started_at) * 3600",
             "model_switches": "jobs whose timings.model_load_ms > 0 (model not resident)",
             "rare_wait_p95_s": f"p95 over {MODELS[-1]}'s jobs of started_at - the mode's "
-            "first started_at (all jobs were queued before the workers started)",
+            "first started_at (all jobs were queued before the workers started serving)",
             "ratios": "images/hour and wait: mode / fifo; switches: fifo / mode (x fewer)",
             "switch_ms": "median ms a job waits for its model: from disk, from host memory, "
             "resident (demo model, this machine's device)",

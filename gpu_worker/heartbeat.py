@@ -87,10 +87,16 @@ def start_heartbeat(worker, engine, *, interval: float, ttl: int) -> Heartbeat:
     so the worker is visible as soon as this returns."""
 
     from .job_models import resident_slugs
+    from .serving.fleet import with_arriving
     from .serving.state import STATE
 
     def state() -> dict[str, Any]:
         residency = engine.pipelines.status()
+        # The model of the batch it serves counts as held while it loads (routing reads it).
+        serving = STATE.serving_model if worker.get_current_job_id() else None
+        slugs = with_arriving(
+            resident_slugs(residency["resident"]), serving, residency.get("room", 0)
+        )
         return worker_state(
             name=worker.name,
             device=engine.profile.device,
@@ -99,7 +105,7 @@ def start_heartbeat(worker, engine, *, interval: float, ttl: int) -> Heartbeat:
             held_jobs=STATE.held_jobs(),
             compile_status=engine.compiler.status(),
             residency=residency,
-            resident_models=resident_slugs(residency["resident"]),
+            resident_models=slugs,
         )
 
     heartbeat = Heartbeat(worker.connection, state, interval=interval, ttl=ttl)

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from filelock import FileLock
 
+from .engine.model_keys import model_key
 from .runtime import model_set, resolve_model_source
 
 DEMO_PREFIX = "demo:"
@@ -21,12 +22,16 @@ _SLUG_OF: dict[str, str] = {}  # engine source -> the slug a job named it by, in
 
 
 def job_model_source(model: str) -> str:
-    """What the engine loads for a job's ``params["model"]`` (remembered for its slug)."""
+    """What the engine loads for a job's ``params["model"]``: its source, with the model's
+    own VAE when it names one (``engine.model_keys``; remembered for its slug)."""
+    from .model_registry import vae_for
+
     source = resolve_model_source(model)
     if source.startswith(DEMO_PREFIX) and not settings.ILLU_SDXL_MODEL:
         source = str(demo_variant(source.removeprefix(DEMO_PREFIX)))
-    _SLUG_OF[source] = model
-    return source
+    key = model_key(source, vae_for(model))
+    _SLUG_OF[key] = model
+    return key
 
 
 def resident_slugs(sources: list[str]) -> list[str]:

@@ -27,6 +27,14 @@ def source_for(model: str, configured: dict[str, str]) -> str:
     return demo_model_path(source) or source
 
 
+def vae_for(model: str) -> str | None:
+    """A registered model's own VAE source (a ``demo:`` one: that demo model's folder);
+    None when it names none, and the engine's default (ILLU_SDXL_VAE) applies."""
+    spec = model_load_spec(model)
+    vae = (spec or {}).get("vae") or ""
+    return (demo_model_path(vae) or vae) or None
+
+
 def weights_sha256(digests: dict[str, str]) -> str | None:
     """One sha256 for a model's weights files: of their sorted ``name:digest`` lines (as the
     LoRA trainer's manifest records its base model)."""

@@ -19,7 +19,7 @@ from generation.presets import DEFAULT_QUALITY, QUALITY_PRESETS
 from work.redis_queue import get_queue
 
 from .engine.spec import GenerationSpec
-from .runtime import configured_model, get_engine, resolve_model_source
+from .runtime import configured_model, get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +43,31 @@ def warmup_spec(source: str, device: str) -> GenerationSpec:
     )
 
 
+def default_model() -> str:
+    """The model a worker loads at start and warms up: the registered default
+    (ILLU_DEFAULT_MODEL, by its slug, when registered and enabled), else the configured
+    weights. Loaded as a job's model is (``job_model_source``), so heartbeats list it by slug."""
+    from django.db import DatabaseError
+
+    from catalog.base_models import resolve_model
+
+    try:
+        registered = resolve_model(None)
+    except DatabaseError as exc:  # started before its database answers: the configured one
+        logger.warning("default model not read from the registry: %s", exc)
+        registered = None
+    return registered.slug if registered is not None else configured_model()
+
+
 def run_warmup(model: str | None = None) -> dict[str, Any]:
-    """Load ``model`` (default: the configured one) if needed, compile the UNet at every served
-    bucket (with ILLU_COMPILE_UNET), and generate one 1-step image."""
+    """Load ``model`` (default: ``default_model()``) if needed, compile the UNet at every
+    served bucket (with ILLU_COMPILE_UNET), and generate one 1-step image."""
+    from .job_models import job_model_source
+
     started = time.perf_counter()
     engine = get_engine()
-    model = model or configured_model()
-    source = resolve_model_source(model)
+    model = model or default_model()
+    source = job_model_source(model)
     warmed = engine.warm_up(source)
     spec = warmup_spec(source, engine.profile.device)
     result = engine.generate(spec)

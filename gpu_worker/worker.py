@@ -61,6 +61,17 @@ class GpuWorker(PromptStopMixin, SimpleWorker):
             # that RQ is done with the current entry.
             restore_owed_entries()
             close_old_connections()
+            self._wait_for_the_fleet_if_asked()
+
+    def _wait_for_the_fleet_if_asked(self) -> None:
+        """Routing left the queue to the workers holding its models: wait for one of them to
+        claim (or a short while) before dequeuing again, rather than spin on the entries."""
+        from .serving.fleet import wait_for_the_fleet
+        from .serving.state import STATE
+
+        if STATE.waits_for_fleet:
+            STATE.waits_for_fleet = False
+            wait_for_the_fleet(self.connection, self.name)
 
     def work(self, *args, **kwargs):
         from .serving.loop import close_storage_stage, open_storage_stage

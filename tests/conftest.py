@@ -125,6 +125,12 @@ def demo_models() -> dict[str, str]:
 
 @pytest.fixture
 def worker_env(demo_models) -> dict[str, str]:
+    return worker_environment()
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment of a worker process started by a test: this test run's database,
+    Redis, models and storage."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="illuplatform.settings.test",

@@ -143,12 +143,33 @@ class Routing:
             return True
         return not any(not view.busy and view.room > 0 for view in others)
 
+    def holders(self, model: str) -> int:
+        """Live workers other than ``me`` that hold ``model``."""
+        return sum(
+            1 for name, view in self.fleet.items() if name != self.me and model in view.resident
+        )
 
-def route_head(ordered: Sequence[QueuedJob], routing: Routing) -> tuple[QueuedJob, list[str]]:
+    def leaves_to_holder(self, head: QueuedJob, ordered: Sequence[QueuedJob]) -> bool:
+        """Whether this worker, with no job of its own in reach, should leave ``head`` to the
+        workers that hold its model rather than load that model too: while the head was
+        passed over less than the bound, and its model's queue is no longer than its holders
+        serve within the bound (``max_pass`` jobs each); past that, a second copy pays."""
+        holders = self.holders(head.model)
+        if not holders or self.passed_over.get(head.id, 0) >= self.max_pass:
+            return False
+        backlog = sum(1 for job in ordered if job.model == head.model)
+        return backlog <= self.max_pass * holders
+
+
+def route_head(
+    ordered: Sequence[QueuedJob], routing: Routing
+) -> tuple[QueuedJob | None, list[str]]:
     """The head this worker should take, and the ids it skips for it: the fair head when it
     is this worker's own (``Routing.is_mine``), else the first own job of the same priority
     after it, unless a job it would skip reached ``max_pass`` already. With no own job in
-    reach the fair head runs here anyway: no worker idles while jobs wait."""
+    reach, the fair head is left to the workers holding its model while they will serve it
+    soon (``Routing.leaves_to_holder``: None, the head skipped once, so its bound holds);
+    else it runs here."""
     head = ordered[0]
     if routing.is_mine(head.model):
         return head, []
@@ -159,6 +180,8 @@ def route_head(ordered: Sequence[QueuedJob], routing: Routing) -> tuple[QueuedJo
             break  # nothing may be skipped beyond its bound: take the fair head
         if candidate is not head and routing.is_mine(candidate.model):
             return candidate, [job.id for job in ordered[:index]]
+    if routing.leaves_to_holder(head, ordered):
+        return None, [head.id]
     return head, []
 
 
@@ -179,18 +202,21 @@ def pick_batch(
     routing: Routing | None = None,
 ) -> BatchChoice:
     """The next batch from jobs in ``fair_order``: a head job, then every later job of the
-    same priority with the same batch key, up to ``max_batch`` images (a head asking for more
-    images than that still runs, alone). With LoRA affinity (``max_pass_over`` > 0), a head
-    whose LoRA set is already loaded is preferred over the fair head, unless the fair head
-    was passed over ``max_pass_over`` times already: nothing waits more than that many
-    batches for its LoRA. With ``routing`` (checkpoint-aware), the head is first chosen by
-    model (``route_head``), and LoRA affinity looks only at jobs of the head's model."""
+        same priority with the same batch key, up to ``max_batch`` images (a head asking for more
+        images than that still runs, alone). With LoRA affinity (``max_pass_over`` > 0), a head
+        whose LoRA set is already loaded is preferred over the fair head, unless the fair head
+        was passed over ``max_pass_over`` times already: nothing waits more than that many
+        batches for its LoRA. With ``routing`` (checkpoint-aware), the head is first chosen by
+        model (``route_head``; it may leave every job to the workers that hold their models: an
+    empty batch), and LoRA affinity looks only at jobs of the head's model."""
     if not ordered:
         return BatchChoice([], [])
     passed_over = passed_over or {}
     routed: list[str] = []
     if routing is not None:
         head, routed = route_head(ordered, routing)
+        if head is None:  # left to the workers that hold its model
+            return BatchChoice([], [], routed)
         ordered = [job for job in ordered if job.id not in set(routed)]
     head = ordered[0]
     skipped: list[str] = []

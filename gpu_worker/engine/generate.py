@@ -27,6 +27,7 @@ from .errors import GenerationCancelled, InvalidSpec
 from .loading import PipelineCache, WarmModel
 from .lora import resolve_lora
 from .memory import out_of_memory_as
+from .model_keys import split_model_key
 from .prepared import PreparedJob
 from .preview import PreviewCallback
 from .residency import RESIDENT, ModelLoad
@@ -184,7 +185,7 @@ class Engine:
                 model_path=warm.local_path,
                 device=self.profile.name,
                 memory_profile=self.pipelines.memory.name,
-                vae_source=self.config.vae_source,
+                vae_source=split_model_key(spec.model)[1] or self.config.vae_source,
                 new_scheduler=_scheduler_factory(warm, lead.scheduler),
                 resting=rest,
             )

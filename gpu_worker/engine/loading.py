@@ -18,6 +18,7 @@ from .fp8 import apply_fp8
 from .hub import model_folder_weights, pipeline_weights
 from .ip_adapter import IPAdapterState
 from .lora import LoraCache
+from .model_keys import split_model_key
 from .profiles import (
     CPU_RESIDENT_MODELS,
     HOST_TIER_SHARE,
@@ -71,6 +72,7 @@ def load_sdxl_pipeline(
     *,
     record_as: tuple[str, ...] = (),
     parts: dict[str, Any] | None = None,
+    vae: str | None = None,
 ):
     """Load an SDXL pipeline from a local diffusers directory (the ``fp16`` variant when the
     dtype is half and it is published, or when it is all there is) or a single original-layout
@@ -78,6 +80,7 @@ def load_sdxl_pipeline(
     then place it. ``source`` is local (``resolve_source`` first); the weights files read are
     recorded for the manifest under ``source`` and ``record_as``. ``parts``: modules another
     kept pipeline already holds with the same weights (``residency``), used as they are.
+    ``vae``: the model's own VAE source (a registered model's), else ``config.vae_source``.
 
     Only safetensors weights are accepted: pickle checkpoints run code when loaded.
     """
@@ -87,8 +90,9 @@ def load_sdxl_pipeline(
     memory = memory or choose_memory_profile(device_total_memory(profile.device))
     common: dict[str, Any] = {"torch_dtype": profile.dtype, "add_watermarker": False}
     common.update(parts or {})
-    if config.vae_source and "vae" not in common:
-        common["vae"] = load_vae(config.vae_source, profile, config)
+    vae = vae or config.vae_source
+    if vae and "vae" not in common:
+        common["vae"] = load_vae(vae, profile, config)
     try:
         if source.endswith(".safetensors"):
             read_safetensors_header(Path(source))
@@ -126,7 +130,8 @@ FP16_SAFE_VAES = frozenset({"madebyollin/sdxl-vae-fp16-fix"})
 
 
 def load_vae(source: str, profile: DeviceProfile, config: EngineConfig | None = None):
-    """The VAE of ``ILLU_SDXL_VAE`` (a directory, a hub id, a folder of a hub repo). Its own
+    """A VAE: ``ILLU_SDXL_VAE`` or a registered model's own (a directory, a hub id, a folder
+    of a hub repo). Its own
     ``force_upcast`` is kept: a VAE that is not fp16-safe still decodes in fp32. Only a VAE
     known to be fp16-safe (its config says so, or it is in ``FP16_SAFE_VAES``) decodes in
     half precision."""
@@ -203,8 +208,10 @@ class PipelineCache:
             self.residency.count_switch(tier)
             return warm, load
 
-    def _load(self, source: str) -> WarmModel:
+    def _load(self, key: str) -> WarmModel:
+        """Load the model of ``key`` (``model_keys``: a source, and its own VAE if any)."""
         started = time.perf_counter()
+        source, own_vae = split_model_key(key)
         local = resolve_source(
             source,
             self.config.source_config(),
@@ -212,34 +219,42 @@ class PipelineCache:
             layout="file" if source.endswith(".safetensors") else "pipeline",
             prefer_fp16=prefers_fp16(self.profile.dtype),
         )
-        files = self._part_files(local)
+        vae = own_vae or self.config.vae_source
+        files = self._part_files(local, vae)
         shared = self.residency.shared_parts(files)
         self.residency.make_room(files_bytes(files, skip=shared))
         pipeline = load_sdxl_pipeline(
-            local, self.profile, self.config, self.memory, record_as=(source,), parts=shared
+            local,
+            self.profile,
+            self.config,
+            self.memory,
+            record_as=(key,),
+            parts=shared,
+            vae=vae,
         )
         load_ms = int((time.perf_counter() - started) * 1000)
         logger.info(
             "loaded pipeline %s on %s in %d ms (shared parts: %s)",
-            source,
+            key,
             self.profile.name,
             load_ms,
             ", ".join(shared) or "none",
         )
-        warm = self._warm(source, local, pipeline)
-        self.residency.add(source, warm, files)
+        warm = self._warm(key, local, pipeline)
+        self.residency.add(key, warm, files)
         return warm
 
-    def _part_files(self, local: str) -> dict[str, tuple[Path, ...]]:
+    def _part_files(self, local: str, vae: str | None) -> dict[str, tuple[Path, ...]]:
         """The weights files of each part a load would read (none for a single file: its
-        parts are not separate files, so they are never shared)."""
+        parts are not separate files, so they are never shared); ``vae``: the VAE it loads
+        instead of its own folder's."""
         if local.endswith(".safetensors") or not (Path(local) / "model_index.json").exists():
             return {}
         files, _ = pipeline_weights(Path(local), prefers_fp16(self.profile.dtype))
         parts = part_files(Path(local), files)
-        if self.config.vae_source:
+        if vae:
             vae = resolve_source(
-                self.config.vae_source,
+                vae,
                 self.config.source_config(),
                 layout="model",
                 prefer_fp16=prefers_fp16(self.profile.dtype),

@@ -19,7 +19,13 @@ from generation.work_kind import JOBS
 from work.lifecycle import work_claim_many
 from work.redis_queue import get_redis
 
-from .fleet import count_routed, fleet_view, routed_counts
+from .fleet import (
+    announce_model,
+    count_routed,
+    fleet_view,
+    routed_counts,
+    wake_waiting_workers,
+)
 from .state import ServingState
 
 logger = logging.getLogger(__name__)
@@ -34,23 +40,36 @@ def claim_next_batch(
     *, worker_name: str, state: ServingState, memory_profile: str, woken_by: str | None = None
 ) -> tuple[list[GenerationJob], list[str]]:
     """Take the scheduler's next batch. Returns the claimed rows (in batch order) and the ids
-    whose queue entries were removed because the batch took their jobs."""
+    whose queue entries were removed because the batch took their jobs; none, with
+    ``state.waits_for_fleet`` set, when routing left the queue to the workers holding its
+    models."""
+    state.waits_for_fleet = False
     now = timezone.now()
     ordered = scheduled_order(now, woken_by)
+    routing = _routing(worker_name, ordered)
     choice = pick_batch(
         ordered,
         max_batch=max_batch_images(memory_profile),
         loaded_loras=state.loaded_loras,
         passed_over=state.passed_over,
         max_pass_over=settings.ILLU_LORA_AFFINITY_MAX_PASS,
-        routing=_routing(worker_name, ordered),
+        routing=routing,
     )
+    if not choice.jobs:
+        if choice.routed_over:  # left to the workers holding its model: wait for them
+            count_routed(choice.routed_over, [])
+            state.waits_for_fleet = True
+        return [], []
     claimed = work_claim_many(
         JOBS, row_ids=[job.id for job in choice.jobs], worker_name=worker_name, started_at=now
     )
     if not claimed:
         return [], []
     count_routed(choice.routed_over, claimed)
+    state.serving_model = choice.jobs[0].model
+    if routing is not None:
+        announce_model(worker_name, routing.fleet.get(worker_name), state.serving_model)
+    wake_waiting_workers(worker_name)
     for job_id in choice.passed_over:
         state.passed_over[job_id] = state.passed_over.get(job_id, 0) + 1
     for job_id in claimed:

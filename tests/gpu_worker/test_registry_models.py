@@ -6,6 +6,7 @@ model's row; the job reports the worker that ran it and the model's load time.""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from PIL import Image
 from catalog.models import BaseModel
 from generation.models import GeneratedImage
 from gpu_worker import tasks
-from gpu_worker.demo_models import ensure_demo_variant, register_demo_models
+from gpu_worker.demo_models import DEMO_MODEL, ensure_demo_variant, register_demo_models
+from gpu_worker.engine.tiny_variants import build_tiny_vae
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,3 +74,21 @@ def test_two_demo_models_draw_different_images_for_the_same_seed_and_prompt(
     assert manifests[0]["sha256"] == manifests[2]["sha256"] != manifests[1]["sha256"]
     recorded = dict(BaseModel.objects.values_list("slug", "sha256"))
     assert recorded == {"demo-tiny": manifests[0]["sha256"], "demo-tiny-b": manifests[1]["sha256"]}
+
+
+def test_a_model_with_its_own_vae_draws_with_it(
+    api, demo_models, demo_registry, empty_queues, tmp_path
+):
+    own_vae = build_tiny_vae(Path(demo_models["sdxl"]), tmp_path / "vae", seed=4)
+    BaseModel.objects.create(
+        slug="demo-own-vae", name="own VAE", family="sdxl", source=DEMO_MODEL, vae=str(own_vae)
+    )
+    jobs = [create(api, model=slug) for slug in ("demo-tiny", "demo-own-vae")]
+    for job in jobs:
+        assert tasks.run_generation_job(job["id"])["status"] == "succeeded"
+    bodies = [api.get(f"/api/v1/jobs/{job['id']}/").json() for job in jobs]
+    plain, own = (stored_pixels(body["images"][0]) for body in bodies)
+    assert np.abs(plain - own).max() > 10  # one checkpoint, the same latents, its own decoder
+    manifest = GeneratedImage.objects.get(job_id=jobs[1]["id"]).manifest
+    assert manifest["model"]["slug"] == "demo-own-vae"
+    assert manifest["vae"]["source"] == str(own_vae)

@@ -3,20 +3,33 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from gpu_worker.demo_models import register_demo_models
+from gpu_worker.job_models import resident_slugs
 from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
 from gpu_worker.warmup import WARMUP_FUNC, run_warmup
 from work.redis_queue import get_queue, get_redis
 
 
+@pytest.mark.django_db
 def test_run_warmup_loads_the_configured_model_and_generates_one_step():
-    outcome = run_warmup()
+    outcome = run_warmup()  # no registered default: the configured weights
     assert outcome["model"] == configured_model()
     assert outcome["inference_ms"] > 0 and outcome["total_ms"] >= outcome["inference_ms"]
     assert resolve_model_source(configured_model()) in get_engine().pipelines.loaded()
+
+
+@pytest.mark.django_db
+def test_the_registered_default_model_is_warmed_up_and_listed_by_its_slug(demo_models):
+    register_demo_models()
+    outcome = run_warmup()
+    assert outcome["model"] == settings.ILLU_DEFAULT_MODEL == "demo-tiny"
+    # What the heartbeat's resident_models (routing, GET /api/v1/models/) lists.
+    assert "demo-tiny" in resident_slugs(get_engine().pipelines.loaded())
 
 
 def test_the_command_queues_json_warmup_jobs_on_the_high_queue(empty_queues, capsys):

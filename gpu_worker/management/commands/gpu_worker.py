@@ -5,9 +5,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from gpu_worker.heartbeat import memory_snapshot, start_heartbeat
+from gpu_worker.job_models import job_model_source
 from gpu_worker.redis_outage import serve_through_outages
-from gpu_worker.runtime import configured_model, get_engine, resolve_model_source
-from gpu_worker.warmup import run_warmup
+from gpu_worker.runtime import get_engine
+from gpu_worker.warmup import default_model, run_warmup
 from gpu_worker.worker import build_worker, default_queue_names
 from work.redis_queue import wait_for_redis
 
@@ -30,8 +31,8 @@ class Command(BaseCommand):
         started = time.perf_counter()
         _route_library_logs(structured=settings.LOG_FORMAT == "json")
         engine = get_engine()
-        model = configured_model()
-        load_ms = engine.warm(resolve_model_source(model))
+        model = default_model()
+        load_ms = engine.warm(job_model_source(model))
         warmup = run_warmup(model) if settings.ILLU_WARMUP_ON_START else {}
         warmup_ms, compile_ms = warmup.get("total_ms", 0), warmup.get("compile_ms", 0)
         queues = list(queues or default_queue_names())

@@ -58,10 +58,26 @@ def test_a_job_skipped_up_to_the_bound_is_taken_by_whoever_comes_next():
     assert [j.id for j in choice.jobs] == ["p1"] and choice.routed_over == []
 
 
-def test_with_nothing_of_its_own_a_worker_takes_the_fair_head_rather_than_idle():
+def test_with_nothing_of_its_own_a_worker_leaves_a_short_queue_to_the_models_holder():
     queue = [job("p1", "photo"), job("p2", "photo", minute=1)]
     choice = pick_batch(queue, max_batch=1, routing=routing("w1", VIEWS))
-    assert [j.id for j in choice.jobs] == ["p1"]
+    # No load of a second copy: the head waits for w2, and the wait counts as a pass-over.
+    assert choice.jobs == [] and choice.routed_over == ["p1"]
+
+
+def test_it_takes_the_head_once_passed_over_to_the_bound_or_the_holders_queue_is_long():
+    queue = [job("p1", "photo"), job("p2", "photo", minute=1)]
+    bounded = pick_batch(queue, max_batch=1, routing=routing("w1", VIEWS, passed={"p1": 3}))
+    assert [j.id for j in bounded.jobs] == ["p1"] and bounded.routed_over == []
+    # More photo jobs than w2 serves within the bound (3 each): a second copy pays.
+    long_queue = [job(f"p{n}", "photo", minute=n) for n in range(4)]
+    helping = pick_batch(long_queue, max_batch=1, routing=routing("w1", VIEWS))
+    assert [j.id for j in helping.jobs] == ["p0"]
+    # Nobody else holds the model (its holder died): the head runs here.
+    alone = fleet(worker("w1", "ink"), worker("w3", busy=True))
+    assert [j.id for j in pick_batch(queue, max_batch=1, routing=routing("w1", alone)).jobs] == [
+        "p1"
+    ]
 
 
 def test_a_model_nobody_holds_goes_to_the_worker_that_can_load_it_soonest():
@@ -88,9 +104,15 @@ def test_routing_never_crosses_priorities_or_breaks_fair_share():
             job("b1", "photo", owner="b", minute=3),
         ]
     )
-    # The high-priority photo job is at the head: w1 holds ink, but may not jump priorities.
+    # The high-priority photo job is at the head: w1 holds ink, but may not jump priorities:
+    # it leaves the head to w2, which holds photo, and takes no ink job meanwhile ...
     choice = pick_batch(queue, max_batch=1, routing=routing("w1", VIEWS))
-    assert [j.id for j in choice.jobs] == ["hp"]
+    assert choice.jobs == [] and choice.routed_over == ["hp"]
+    # ... and with nobody holding photo it takes the head itself.
+    alone = fleet(worker("w1", "ink"), worker("w3", busy=True))
+    assert [j.id for j in pick_batch(queue, max_batch=1, routing=routing("w1", alone)).jobs] == [
+        "hp"
+    ]
 
 
 def test_no_job_is_passed_over_more_than_the_bound_however_many_workers_skip_it():

@@ -4,6 +4,8 @@ shared between checkpoints (and copied before a LoRA changes one)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -114,3 +116,33 @@ def test_jobs_report_the_tier_and_a_lora_never_reaches_a_shared_text_encoder(var
     assert engine.pipelines.get(b)[0].pipeline.text_encoder is not shared  # its own copy now
     after, _ = _pixels(engine, a)
     assert np.array_equal(before, after)
+
+
+def test_a_model_with_its_own_vae_decodes_with_that_vae_and_is_its_own_warm_model(
+    tiny_models, tmp_path
+):
+    from diffusers import AutoencoderKL
+
+    from gpu_worker.engine.model_keys import model_key
+    from gpu_worker.engine.tiny_variants import build_tiny_vae
+
+    base = str(tiny_models["sdxl"])
+    own_vae = build_tiny_vae(tiny_models["sdxl"], tmp_path / "own-vae", seed=9)
+    engine = Engine(CPU, EngineConfig(max_resident_models=2, host_cache_bytes=0))
+    spec = GenerationSpec(model=base, prompt="a fox", seeds=(3,), width=64, height=64, steps=2)
+    with_own = dataclasses.replace(spec, model=model_key(base, str(own_vae)))
+
+    plain, own = engine.generate(spec), engine.generate(with_own)
+    pixels = [np.asarray(result.images[0].image, dtype=np.int16) for result in (plain, own)]
+    assert np.abs(pixels[0] - pixels[1]).max() > 10  # same latents, another decoder
+    assert own.images[0].manifest["vae"]["source"] == str(own_vae)
+    assert "vae" not in plain.images[0].manifest  # no ILLU_SDXL_VAE here: its folder's own
+    # One source, two VAEs: two warm models, each with its VAE (the named one's weights).
+    assert engine.pipelines.loaded() == [base, model_key(base, str(own_vae))]
+    loaded = engine.pipelines.get(model_key(base, str(own_vae)))[0].pipeline.vae
+    named = AutoencoderKL.from_pretrained(own_vae)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(loaded.state_dict().values(), named.state_dict().values(), strict=True)
+    )
+    assert engine.pipelines.get(base)[0].pipeline.vae is not loaded
