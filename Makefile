@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Parallel test processes (pytest-xdist); each gets its own database and Redis database.
 TEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast test-drill lint format clean
+.PHONY: install run test test-fast test-drill test-bench lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,14 @@ run: install
 test: install
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-# Only the 20-job fault drill against the supervised stack (also: python -m bench.faults).
+# The 20-job fault drill against the supervised stack (also: python -m bench.faults), and the
+# benchmark scripts run end to end with tiny settings: scenarios of minutes that `make test`
+# leaves out (tests/conftest.py ASKED_BY_NAME).
 test-drill: install
 	$(PY) -m pytest -m drill $(PYTEST_ARGS)
+
+test-bench: install
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m bench_smoke $(PYTEST_ARGS)
 
 # The quick loop: everything but the tests marked slow (real worker processes, browsers, fuzzing).
 test-fast: install

@@ -284,8 +284,19 @@ def redis_down(settings, tmp_path):
 RUN_FIRST = ("tests/platform/test_faults.py",)
 
 
+# Run only when named in -m (make test-drill, make test-bench): the 20-job fault drill and the
+# benchmarks' smoke runs are scenarios of minutes, not the quick loop's checks.
+ASKED_BY_NAME = ("drill", "bench_smoke")
+
+
 def pytest_collection_modifyitems(config, items):
-    """The shared supervised stack's module first: pytest-xdist's worksteal hands out tests
-    from the end of a process's queue, so a module at the front stays on one process and
-    starts its stack once."""
+    """Tests marked in ASKED_BY_NAME leave unless -m names them. The shared supervised stack's
+    module first: pytest-xdist's worksteal hands out tests from the end of a process's queue,
+    so a module at the front stays on one process and starts its stack once."""
+    asked = config.getoption("markexpr") or ""
+    left_out = [m for m in ASKED_BY_NAME if m not in asked]
+    deselected = [item for item in items if any(m in item.keywords for m in left_out)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
     items.sort(key=lambda item: not item.nodeid.startswith(RUN_FIRST))

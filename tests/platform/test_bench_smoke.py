@@ -10,7 +10,7 @@ import pytest
 from bench.launch import run_python
 from tests.conftest import REPO_ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.bench_smoke]
 
 
 @pytest.fixture
