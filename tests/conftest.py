@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -236,30 +235,10 @@ def run_export_burst(worker_env, prefork_env, tmp_path):
 @pytest.fixture
 def asgi_server(worker_env, start_python):
     """The ASGI app under uvicorn on a free loopback port, on the test database."""
-    import httpx
+    from illuplatform.embedded import stop_process
+    from tests.fixtures.web_server import start_uvicorn
 
-    from illuplatform.embedded import free_port, stop_process
-
-    port = free_port()
-    log_path = Path(f"/tmp/illu-test-uvicorn-{port}.log")
-    log_path.write_text("")
-    process = start_python(
-        ["-m", "uvicorn", "illuplatform.asgi:application",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=worker_env,
-        log_path=log_path,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health/", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("uvicorn did not start:\n" + log_path.read_text())
-        time.sleep(0.2)
+    process, base, _ = start_uvicorn(start_python, worker_env)
     yield base
     # uvicorn's graceful shutdown waits for open streams (SSE); past the timeout it is killed.
     stop_process(process, timeout=10)

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from django.test import Client
 from accounts.services import api_token_create, api_token_revoke
 from generation.models import GenerationJob
 from tests.conftest import client_for, database_url_for_subprocess
+from tests.fixtures.web_server import start_uvicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +46,7 @@ def long_wait_server(django_db_setup, django_db_blocker, start_python):
     """uvicorn on the test database and this test process's Redis; yields (base URL, pid)."""
     from django.conf import settings
 
-    from illuplatform.embedded import free_port, stop_process
+    from illuplatform.embedded import stop_process
 
     with django_db_blocker.unblock():
         database_url = database_url_for_subprocess()
@@ -60,26 +60,7 @@ def long_wait_server(django_db_setup, django_db_blocker, start_python):
         "PYTHONUNBUFFERED": "1",
         **SERVER_SETTINGS,
     }
-    port = free_port()
-    log_path = Path(f"/tmp/illu-test-long-waits-{port}.log")
-    log_path.write_text("")
-    process = start_python(
-        ["-m", "uvicorn", "illuplatform.asgi:application",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        log_path=log_path,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health/", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("uvicorn did not start:\n" + log_path.read_text())
-        time.sleep(0.2)
+    process, base, _ = start_uvicorn(start_python, env, "long-waits")
     yield base, process.pid
     stop_process(process, timeout=10)
 

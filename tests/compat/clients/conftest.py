@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +18,7 @@ from django.conf import settings
 
 from tests.conftest import database_url_for_subprocess
 from tests.fixtures.lifecycle import WorkerProcess, wait_for
+from tests.fixtures.web_server import start_uvicorn
 
 SIZE = 256  # the platform's smallest text-to-image side
 
@@ -80,28 +79,7 @@ class LivePlatform:
 
 
 def _start_web(start_python, env: dict[str, str]) -> tuple[object, str, int]:
-    from illuplatform.embedded import free_port
-
-    port = free_port()
-    log_path = Path(f"/tmp/illu-test-compat-uvicorn-{port}.log")
-    log_path.write_text("")
-    process = start_python(
-        ["-m", "uvicorn", "illuplatform.asgi:application",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        log_path=log_path,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health/", timeout=1).status_code == 200:
-                return process, base, port
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("uvicorn did not start:\n" + log_path.read_text())
-        time.sleep(0.1)
+    return start_uvicorn(start_python, env, "compat-uvicorn")
 
 
 @contextlib.contextmanager
