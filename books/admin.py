@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from core.admin import image_tag
+from core.admin import RollupAdmin, image_tag
 
 from .models import Book, BookPage, CommentKind, PageComment, ReviewMetrics, ShareLink
 from .review_metrics import GROUPS, acceptance_rates
@@ -107,31 +107,15 @@ class ShareLinkAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReviewMetrics)
-class ReviewMetricsAdmin(admin.ModelAdmin):
+class ReviewMetricsAdmin(RollupAdmin):
     """Acceptance rates (approved pages / generated images) of the pages the filters select,
     per style, character and model; the page shows the tables, not the pages. Read-only."""
 
     change_list_template = "admin/books/reviewmetrics/change_list.html"
     list_filter = (("book__owner", admin.RelatedOnlyFieldListFilter), "book__style")
     search_fields = ("book__title",)
-    list_display = ("id",)
-    show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        context = getattr(response, "context_data", None)
-        if context and "cl" in context:  # not a redirect (a bad filter) or an error page
-            pages = context["cl"].queryset
-            context["acceptance"] = {
-                group: acceptance_rates(group=group, pages=pages) for group in GROUPS
-            }
-        return response
+    def rollup(self, queryset):
+        return {
+            "acceptance": {group: acceptance_rates(group=group, pages=queryset) for group in GROUPS}
+        }

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.admin import helpers
+from django.contrib.admin import ModelAdmin, helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.html import format_html
@@ -105,3 +105,32 @@ def report_per_object(modeladmin, request, objects, action, verb: str) -> None:
             done += 1
     if done:
         modeladmin.message_user(request, f"{verb} {done} of {len(objects)}.", messages.SUCCESS)
+
+
+class RollupAdmin(ModelAdmin):
+    """A read-only changelist that shows figures rolled up over the rows its filters select,
+    not the rows (usage per month, acceptance rates): subclasses set the template and say
+    what the figures are in ``rollup``."""
+
+    list_display = ("id",)
+    show_full_result_count = False
+
+    def rollup(self, queryset) -> dict[str, Any]:
+        """The template's context: the figures over ``queryset``, the filtered rows."""
+        raise NotImplementedError
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:  # not a redirect (a bad filter) or an error page
+            context.update(self.rollup(context["cl"].queryset))
+        return response
