@@ -338,7 +338,6 @@ def test_preview_events_arrive_during_a_run_and_are_never_stored(
 ):
     _, token = api_token_create(user=user)
     headers = {"Authorization": f"Token {token}"}
-    start_worker()
     created = httpx.post(
         f"{asgi_server}/api/v1/jobs/",
         json={"kind": "text", "prompt": "previewed", "width": 256, "height": 256, "steps": 12},
@@ -347,7 +346,8 @@ def test_preview_events_arrive_during_a_run_and_are_never_stored(
     with httpx.stream(
         "GET", created["urls"]["events"], headers=headers, timeout=httpx.Timeout(120)
     ) as response:
-        events = read_events(response)
+        # Previews are published, not stored: the worker starts once the stream follows the job.
+        events = read_events(response, on_opening=start_worker)
 
     previews = [data for name, data in events if name == "preview"]
     assert [data["step"] for data in previews] == [5, 10]  # ILLU_PREVIEW_EVERY=5

@@ -20,7 +20,9 @@ from work.redis_queue import get_redis
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def read_events(response) -> list[tuple[str, dict]]:
+def read_events(response, on_opening=None) -> list[tuple[str, dict]]:
+    """Every event until the server ends the stream; ``on_opening`` runs once the first event
+    arrived, that is once the server follows the job (events published before are not sent)."""
     events, name = [], None
     for line in response.iter_lines():
         if line.startswith("event: "):
@@ -28,6 +30,8 @@ def read_events(response) -> list[tuple[str, dict]]:
         elif line.startswith("data: ") and name:
             events.append((name, json.loads(line.removeprefix("data: "))))
             name = None
+            if on_opening is not None and len(events) == 1:
+                on_opening()
     return events
 
 
