@@ -120,6 +120,20 @@ class WorkerView:
 
 
 @dataclass(frozen=True)
+class SwitchCosts:
+    """What a model switch costs against a job, from the fleet's recent jobs: ``load_s``, the
+    mean load of a model that was not resident; ``job_s``, the mean engine time of a job."""
+
+    load_s: float
+    job_s: float
+
+    def holders_drain_first(self, backlog: int, holders: int) -> bool:
+        """Whether ``holders`` workers serve ``backlog`` jobs of their model before one more
+        worker could load it: then a second copy only adds a switch."""
+        return backlog * self.job_s / max(holders, 1) <= self.load_s
+
+
+@dataclass(frozen=True)
 class Routing:
     """Checkpoint-aware routing for the worker ``me``: a job is *its own* when its model is
     resident on it, or when no live worker holds that model and no other worker could load
@@ -131,6 +145,7 @@ class Routing:
     fleet: Mapping[str, WorkerView]
     passed_over: Mapping[str, int]
     max_pass: int
+    costs: SwitchCosts | None = None  # the fleet's recent load and job times; None: not known
 
     def is_mine(self, model: str) -> bool:
         mine = self.fleet.get(self.me)
@@ -152,13 +167,16 @@ class Routing:
     def leaves_to_holder(self, head: QueuedJob, ordered: Sequence[QueuedJob]) -> bool:
         """Whether this worker, with no job of its own in reach, should leave ``head`` to the
         workers that hold its model rather than load that model too: while the head was
-        passed over less than the bound, and its model's queue is no longer than its holders
-        serve within the bound (``max_pass`` jobs each); past that, a second copy pays."""
+        passed over less than the bound, and the holders serve the model's whole queue before
+        a load here would end (``SwitchCosts.holders_drain_first``); past that, a second copy
+        pays. With no recent figures, a load is taken to cost ``max_pass`` jobs."""
         holders = self.holders(head.model)
         if not holders or self.passed_over.get(head.id, 0) >= self.max_pass:
             return False
         backlog = sum(1 for job in ordered if job.model == head.model)
-        return backlog <= self.max_pass * holders
+        if self.costs is None:
+            return backlog <= self.max_pass * holders
+        return self.costs.holders_drain_first(backlog, holders)
 
 
 def route_head(

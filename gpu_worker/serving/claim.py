@@ -13,6 +13,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from generation.models import GenerationJob
+from generation.queue.costs import recent_switch_costs
 from generation.queue.order import scheduled_order
 from generation.queue.scheduling import Routing, pick_batch
 from generation.work_kind import JOBS
@@ -93,6 +94,7 @@ def _routing(worker_name: str, ordered: list) -> Routing | None:
         fleet=fleet,
         passed_over=routed_counts([job.id for job in ordered]),
         max_pass=settings.ILLU_MODEL_AFFINITY_MAX_PASS,
+        costs=recent_switch_costs() if len(fleet) > 1 else None,  # no one to leave jobs to
     )
 
 

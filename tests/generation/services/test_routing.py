@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from generation.queue.scheduling import (
     QueuedJob,
     Routing,
+    SwitchCosts,
     WorkerView,
     batch_key,
     fair_order,
@@ -127,3 +128,18 @@ def test_no_job_is_passed_over_more_than_the_bound_however_many_workers_skip_it(
         starts.append(taken.id)
         queue = [j for j in queue if j is not taken]
     assert starts.index("p1") == 3 and passed["p1"] == 3
+
+
+def test_the_fleets_own_figures_say_when_a_second_copy_of_a_model_pays():
+    queue = [job(f"p{n}", "photo", minute=n) for n in range(3)]
+
+    def first_pick(load_s, job_s):
+        costs = SwitchCosts(load_s=load_s, job_s=job_s)
+        view = Routing(me="w1", fleet=VIEWS, passed_over={}, max_pass=3, costs=costs)
+        return [j.id for j in pick_batch(queue, max_batch=1, routing=view).jobs]
+
+    # A GPU fleet: a load from disk costs 5 jobs; w2 serves the 3 photo jobs before w1 could
+    # load photo: w1 leaves them to it.
+    assert first_pick(load_s=5.0, job_s=1.0) == []
+    # A CPU fleet: a load costs less than a job; a second copy serves the queue sooner.
+    assert first_pick(load_s=0.5, job_s=1.0) == ["p0"]
