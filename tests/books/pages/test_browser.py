@@ -55,7 +55,7 @@ def test_storyboard_generate_reorder_share_and_export(
     expect(page.locator("#book-pages-done")).to_have_text("2")
     expect(page.locator("#storyboard .candidates").first.locator("img")).to_have_count(2)
     assert images.first.evaluate("img => img.complete && img.naturalWidth > 0")
-    screenshot(page, "book-generated")
+    screenshot(page, "book-generated", jpeg=True)  # 8400 px of generated images
 
     first, second = page.locator("#storyboard li[data-page]").all()
     first_id, second_id = first.get_attribute("data-page"), second.get_attribute("data-page")

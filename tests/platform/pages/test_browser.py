@@ -1,5 +1,7 @@
 """The pages in a real browser (Debian's Chromium through Playwright) against uvicorn and a
-real GPU-worker process: what a person does, and what they see."""
+real GPU-worker process: what a person does, and what they see. The module's tests share one
+uvicorn and one Chromium (each test signs in in browser contexts of its own, on a database
+emptied between tests)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,26 @@ import pytest
 from catalog.models import Lora
 from generation.models import GenerationJob
 from tests import photos
-from tests.fixtures.pages import PHONE, screenshot
+from tests.fixtures.pages import PHONE, screenshot, watch_csp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LIVE_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(autouse=True)
+def _on_the_module_site(module_site):
+    """Every test here on the module's server and browser (and its storage)."""
+
+
+@pytest.fixture
+def asgi_server(module_site):
+    return module_site.url
+
+
+@pytest.fixture
+def browser(module_browser):
+    return module_browser
 
 
 def expect(target):
@@ -57,14 +74,14 @@ def submit_create(page) -> None:
     page.get_by_role("button", name="Create", exact=True).click()
 
 
-def test_create_watch_progress_browse_and_cancel(
+def test_create_watch_progress_and_preview_browse_and_cancel(
     user, make_user, empty_queues, start_worker, signed_in
 ):
     start_worker()
     page = signed_in(user)
 
     # The API's rules, shown beside the field; nothing is created.
-    fill_text_job(page, prompt="a lighthouse at dusk", size="256", steps="4")
+    fill_text_job(page, prompt="a lighthouse at dusk", size="256", steps="60")
     page.get_by_label("Width").fill("500")
     submit_create(page)
     expect(page.locator("#field-width .errorlist")).to_have_text(
@@ -74,19 +91,30 @@ def test_create_watch_progress_browse_and_cancel(
     assert not GenerationJob.objects.exists()
     screenshot(page, "create-validation-error")
 
-    # A small text job: live progress over SSE to 100 %, then the image on the same page.
+    # A text job: a live preview while it runs (every 5 steps; 60 steps leave the page the
+    # time to show one), progress over SSE to 100 %, then the image on the same page.
     page.get_by_label("Width").fill("256")
     page.get_by_text("Advanced").click()
-    page.get_by_label("Steps").fill("4")
+    page.get_by_label("Steps").fill("60")
     submit_create(page)
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
     job_url = page.url
+    preview = page.locator("#job-preview")
+    expect(preview).to_have_attribute(
+        "src", re.compile(r"^data:image/jpeg;base64,"), timeout=LIVE_TIMEOUT_MS
+    )
+    expect(page.locator("#job-preview-figure")).to_be_visible()
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert int(page.locator("#job-preview-step").text_content()) % 5 == 0
+    screenshot(page, "job-preview")
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator("#job-progress")).to_have_attribute("value", "100")
-    expect(page.locator("#job-progress-text")).to_have_text("Step 4 of 4 · 100 %")
+    expect(page.locator("#job-progress-text")).to_have_text("Step 60 of 60 · 100 %")
     live = page.locator("#job-live")
     assert live.get_attribute("data-live") == "sse"
     assert int(live.get_attribute("data-progress-events")) >= 1
+    # The result replaces the preview: a preview is never one of the job's images.
+    expect(page.locator("#job-preview-figure")).to_be_hidden()
     result_image = page.locator("#job-result .image-grid img")
     expect(result_image).to_have_count(1)
     assert result_image.evaluate("img => img.complete && img.naturalWidth > 0")
@@ -233,23 +261,19 @@ def test_avatars_and_characters(user, signed_in):
     expect(page.get_by_text("No reference photos yet")).to_be_visible()
 
 
-def test_the_job_page_shows_a_live_preview_while_the_job_runs(
-    user, empty_queues, start_worker, signed_in
-):
-    start_worker()
-    page = signed_in(user)
-    fill_text_job(page, prompt="a preview of a harbour", size="256", steps="60")
-    submit_create(page)
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
-    preview = page.locator("#job-preview")
-    expect(preview).to_have_attribute(
-        "src", re.compile(r"^data:image/jpeg;base64,"), timeout=LIVE_TIMEOUT_MS
-    )
-    expect(page.locator("#job-preview-figure")).to_be_visible()
-    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
-    assert int(page.locator("#job-preview-step").text_content()) % 5 == 0
-    screenshot(page, "job-preview")
-    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=LIVE_TIMEOUT_MS)
-    # The result replaces it: a preview is never one of the job's images.
-    expect(page.locator("#job-preview-figure")).to_be_hidden()
-    expect(page.locator("#job-result .image-grid img")).to_have_count(1)
+def test_api_docs_render_every_operation(browser, asgi_server):
+    """Swagger UI at /api/docs/ renders in a real browser from locally served assets, under the
+    Content-Security-Policy (nothing refused)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    refused: list[str] = []
+    watch_csp(page, refused)
+    page.goto(f"{asgi_server}/api/docs/")
+    page.wait_for_selector(".opblock", timeout=30000)
+    paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+    assert {"/api/v1/jobs/", "/api/v1/jobs/{job_id}/cancel/", "/v1/images/memory"} <= {
+        path.replace("\u200b", "") for path in paths
+    }
+    assert page.locator(".opblock").count() >= 30
+    screenshot(page, "api-docs")
+    page.close()
+    assert not refused, f"refused under the Content-Security-Policy: {refused}"
