@@ -218,6 +218,9 @@ def mode_figures(mode: str, results: list[dict]) -> dict:
         "images_per_hour": images / wall_s * 3600,
         "model_switches": len(switches),
         "model_load_ms_total": sum(job["timings"]["model_load_ms"] for job in switches),
+        # What routing weighs (generation/queue/costs.py): a switch against a job's engine time.
+        "model_load_ms_mean": _mean(job["timings"]["model_load_ms"] for job in switches),
+        "inference_ms_mean": _mean(job["timings"].get("inference_ms", 0) for job in done),
         "rare_wait_p95_s": percentile(rare, 95) if rare else None,
         "jobs": len(results),
         "succeeded": len(done),
@@ -225,6 +228,11 @@ def mode_figures(mode: str, results: list[dict]) -> dict:
         "wall_s": wall_s,
         "jobs_per_worker_and_model": per_worker,
     }
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return round(sum(values) / len(values), 1) if values else None
 
 
 def switch_times(demo_sdxl: str, repeats: int) -> dict[str, float]:
@@ -320,6 +328,8 @@ def main(argv=None) -> dict:
         "definitions": {
             "images_per_hour": "images / (last finished_at - first started_at) * 3600",
             "model_switches": "jobs whose timings.model_load_ms > 0 (model not resident)",
+            "model_load_ms_mean": "mean timings.model_load_ms over the switches, in the workers",
+            "inference_ms_mean": "mean timings.inference_ms (engine time) over the jobs",
             "rare_wait_p95_s": f"p95 over {MODELS[-1]}'s jobs of started_at - the mode's "
             "first started_at (all jobs were queued before the workers started serving)",
             "ratios": "images/hour and wait: mode / fifo; switches: fifo / mode (x fewer)",
