@@ -23,7 +23,8 @@ def start_paused_worker(start_python, env: dict[str, str], at: str, folder: Path
     marker = folder / f"{name}.paused"
     process = start_python(
         ["-m", __name__, name, str(marker), at],
-        env={**env, **FAST_WORKER_ENV},
+        # Its heartbeat lapses 2 s after the kill; nothing checks it while it is stopped.
+        env={**env, **FAST_WORKER_ENV, "ILLU_HEARTBEAT_TTL": "2"},
         log_path=folder / f"{name}.log",
     )
     return process, name, marker

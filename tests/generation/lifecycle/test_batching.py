@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import re
+import time
 from datetime import datetime
 
 import httpx
@@ -26,12 +27,17 @@ from gpu_worker import tasks
 from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.conftest import client_for
-from tests.fixtures.lifecycle import wait_for
+from tests.fixtures.lifecycle import start_workers, stop_workers, wait_for
 from tests.generation.lifecycle.paused_worker import PAUSE_AT_STEP, start_paused_worker
 from tests.generation.lifecycle.test_events_and_webhooks import read_events
 from work.workers import live_workers
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 SMALL = {"width": 256, "height": 256, "steps": 2}
 BATCH_LINE = re.compile(r"serving a batch of (\d+) job\(s\): ([0-9a-f-]+(?:, [0-9a-f-]+)*)")
@@ -192,61 +198,55 @@ def test_cancelling_one_job_of_a_batch_drops_it_and_the_others_finish(
         assert job.timings["batch_size"] == 3 and job.started_at == cancelled.started_at
 
 
-def test_a_worker_killed_mid_batch_loses_no_job_and_each_runs_to_completion_once(
+def test_workers_killed_mid_batch_and_mid_upload_lose_no_job_and_each_job_ends_once(
     api, user, empty_queues, worker_env, start_python, run_worker_burst, settings, tmp_path
 ):
+    """Two workers killed at once, one after a denoising step of a batch (mid-run), one after
+    its storage stage uploaded a job's files and before the commit; one reconcile and one new
+    worker then run every job to completion once, with one set of stored images."""
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
     steps = PAUSE_AT_STEP + 2
-    jobs = [make_job(user, prompt=f"survivor {i}", steps=steps, seed=i) for i in range(3)]
-    # The worker stops for good after a denoising step of the batch: killed mid-run.
-    process, doomed, marker = start_paused_worker(start_python, worker_env, "step", tmp_path)
+    batch = [make_job(user, prompt=f"survivor {i}", steps=steps, seed=i) for i in range(3)]
+    mid_run = start_paused_worker(start_python, worker_env, "step", tmp_path)
+    processes = [mid_run[0]]
     try:
-        wait_for(marker.exists, timeout=240)
-        assert {job.status for job in rows(jobs)} == {"running"}
-        assert 0 < api.get(f"/api/v1/jobs/{jobs[0].id}/").json()["progress"]["step"] < steps
+        wait_for(mid_run[2].exists, timeout=240)  # it holds the whole batch, stopped mid-run
+        assert {job.status for job in rows(batch)} == {"running"}
+        assert 0 < api.get(f"/api/v1/jobs/{batch[0].id}/").json()["progress"]["step"] < steps
+        stored = make_job(user, prompt="stored once", seed=7)
+        mid_upload = start_paused_worker(start_python, worker_env, "upload", tmp_path)
+        processes.append(mid_upload[0])
+        wait_for(mid_upload[2].exists, timeout=240)
+        # Uploaded, not committed: the job is still running and has no image rows.
+        assert rows([stored])[0].status == "running" and stored.images.count() == 0
+        assert len(stored_keys(stored.id)) == 2  # PNG + thumbnail, orphans for now
     finally:
-        process.kill()
-        process.wait(timeout=30)
-    wait_for(lambda: doomed not in {w["name"] for w in live_workers()}, timeout=30)
+        for process in processes:
+            process.kill()
+            process.wait(timeout=30)
+    doomed = {mid_run[1], mid_upload[1]}
+    wait_for(lambda: not doomed & {w["name"] for w in live_workers()}, timeout=30)
 
     report = reconcile_jobs()
-    assert {str(job.id) for job in jobs} <= set(report.requeued_lost)
+    assert {str(job.id) for job in [*batch, stored]} <= set(report.requeued_lost)
+    assert stored_keys(stored.id) == set()  # the killed attempt's objects are gone
     run_worker_burst()
-    for job in rows(jobs):
+    for job in rows([*batch, stored]):
         assert job.status == "succeeded" and job.attempts == 2
         assert job.images.count() == 1
+    image = rows([stored])[0].images.get()
+    assert stored_keys(stored.id) == {image.file.name, image.thumbnail.name}
 
 
-def test_a_worker_killed_mid_upload_loses_no_job_and_stores_one_set_of_images(
-    user, empty_queues, worker_env, start_python, run_worker_burst, settings, tmp_path
+def test_two_workers_never_run_a_job_twice(
+    make_user, empty_queues, worker_env, start_python, request
 ):
-    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
-    settings.ILLU_RETRY_BACKOFF_SECONDS = 0
-    job = make_job(user, prompt="stored once", seed=7)
-    process, name, marker = start_paused_worker(start_python, worker_env, "upload", tmp_path)
-    try:
-        wait_for(marker.exists, timeout=240)
-        # Uploaded, not committed: the job is still running and has no image rows.
-        assert rows([job])[0].status == "running" and job.images.count() == 0
-        assert len(stored_keys(job.id)) == 2  # PNG + thumbnail, orphans for now
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-    wait_for(lambda: name not in {w["name"] for w in live_workers()}, timeout=30)
-
-    assert str(job.id) in reconcile_jobs().requeued_lost
-    assert stored_keys(job.id) == set()  # the killed attempt's objects are gone
-    run_worker_burst()
-    final = rows([job])[0]
-    assert final.status == "succeeded" and final.attempts == 2
-    image = final.images.get()
-    assert stored_keys(job.id) == {image.file.name, image.thumbnail.name}
-
-
-def test_two_workers_never_run_a_job_twice(make_user, empty_queues, start_worker):
     users = [make_user() for _ in range(3)]
-    first, second = start_worker(), start_worker()
+    tag = time.time_ns()
+    workers = start_workers(start_python, worker_env, [f"pair-{tag}-{n}" for n in range(2)])
+    request.addfinalizer(lambda: stop_workers(workers))
+    first, second = workers
     jobs = [
         make_job(users[i % 3], prompt=f"job {i}", seed=i, steps=1, width=256 if i % 2 else 320)
         for i in range(8)

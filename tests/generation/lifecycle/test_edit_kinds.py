@@ -15,7 +15,12 @@ from generation.uploads import upload_create
 from tests import photos
 from tests.fixtures.lifecycle import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 
 def create(api, **body) -> dict:

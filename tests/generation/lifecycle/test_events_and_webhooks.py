@@ -17,7 +17,12 @@ from generation.models import DeliveryStatus, WebhookDelivery
 from generation.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, deliver_webhook, verify
 from work.redis_queue import get_redis
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 
 def read_events(response, on_opening=None) -> list[tuple[str, dict]]:

@@ -20,7 +20,12 @@ from tests.fixtures.lifecycle import wait_for
 from tests.generation.lifecycle.paused_worker import PAUSE_AT_STEP, start_paused_worker
 from work.workers import live_workers
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 SMALL = {"width": 256, "height": 256, "steps": 2}
 
