@@ -196,10 +196,26 @@ def test_high_priority_runs_first_and_a_cancelled_queued_job_never_starts(
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
 
 
-def test_retry_makes_a_new_job_and_delete_removes_files(api, empty_queues, run_worker_burst):
-    fixed = create(api, kind="text", prompt="again", seed=5)
-    free = create(api, kind="text", prompt="again")
-    run_worker_burst()
+def test_prefer_wait_holds_the_response_until_the_job_ends_retry_makes_a_new_job_delete_too(
+    api, empty_queues, start_worker
+):
+    """A worker serves jobs whose creation waits for their end (Prefer: wait); once it has
+    stopped, a retry of an ended job is a new job (queued), and deleting one removes its files."""
+    worker = start_worker()
+
+    def create_and_wait(**body) -> dict:
+        response = api.post(
+            "/api/v1/jobs/", {**SMALL, "kind": "text", **body}, format="json", HTTP_PREFER="wait=60"
+        )
+        assert response.status_code == 201
+        assert response["Preference-Applied"] == "wait"
+        return response.json()
+
+    fixed = create_and_wait(prompt="again", seed=5)
+    free = create_and_wait(prompt="again")
+    assert fixed["status"] == "succeeded" and free["status"] == "succeeded"
+    worker.stop()  # the retries stay queued
+
     retried_fixed = api.post(f"/api/v1/jobs/{fixed['id']}/retry/")
     retried_free = api.post(f"/api/v1/jobs/{free['id']}/retry/").json()
     assert retried_fixed.status_code == 201
@@ -217,19 +233,6 @@ def test_retry_makes_a_new_job_and_delete_removes_files(api, empty_queues, run_w
     deleted = api.post("/api/v1/jobs/bulk-delete/", {"status": "queued"}, format="json").json()
     assert deleted == {"deleted": 2}  # the two retries, still queued
     assert GenerationJob.objects.filter(pk=free["id"]).exists()
-
-
-def test_prefer_wait_holds_the_response_until_the_job_ends(api, empty_queues, start_worker):
-    start_worker()
-    response = api.post(
-        "/api/v1/jobs/",
-        {**SMALL, "kind": "text", "prompt": "quick"},
-        format="json",
-        HTTP_PREFER="wait=60",
-    )
-    assert response.status_code == 201
-    assert response.json()["status"] == "succeeded"
-    assert response["Preference-Applied"] == "wait"
 
 
 def test_a_job_over_its_time_limit_fails_with_timeout(api, empty_queues, settings):
