@@ -7,7 +7,7 @@ import contextlib
 import io
 import json
 import re
-import uuid
+import time
 from datetime import datetime
 
 import httpx
@@ -27,13 +27,17 @@ from gpu_worker import tasks
 from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.conftest import client_for
-from tests.fixtures.lifecycle import FAST_WORKER_ENV, wait_for
+from tests.fixtures.lifecycle import start_workers, stop_workers, wait_for
+from tests.generation.lifecycle.paused_worker import PAUSE_AT_STEP, start_paused_worker
 from tests.generation.lifecycle.test_events_and_webhooks import read_events
 from work.workers import live_workers
 
-PAUSED_STORAGE_WORKER = "tests.generation.lifecycle.paused_storage_worker"
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 SMALL = {"width": 256, "height": 256, "steps": 2}
 BATCH_LINE = re.compile(r"serving a batch of (\d+) job\(s\): ([0-9a-f-]+(?:, [0-9a-f-]+)*)")
@@ -178,7 +182,8 @@ def test_control_and_avatar_jobs_share_a_pass_each_with_its_own_images(
 def test_cancelling_one_job_of_a_batch_drops_it_and_the_others_finish(
     api, user, empty_queues, start_worker
 ):
-    jobs = [make_job(user, prompt=f"long {i}", steps=80, seed=i) for i in range(3)]
+    steps = 40  # the cancel arrives a few steps after step 2, long before the last
+    jobs = [make_job(user, prompt=f"long {i}", steps=steps, seed=i) for i in range(3)]
     start_worker()
     doomed = jobs[1]
     wait_for(lambda: api.get(f"/api/v1/jobs/{doomed.id}/").json()["progress"]["step"] >= 2)
@@ -187,71 +192,64 @@ def test_cancelling_one_job_of_a_batch_drops_it_and_the_others_finish(
 
     first, cancelled, last = rows(jobs)
     assert cancelled.status == "cancelled" and cancelled.images.count() == 0
-    assert api.get(f"/api/v1/jobs/{doomed.id}/").json()["progress"]["step"] < 80
+    assert api.get(f"/api/v1/jobs/{doomed.id}/").json()["progress"]["step"] < steps
     for job in (first, last):
         assert job.status == "succeeded" and job.images.count() == 1
         assert job.timings["batch_size"] == 3 and job.started_at == cancelled.started_at
 
 
-def test_a_worker_killed_mid_batch_loses_no_job_and_each_runs_to_completion_once(
-    api, user, empty_queues, start_worker, run_worker_burst, settings
+def test_workers_killed_mid_batch_and_mid_upload_lose_no_job_and_each_job_ends_once(
+    api, user, empty_queues, worker_env, start_python, run_worker_burst, settings, tmp_path
 ):
+    """Two workers killed at once, one after a denoising step of a batch (mid-run), one after
+    its storage stage uploaded a job's files and before the commit; one reconcile and one new
+    worker then run every job to completion once, with one set of stored images."""
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
-    jobs = [make_job(user, prompt=f"survivor {i}", steps=80, seed=i) for i in range(3)]
-    doomed = f"doomed-batch-worker-{uuid.uuid4().hex[:8]}"
-    worker = start_worker(doomed)
-    wait_for(lambda: api.get(f"/api/v1/jobs/{jobs[0].id}/").json()["progress"]["step"] >= 2)
-    assert {job.status for job in rows(jobs)} == {"running"}
-    worker.kill_hard()
-    wait_for(lambda: doomed not in {w["name"] for w in live_workers()}, timeout=30)
+    steps = PAUSE_AT_STEP + 2
+    batch = [make_job(user, prompt=f"survivor {i}", steps=steps, seed=i) for i in range(3)]
+    mid_run = start_paused_worker(start_python, worker_env, "step", tmp_path)
+    processes = [mid_run[0]]
+    try:
+        wait_for(mid_run[2].exists, timeout=240)  # it holds the whole batch, stopped mid-run
+        assert {job.status for job in rows(batch)} == {"running"}
+        assert 0 < api.get(f"/api/v1/jobs/{batch[0].id}/").json()["progress"]["step"] < steps
+        stored = make_job(user, prompt="stored once", seed=7)
+        mid_upload = start_paused_worker(start_python, worker_env, "upload", tmp_path)
+        processes.append(mid_upload[0])
+        wait_for(mid_upload[2].exists, timeout=240)
+        # Uploaded, not committed: the job is still running and has no image rows.
+        assert rows([stored])[0].status == "running" and stored.images.count() == 0
+        assert len(stored_keys(stored.id)) == 2  # PNG + thumbnail, orphans for now
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait(timeout=30)
+    doomed = {mid_run[1], mid_upload[1]}
+    wait_for(lambda: not doomed & {w["name"] for w in live_workers()}, timeout=30)
 
     report = reconcile_jobs()
-    assert {str(job.id) for job in jobs} <= set(report.requeued_lost)
+    assert {str(job.id) for job in [*batch, stored]} <= set(report.requeued_lost)
+    assert stored_keys(stored.id) == set()  # the killed attempt's objects are gone
     run_worker_burst()
-    for job in rows(jobs):
+    for job in rows([*batch, stored]):
         assert job.status == "succeeded" and job.attempts == 2
         assert job.images.count() == 1
+    image = rows([stored])[0].images.get()
+    assert stored_keys(stored.id) == {image.file.name, image.thumbnail.name}
 
 
-def test_a_worker_killed_mid_upload_loses_no_job_and_stores_one_set_of_images(
-    user, empty_queues, worker_env, start_python, run_worker_burst, settings, tmp_path
+def test_two_workers_never_run_a_job_twice(
+    make_user, empty_queues, worker_env, start_python, request
 ):
-    settings.ILLU_RECONCILE_GRACE_SECONDS = 0
-    settings.ILLU_RETRY_BACKOFF_SECONDS = 0
-    job = make_job(user, prompt="stored once", seed=7)
-    marker = tmp_path / "uploaded"
-    name = f"paused-store-worker-{uuid.uuid4().hex[:8]}"
-    process = start_python(
-        ["-m", PAUSED_STORAGE_WORKER, name, str(marker)],
-        env={**worker_env, **FAST_WORKER_ENV},
-        log_path=tmp_path / "worker.log",
-    )
-    try:
-        wait_for(marker.exists, timeout=240)
-        # Uploaded, not committed: the job is still running and has no image rows.
-        assert rows([job])[0].status == "running" and job.images.count() == 0
-        assert len(stored_keys(job.id)) == 2  # PNG + thumbnail, orphans for now
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-    wait_for(lambda: name not in {w["name"] for w in live_workers()}, timeout=30)
-
-    assert str(job.id) in reconcile_jobs().requeued_lost
-    assert stored_keys(job.id) == set()  # the killed attempt's objects are gone
-    run_worker_burst()
-    final = rows([job])[0]
-    assert final.status == "succeeded" and final.attempts == 2
-    image = final.images.get()
-    assert stored_keys(job.id) == {image.file.name, image.thumbnail.name}
-
-
-def test_two_workers_never_run_a_job_twice(make_user, empty_queues, start_worker):
     users = [make_user() for _ in range(3)]
-    first, second = start_worker(), start_worker()
+    tag = time.time_ns()
+    workers = start_workers(start_python, worker_env, [f"pair-{tag}-{n}" for n in range(2)])
+    request.addfinalizer(lambda: stop_workers(workers))
+    first, second = workers
     jobs = [
-        make_job(users[i % 3], prompt=f"job {i}", seed=i, width=256 if i % 2 else 320)
-        for i in range(16)
+        make_job(users[i % 3], prompt=f"job {i}", seed=i, steps=1, width=256 if i % 2 else 320)
+        for i in range(8)
     ]
     wait_for(lambda: all(job.is_finished for job in rows(jobs)), timeout=300)
     for job in rows(jobs):
@@ -268,15 +266,15 @@ def test_fair_share_a_lone_users_job_starts_within_the_next_batch(
 ):
     settings.ILLU_DEFAULT_MAX_CONCURRENT_JOBS = 50
     heavy, lone = make_user(), make_user()
-    heavy_jobs = [make_job(heavy, prompt=f"heavy {i}", seed=i, steps=1) for i in range(20)]
+    heavy_jobs = [make_job(heavy, prompt=f"heavy {i}", seed=i, steps=1) for i in range(8)]
     # Another size, so it cannot simply ride along in the heavy user's batches.
     lone_job = make_job(lone, prompt="just one", seed=99, steps=1, width=320)
     run_worker_burst()
 
     starts = sorted({job.started_at for job in rows(heavy_jobs)})
     lone_start = rows([lone_job])[0].started_at
-    assert len(starts) == 5  # 20 jobs in passes of 4
-    # First-in-first-out would start it after all five; fair share right after the first.
+    assert len(starts) == 2  # 8 jobs in passes of 4
+    # First-in-first-out would start it after both; fair share right after the first.
     assert starts[0] < lone_start < starts[1]
 
 
@@ -292,7 +290,7 @@ def test_lora_affinity_passes_a_job_over_at_most_the_bound(
     heavy, other = make_user(), make_user()
     style_a = [{"lora": "style-a", "weight": 0.8}]
     heavy_jobs = [
-        make_job(heavy, prompt=f"a {i}", seed=i, steps=1, loras=style_a) for i in range(6)
+        make_job(heavy, prompt=f"a {i}", seed=i, steps=1, loras=style_a) for i in range(4)
     ]
     needs_b = make_job(
         other, prompt="b", seed=50, steps=1, loras=[{"lora": "style-b", "weight": 1.0}]
@@ -302,7 +300,7 @@ def test_lora_affinity_passes_a_job_over_at_most_the_bound(
     order = sorted(rows([*heavy_jobs, needs_b]), key=lambda job: job.started_at)
     position = [job.id for job in order].index(needs_b.id)
     # Fair share alone would run it second; affinity keeps style-a loaded for two more jobs,
-    # and never longer than the bound.
+    # and never longer than the bound (without one it would run last, fifth).
     assert position == 1 + 2
 
 
@@ -334,12 +332,12 @@ def test_out_of_memory_in_a_batch_splits_it_and_every_job_finishes(
 
 
 def test_preview_events_arrive_during_a_run_and_are_never_stored(
-    user, empty_queues, asgi_server, start_worker
+    user, empty_queues, module_asgi_server, start_worker
 ):
     _, token = api_token_create(user=user)
     headers = {"Authorization": f"Token {token}"}
     created = httpx.post(
-        f"{asgi_server}/api/v1/jobs/",
+        f"{module_asgi_server}/api/v1/jobs/",
         json={"kind": "text", "prompt": "previewed", "width": 256, "height": 256, "steps": 12},
         headers=headers,
     ).json()
@@ -373,11 +371,11 @@ def test_a_queued_job_reports_its_position_and_estimated_start(make_user, empty_
     assert last["batches_ahead"] == 3 and last["estimated_start"] > body["queue"]["estimated_start"]
 
 
-def test_sse_tells_a_queued_job_its_position(user, empty_queues, asgi_server):
+def test_sse_tells_a_queued_job_its_position(user, empty_queues, module_asgi_server):
     _, token = api_token_create(user=user)
     headers = {"Authorization": f"Token {token}"}
     created = httpx.post(
-        f"{asgi_server}/api/v1/jobs/",
+        f"{module_asgi_server}/api/v1/jobs/",
         json={"kind": "text", "prompt": "waiting", **SMALL},
         headers=headers,
     ).json()

@@ -13,8 +13,14 @@ from characters.services import character_create, reference_add
 from generation.models import GeneratedImage
 from generation.uploads import upload_create
 from tests import photos
+from tests.fixtures.lifecycle import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 
 def create(api, **body) -> dict:
@@ -27,6 +33,11 @@ def finished(api, job: dict) -> dict:
     body = api.get(f"/api/v1/jobs/{job['id']}/").json()
     assert body["status"] == "succeeded", body["error"]
     return body
+
+
+def ended(api, *jobs: dict) -> bool:
+    statuses = [api.get(f"/api/v1/jobs/{job['id']}/").json()["status"] for job in jobs]
+    return all(status in ("succeeded", "failed", "cancelled") for status in statuses)
 
 
 def stored_pixels(image: dict) -> np.ndarray:
@@ -119,25 +130,15 @@ def test_every_edit_kind_end_to_end(api, user, settings, empty_queues, run_worke
     assert manifest["identity"]["threshold"] == with_character["params"]["consistency_threshold"]
 
 
-def test_a_generated_image_is_a_source_and_a_faceless_one_fails_face_repair(
-    api, user, empty_queues, run_worker_burst
+def test_a_generated_image_is_a_source_a_faceless_one_fails_face_repair_repairs_are_recorded(
+    api, user, empty_queues, start_worker
 ):
-    text = create(api, kind="text", prompt="a lighthouse", width=256, height=256)
-    run_worker_burst()
-    image_id = finished(api, text)["images"][0]["id"]
-    vary = create(api, kind="img2img", prompt="a lighthouse, snow", source_image=image_id)
-    repair = create(api, kind="face_repair", source_image=image_id)
-    run_worker_burst()
-    assert finished(api, vary)["images"][0]["manifest"]["edit"]["source_size"] == [256, 256]
-    failed = api.get(f"/api/v1/jobs/{repair['id']}/").json()
-    assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_input"
-    assert "No face" in failed["error"]["message"] and failed["images"] == []
-
-
-def test_character_job_with_repair_records_each_pass(api, user, empty_queues, run_worker_burst):
+    """One worker: a text job whose image is then the source of two edits, and (meanwhile) a
+    character job whose identity repair loop records each pass."""
     character = character_create(owner=user, name="Astro")
     reference_add(character=character, upload=photos.upload_of(photos.astronaut()))
-    job = create(
+    text = create(api, kind="text", prompt="a lighthouse", width=256, height=256)
+    repaired = create(
         api,
         kind="character",
         prompt="on a boat",
@@ -146,8 +147,18 @@ def test_character_job_with_repair_records_each_pass(api, user, empty_queues, ru
         height=256,
         consistency={"repair": True, "min_accepted": 1, "max_attempts": 2},
     )
-    run_worker_burst()
-    body = finished(api, job)
+    start_worker()
+    wait_for(lambda: ended(api, text, repaired))
+    image_id = finished(api, text)["images"][0]["id"]
+    vary = create(api, kind="img2img", prompt="a lighthouse, snow", source_image=image_id)
+    repair = create(api, kind="face_repair", source_image=image_id)
+    wait_for(lambda: ended(api, vary, repair))
+    assert finished(api, vary)["images"][0]["manifest"]["edit"]["source_size"] == [256, 256]
+    failed = api.get(f"/api/v1/jobs/{repair['id']}/").json()
+    assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_input"
+    assert "No face" in failed["error"]["message"] and failed["images"] == []
+
+    body = finished(api, repaired)
     assert body["params"]["consistency"]["repair"] is True
     assert body["generated_count"] == 2  # repaired nothing (noise has no face), then re-rolled
     for image in body["images"]:

@@ -17,7 +17,12 @@ from generation.models import DeliveryStatus, WebhookDelivery
 from generation.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, deliver_webhook, verify
 from work.redis_queue import get_redis
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 
 def read_events(response, on_opening=None) -> list[tuple[str, dict]]:
@@ -36,13 +41,13 @@ def read_events(response, on_opening=None) -> list[tuple[str, dict]]:
 
 
 def test_sse_streams_progress_in_order_and_ends_on_completion(
-    user, empty_queues, asgi_server, start_worker
+    user, empty_queues, module_asgi_server, start_worker
 ):
     _, token = api_token_create(user=user)
     headers = {"Authorization": f"Token {token}"}
     start_worker()
     created = httpx.post(
-        f"{asgi_server}/api/v1/jobs/",
+        f"{module_asgi_server}/api/v1/jobs/",
         json={"kind": "text", "prompt": "streamed", "width": 256, "height": 256, "steps": 12},
         headers=headers,
     ).json()
@@ -59,27 +64,6 @@ def test_sse_streams_progress_in_order_and_ends_on_completion(
     assert steps == sorted(steps) and steps[-1] == 12
     assert names.count("image") == 1
     assert events[-1][1]["status"] == "succeeded" and events[-1][1]["images"]
-
-
-def test_sse_late_client_gets_the_final_state_and_others_get_404(
-    user, make_user, empty_queues, asgi_server, run_worker_burst
-):
-    _, token = api_token_create(user=user)
-    created = httpx.post(
-        f"{asgi_server}/api/v1/jobs/",
-        json={"kind": "text", "prompt": "done already", "width": 256, "height": 256, "steps": 2},
-        headers={"Authorization": f"Token {token}"},
-    ).json()
-    run_worker_burst()
-    with httpx.stream(
-        "GET", created["urls"]["events"], headers={"Authorization": f"Token {token}"}
-    ) as response:
-        events = read_events(response)
-    assert [name for name, _ in events] == ["status", "progress", "image", "completed"]
-    assert events[0][1]["status"] == "succeeded" and events[1][1]["step"] == 2
-    _, other = api_token_create(user=make_user("mallory"))
-    response = httpx.get(created["urls"]["events"], headers={"Authorization": f"Token {other}"})
-    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
 class FlakyReceiver(BaseHTTPRequestHandler):
@@ -107,18 +91,34 @@ def receiver():
     server.shutdown()
 
 
-def test_webhook_is_signed_and_retried_after_a_500(
-    api, empty_queues, run_worker_burst, receiver, settings
+def test_a_finished_job_streams_its_final_state_to_a_late_client_and_retries_its_webhook(
+    user, make_user, empty_queues, module_asgi_server, run_worker_burst, receiver, settings
 ):
+    """One finished job, two ways it reaches clients: the events stream of a client who comes
+    after the end (and no one else's), and a signed webhook retried after a 500."""
     url, received = receiver
-    job = api.post(
-        "/api/v1/jobs/",
-        {"kind": "text", "prompt": "hook", "width": 256, "height": 256, "steps": 2,
-         "webhook": url, "webhook_events": ["completed"]},
-        format="json",
+    _, token = api_token_create(user=user)
+    created = httpx.post(
+        f"{module_asgi_server}/api/v1/jobs/",
+        json={"kind": "text", "prompt": "done already", "width": 256, "height": 256, "steps": 2,
+              "webhook": url, "webhook_events": ["completed"]},
+        headers={"Authorization": f"Token {token}"},
     ).json()  # fmt: skip
     run_worker_burst()
-    delivery = WebhookDelivery.objects.get(job_id=job["id"], event="completed")
+
+    # Server-Sent Events: a late client gets the final state, another user a 404.
+    with httpx.stream(
+        "GET", created["urls"]["events"], headers={"Authorization": f"Token {token}"}
+    ) as response:
+        events = read_events(response)
+    assert [name for name, _ in events] == ["status", "progress", "image", "completed"]
+    assert events[0][1]["status"] == "succeeded" and events[1][1]["step"] == 2
+    _, other = api_token_create(user=make_user("mallory"))
+    response = httpx.get(created["urls"]["events"], headers={"Authorization": f"Token {other}"})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+    # The webhook: queued for RQ with retries, signed, retried after the receiver's 500.
+    delivery = WebhookDelivery.objects.get(job_id=created["id"], event="completed")
     rq_job = Job.fetch(f"webhook-{delivery.id}", connection=get_redis(), serializer=JSONSerializer)
     assert rq_job.retries_left == settings.ILLU_WEBHOOK_MAX_ATTEMPTS - 1  # RQ retries it
 
@@ -135,7 +135,7 @@ def test_webhook_is_signed_and_retried_after_a_500(
     assert not verify(body + b" ", headers[SIGNATURE_HEADER])
     assert headers[DELIVERY_HEADER] == str(delivery.id)
     payload = json.loads(body)
-    assert payload["job"] == job["id"] and payload["data"]["status"] == "succeeded"
+    assert payload["job"] == created["id"] and payload["data"]["status"] == "succeeded"
 
 
 def test_webhook_must_be_https(api):

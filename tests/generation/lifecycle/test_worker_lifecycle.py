@@ -17,9 +17,15 @@ from generation.work_kind import reconcile_jobs
 from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.fixtures.lifecycle import wait_for
+from tests.generation.lifecycle.paused_worker import PAUSE_AT_STEP, start_paused_worker
 from work.workers import live_workers
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_warmup"),
+]
 
 SMALL = {"width": 256, "height": 256, "steps": 2}
 
@@ -85,19 +91,6 @@ def test_every_kind_end_to_end(api, user, empty_queues, run_worker_burst):
     assert results["text"]["images"][0]["accepted"] is True  # no identity: nothing to check
 
 
-def test_cancelling_a_queued_job_ends_it_at_once_and_it_never_starts(
-    api, empty_queues, run_worker_burst
-):
-    job = create(api, kind="text", prompt="never drawn")
-    cancelled = api.post(f"/api/v1/jobs/{job['id']}/cancel/").json()
-    assert cancelled["status"] == "cancelled" and cancelled["finished_at"]
-    run_worker_burst()
-    final = job_status(api, job["id"])
-    assert final["status"] == "cancelled" and final["attempts"] == 0 and final["images"] == []
-    again = api.post(f"/api/v1/jobs/{job['id']}/cancel/")
-    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
-
-
 def test_cancelling_a_running_job_stops_it_before_its_last_step(api, empty_queues, start_worker):
     start_worker()
     job = create(api, kind="text", prompt="long", steps=150)
@@ -112,17 +105,22 @@ def test_cancelling_a_running_job_stops_it_before_its_last_step(api, empty_queue
     assert final["progress"]["step"] < 150
 
 
-def test_a_killed_worker_loses_no_job(api, empty_queues, start_worker, run_worker_burst, settings):
+def test_a_killed_worker_loses_no_job(
+    api, empty_queues, worker_env, start_python, run_worker_burst, settings, tmp_path
+):
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
-    import uuid
-
-    # Unique: a killed worker stays registered in RQ until its key expires.
-    doomed = f"doomed-worker-{uuid.uuid4().hex[:8]}"
-    first = start_worker(doomed)
-    job = create(api, kind="text", prompt="survivor", width=512, height=512, steps=40)
-    wait_for(lambda: job_status(api, job["id"])["progress"]["step"] >= 2, timeout=120)
-    first.kill_hard()
+    steps = PAUSE_AT_STEP + 2
+    job = create(api, kind="text", prompt="survivor", steps=steps)
+    # The worker stops for good after a denoising step: killed mid-run.
+    first, doomed, marker = start_paused_worker(start_python, worker_env, "step", tmp_path)
+    try:
+        wait_for(marker.exists, timeout=240)
+        running = job_status(api, job["id"])
+        assert running["status"] == "running" and 0 < running["progress"]["step"] < steps
+    finally:
+        first.kill()
+        first.wait(timeout=30)
     wait_for(lambda: doomed not in {w["name"] for w in live_workers()}, timeout=30)
 
     report = reconcile_jobs()
@@ -177,20 +175,47 @@ def test_queued_job_missing_in_redis_is_enqueued_again(api, empty_queues, settin
     assert reconcile_jobs().reenqueued == []  # once is enough
 
 
-def test_high_priority_runs_first(api, user, empty_queues, run_worker_burst):
+def test_high_priority_runs_first_and_a_cancelled_queued_job_never_starts(
+    api, user, empty_queues, run_worker_burst
+):
     Quota.objects.create(user=user, allow_high_priority=True)  # priority high needs it
     low = create(api, kind="text", prompt="later", priority="low")
+    job = create(api, kind="text", prompt="never drawn")
+    cancelled = api.post(f"/api/v1/jobs/{job['id']}/cancel/").json()
+    assert cancelled["status"] == "cancelled" and cancelled["finished_at"]  # at once
     high = create(api, kind="text", prompt="sooner", priority="high")
     run_worker_burst()
     low_job = GenerationJob.objects.get(pk=low["id"])
     high_job = GenerationJob.objects.get(pk=high["id"])
     assert high_job.started_at < low_job.started_at
+    # The same worker served the queues and never started the cancelled one.
+    assert low_job.status == "succeeded"
+    final = job_status(api, job["id"])
+    assert final["status"] == "cancelled" and final["attempts"] == 0 and final["images"] == []
+    again = api.post(f"/api/v1/jobs/{job['id']}/cancel/")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
 
 
-def test_retry_makes_a_new_job_and_delete_removes_files(api, empty_queues, run_worker_burst):
-    fixed = create(api, kind="text", prompt="again", seed=5)
-    free = create(api, kind="text", prompt="again")
-    run_worker_burst()
+def test_prefer_wait_holds_the_response_until_the_job_ends_retry_makes_a_new_job_delete_too(
+    api, empty_queues, start_worker
+):
+    """A worker serves jobs whose creation waits for their end (Prefer: wait); once it has
+    stopped, a retry of an ended job is a new job (queued), and deleting one removes its files."""
+    worker = start_worker()
+
+    def create_and_wait(**body) -> dict:
+        response = api.post(
+            "/api/v1/jobs/", {**SMALL, "kind": "text", **body}, format="json", HTTP_PREFER="wait=60"
+        )
+        assert response.status_code == 201
+        assert response["Preference-Applied"] == "wait"
+        return response.json()
+
+    fixed = create_and_wait(prompt="again", seed=5)
+    free = create_and_wait(prompt="again")
+    assert fixed["status"] == "succeeded" and free["status"] == "succeeded"
+    worker.stop()  # the retries stay queued
+
     retried_fixed = api.post(f"/api/v1/jobs/{fixed['id']}/retry/")
     retried_free = api.post(f"/api/v1/jobs/{free['id']}/retry/").json()
     assert retried_fixed.status_code == 201
@@ -208,19 +233,6 @@ def test_retry_makes_a_new_job_and_delete_removes_files(api, empty_queues, run_w
     deleted = api.post("/api/v1/jobs/bulk-delete/", {"status": "queued"}, format="json").json()
     assert deleted == {"deleted": 2}  # the two retries, still queued
     assert GenerationJob.objects.filter(pk=free["id"]).exists()
-
-
-def test_prefer_wait_holds_the_response_until_the_job_ends(api, empty_queues, start_worker):
-    start_worker()
-    response = api.post(
-        "/api/v1/jobs/",
-        {**SMALL, "kind": "text", "prompt": "quick"},
-        format="json",
-        HTTP_PREFER="wait=60",
-    )
-    assert response.status_code == 201
-    assert response.json()["status"] == "succeeded"
-    assert response["Preference-Applied"] == "wait"
 
 
 def test_a_job_over_its_time_limit_fails_with_timeout(api, empty_queues, settings):
