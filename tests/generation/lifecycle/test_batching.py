@@ -337,7 +337,7 @@ def test_preview_events_arrive_during_a_run_and_are_never_stored(
     _, token = api_token_create(user=user)
     headers = {"Authorization": f"Token {token}"}
     created = httpx.post(
-        f"{module_asgi_server}/api/v1/jobs/",
+        f"{module_asgi_server.url}/api/v1/jobs/",
         json={"kind": "text", "prompt": "previewed", "width": 256, "height": 256, "steps": 12},
         headers=headers,
     ).json()
@@ -375,7 +375,7 @@ def test_sse_tells_a_queued_job_its_position(user, empty_queues, module_asgi_ser
     _, token = api_token_create(user=user)
     headers = {"Authorization": f"Token {token}"}
     created = httpx.post(
-        f"{module_asgi_server}/api/v1/jobs/",
+        f"{module_asgi_server.url}/api/v1/jobs/",
         json={"kind": "text", "prompt": "waiting", **SMALL},
         headers=headers,
     ).json()

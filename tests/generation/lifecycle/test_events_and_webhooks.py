@@ -47,7 +47,7 @@ def test_sse_streams_progress_in_order_and_ends_on_completion(
     headers = {"Authorization": f"Token {token}"}
     start_worker()
     created = httpx.post(
-        f"{module_asgi_server}/api/v1/jobs/",
+        f"{module_asgi_server.url}/api/v1/jobs/",
         json={"kind": "text", "prompt": "streamed", "width": 256, "height": 256, "steps": 12},
         headers=headers,
     ).json()
@@ -99,7 +99,7 @@ def test_a_finished_job_streams_its_final_state_to_a_late_client_and_retries_its
     url, received = receiver
     _, token = api_token_create(user=user)
     created = httpx.post(
-        f"{module_asgi_server}/api/v1/jobs/",
+        f"{module_asgi_server.url}/api/v1/jobs/",
         json={"kind": "text", "prompt": "done already", "width": 256, "height": 256, "steps": 2,
               "webhook": url, "webhook_events": ["completed"]},
         headers={"Authorization": f"Token {token}"},
