@@ -1,16 +1,19 @@
-"""LoRA training with real worker processes, Redis, database and S3: a run trains, lands in
-the registry and changes a character job's pixels; cancel keeps nothing; a killed worker's run
-resumes from its checkpoint on the next worker and ends once."""
+"""LoRA training with real worker processes, Redis, database and S3: a run trains (its events
+streamed over SSE), lands in the registry and changes a character job's pixels; cancel keeps
+nothing; a killed worker's run resumes from its checkpoint on the next worker and ends once; an
+image job goes before a training."""
 
 from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
+from django.db import transaction
 from PIL import Image
 
 from catalog.models import Lora
@@ -46,6 +49,10 @@ def training(api, run_id: str) -> dict:
     return api.get(f"/api/v1/trainings/{run_id}/").json()
 
 
+def job_status(api, job_id: str) -> str:
+    return api.get(f"/api/v1/jobs/{job_id}/").json()["status"]
+
+
 def job_pixels(api, job_id: str) -> np.ndarray:
     job = api.get(f"/api/v1/jobs/{job_id}/").json()
     assert job["status"] == "succeeded", job["error"]
@@ -56,13 +63,42 @@ def job_pixels(api, job_id: str) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(handle.read())).convert("RGB"), dtype=np.int16)
 
 
-def test_a_trained_lora_is_registered_private_and_changes_a_character_job(
-    api, user, make_user, character, empty_queues, run_worker_burst, tmp_path
+def test_a_streamed_training_registers_a_private_lora_that_changes_a_character_job(
+    api, user, make_user, character, empty_queues, asgi_server, start_worker, tmp_path
 ):
-    run = start_training(
-        api, character, steps=30, checkpoint_every=10, learning_rate=5e-3, sample_prompts=["mira"]
-    )
-    run_worker_burst()
+    """One run end to end: created over HTTP and followed on its event stream (steps, loss,
+    ETA, checkpoint samples, then the LoRA), then the LoRA in the registry, private to its
+    owner, changing the pixels of a character job."""
+    import httpx
+
+    from accounts.services import api_token_create
+    from tests.generation.lifecycle.test_events_and_webhooks import read_events
+
+    _, token = api_token_create(user=user)
+    headers = {"Authorization": f"Token {token}"}
+    run = httpx.post(
+        f"{asgi_server}/api/v1/trainings/",
+        json={"character": str(character.id), "trigger_word": "mira_person", "seed": 11,
+              "steps": 30, "checkpoint_every": 10, "learning_rate": 5e-3,
+              "sample_prompts": ["mira"]},
+        headers=headers,
+    ).json()  # fmt: skip
+    with httpx.stream(
+        "GET", run["urls"]["events"], headers=headers, timeout=httpx.Timeout(180)
+    ) as response:
+        assert response.status_code == 200
+        # The worker starts once the stream follows the run: no event goes out unheard.
+        events = read_events(response, on_opening=start_worker)  # until the server ends it
+    names = [name for name, _ in events]
+    assert names[0] == "status" and names[-1] == "completed"
+    progress = [data for name, data in events if name == "progress"]
+    steps = [data["step"] for data in progress]
+    assert steps == sorted(steps) and steps[-1] == 30
+    assert all(data["loss"] > 0 and data["eta_s"] >= 0 for data in progress)
+    assert [data["step"] for name, data in events if name == "sample"] == [10, 20]
+    final = events[-1][1]
+    assert final["status"] == "succeeded" and final["lora"] and final["samples"]
+
     done = training(api, run["id"])
     assert done["status"] == "succeeded", done["error"]
     assert done["final_loss"] < done["initial_loss"]
@@ -94,7 +130,8 @@ def test_a_trained_lora_is_registered_private_and_changes_a_character_job(
             "zero": {"loras": [{"lora": slug, "weight": 0.0}]},
         }.items()
     }
-    run_worker_burst()
+    for job_id in jobs.values():  # the worker started above runs them
+        wait_for(lambda job_id=job_id: job_status(api, job_id) in ("succeeded", "failed"))
     plain, full, zero = (job_pixels(api, jobs[name]) for name in ("plain", "full", "zero"))
     assert np.abs(plain - full).max() > 0
     assert np.array_equal(plain, zero)
@@ -127,6 +164,25 @@ def test_cancel_mid_run_keeps_no_lora_and_no_object(api, character, empty_queues
     assert not stored_keys(f"trainings/{run['id']}/checkpoint")
 
 
+def kill_once_checkpointed(worker, run_id: str, step: int, timeout: float = 180) -> int:
+    """Kill ``worker`` (SIGKILL) once the run has a checkpoint at ``step`` or later and return
+    that checkpoint's step. The test holds the run's row lock all along but for a moment every
+    50 ms, and the worker records each checkpoint (and its end) under that lock: the
+    checkpoint it waits to record goes in at the next moment, and the test, next in line for
+    the lock, looks at the row before the worker can record another. So the kill always lands
+    mid-run, just after that checkpoint, however fast or slow the worker trains."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with transaction.atomic():
+            row = TrainingRun.objects.select_for_update().get(pk=run_id)
+            if row.checkpoint_step >= step:
+                assert row.status == "running", row.status
+                worker.kill_hard()
+                return row.checkpoint_step
+            time.sleep(0.05)
+    raise AssertionError(f"no checkpoint at step {step} within {timeout} s")
+
+
 def test_a_killed_worker_resumes_from_the_checkpoint_and_ends_once(
     api, character, empty_queues, start_worker, run_worker_burst, settings
 ):
@@ -134,12 +190,11 @@ def test_a_killed_worker_resumes_from_the_checkpoint_and_ends_once(
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
     doomed = f"doomed-trainer-{uuid.uuid4().hex[:8]}"
     first = start_worker(doomed)
-    run = start_training(api, character, steps=400, checkpoint_every=10, sample_prompts=[])
-    wait_for(lambda: training(api, run["id"])["checkpoint_step"] >= 10, timeout=180)
-    first.kill_hard()
+    run = start_training(api, character, steps=40, checkpoint_every=10, sample_prompts=[])
+    checkpoint = kill_once_checkpointed(first, run["id"], step=10)
     wait_for(lambda: doomed not in {w["name"] for w in live_workers()}, timeout=30)
-    checkpoint = TrainingRun.objects.get(pk=run["id"]).checkpoint_step
-    assert 10 <= checkpoint < 400
+    assert TrainingRun.objects.get(pk=run["id"]).checkpoint_step == checkpoint
+    assert 10 <= checkpoint < 40
 
     report = reconcile_trainings()
     assert run["id"] in report.requeued_lost and run["id"] in report.reenqueued
@@ -149,41 +204,8 @@ def test_a_killed_worker_resumes_from_the_checkpoint_and_ends_once(
     final = training(api, run["id"])
     assert final["status"] == "succeeded" and final["attempts"] == 2
     assert final["manifest"]["resumed_from_steps"] == [checkpoint]
-    assert final["manifest"]["steps"] == 400 and len(final["loss_history"]) == 400
+    assert final["manifest"]["steps"] == 40 and len(final["loss_history"]) == 40
     assert Lora.objects.count() == 1  # ended once
-
-
-def test_sse_streams_step_loss_eta_samples_and_ends_with_the_lora(
-    user, character, empty_queues, asgi_server, start_worker
-):
-    import httpx
-
-    from accounts.services import api_token_create
-    from tests.generation.lifecycle.test_events_and_webhooks import read_events
-
-    _, token = api_token_create(user=user)
-    headers = {"Authorization": f"Token {token}"}
-    start_worker()
-    created = httpx.post(
-        f"{asgi_server}/api/v1/trainings/",
-        json={"character": str(character.id), "trigger_word": "mira", "steps": 40,
-              "checkpoint_every": 20},
-        headers=headers,
-    ).json()  # fmt: skip
-    with httpx.stream(
-        "GET", created["urls"]["events"], headers=headers, timeout=httpx.Timeout(180)
-    ) as response:
-        assert response.status_code == 200
-        events = read_events(response)  # returns when the server ends the stream
-    names = [name for name, _ in events]
-    assert names[0] == "status" and names[-1] == "completed"
-    progress = [data for name, data in events if name == "progress"]
-    steps = [data["step"] for data in progress]
-    assert steps == sorted(steps) and steps[-1] == 40
-    assert all(data["loss"] > 0 and data["eta_s"] >= 0 for data in progress)
-    assert [data["step"] for name, data in events if name == "sample"] == [20]
-    final = events[-1][1]
-    assert final["status"] == "succeeded" and final["lora"] and final["samples"]
 
 
 def finished_training(api, run_id: str) -> dict:
