@@ -1,7 +1,7 @@
 """A fleet of GPU workers serving several checkpoints: what checkpoint-aware routing buys over
 FIFO routing, and what a model switch costs from each residency tier.
 
-    python -m bench.fleet [--users 8] [--jobs-per-user 6] [--workers 3]
+    python -m bench.fleet [--users 8] [--jobs-per-user 12] [--workers 3]
 
 One stack (PostgreSQL, Redis, S3, uvicorn) and three registered demo checkpoints (variants of
 the tiny SDXL: shared text encoders and VAE, each its own UNet), ``ink`` the most used,
@@ -66,7 +66,7 @@ for slug in {slugs!r}:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=8)
-    parser.add_argument("--jobs-per-user", type=int, default=6)
+    parser.add_argument("--jobs-per-user", type=int, default=12)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--size", type=int, default=256, help="image side, px")
     parser.add_argument("--steps", type=int, default=4)
