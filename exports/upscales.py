@@ -10,12 +10,13 @@ import logging
 from dataclasses import dataclass
 
 from generation.models import GeneratedImage, GenerationJob, JobKind
-from generation.services import job_cancel, job_create
+from generation.services import job_create
 from work.models import ACTIVE_STATUSES, WorkStatus
 from work.redis_queue import enqueue_or_leave_to_reconciler
 
 from .models import BookExport
 from .page_sizes import PageGeometry, upscale_factor
+from .work_kind import EXPORTS
 
 logger = logging.getLogger(__name__)
 
@@ -92,14 +93,6 @@ def waiting_upscales(export: BookExport) -> int:
 def wake_exports_waiting_on(sender, *, job_id: str, status: str, **kwargs) -> None:
     """``job_finished`` receiver: enqueue each waiting export that no longer waits for any of
     its upscale jobs. Runs after the job's commit; a lost wake-up is the reconciler's."""
-    from .work_kind import EXPORTS
-
     for export in BookExport.objects.filter(upscale_jobs__id=job_id, status=WorkStatus.QUEUED):
         if waiting_upscales(export) == 0:
             enqueue_or_leave_to_reconciler(EXPORTS, export)
-
-
-def cancel_upscales(export: BookExport) -> None:
-    """A cancelled export's unfinished upscale jobs are cancelled too."""
-    for job in export.upscale_jobs.filter(status__in=ACTIVE_STATUSES):
-        job_cancel(job=job)

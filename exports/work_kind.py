@@ -10,8 +10,9 @@ from django.conf import settings
 
 from books.models import Book, BookStatus
 from core.stored_files import delete_files_on_commit
+from generation.services import job_cancel
 from work.kinds import WorkKind
-from work.models import WorkStatus
+from work.models import ACTIVE_STATUSES, WorkStatus
 from work.reconcile import ReconcileReport, reconcile_work
 
 from .heartbeat import EXPORT_HEARTBEAT_PREFIX
@@ -47,9 +48,9 @@ class ExportWork(WorkKind):
         return {}
 
     def after_cancel_queued(self, row: BookExport) -> None:
-        from .upscales import cancel_upscales
-
-        cancel_upscales(row)
+        """A cancelled export's unfinished upscale jobs are cancelled too."""
+        for job in row.upscale_jobs.filter(status__in=ACTIVE_STATUSES):
+            job_cancel(job=job)
 
     def total_steps(self, row: BookExport) -> int:
         return row.pages_total
