@@ -23,7 +23,8 @@ from gpu_worker.engine.weights import read_safetensors_header
 from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.api import stored_keys
-from tests.fixtures.lifecycle import wait_for
+from tests.fixtures.lifecycle import stop_workers, wait_for
+from tests.training.lifecycle.held_trainer import HOLD_AT_STEP, start_held_trainer
 from training.models import TrainingRun
 from training.work_kind import reconcile_trainings
 from work.workers import live_workers
@@ -235,30 +236,51 @@ def lora_tensors(slug: str, path) -> dict:
     return load_file(path)
 
 
+@pytest.fixture
+def start_held_trainer_worker(worker_env, start_python, tmp_path):
+    """Start (and, at the end, stop) a real worker that holds a training run after its step
+    HOLD_AT_STEP until the test lets it go (tests/training/lifecycle/held_trainer.py)."""
+    started = []
+
+    def start():
+        worker = start_held_trainer(start_python, worker_env, tmp_path)
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    stop_workers(started)
+
+
 def test_an_image_job_queued_during_a_training_runs_first_and_the_run_resumes_to_the_same_lora(
-    api, character, empty_queues, worker_env, start_worker, tmp_path
+    api, character, empty_queues, worker_env, start_held_trainer_worker, tmp_path
 ):
     """One real worker serving images and trainings: an image job queued mid-training starts
     once the training gives way (ILLU_TRAINING_YIELD_AFTER_SECONDS 0: at its next check), and
     the training then resumes from the checkpoint of the step it paused at and ends once, with
-    the LoRA and loss history of the same run trained without a pause."""
+    the LoRA and loss history of the same run trained without a pause. The worker holds the
+    run after a step until the image job is queued, so the job always comes mid-run, however
+    fast or slow the machine trains; the next check is right after that step."""
     import torch
 
     from work.redis_channel import events_channel
     from work.redis_queue import get_redis
 
     worker_env.update(ILLU_TRAINING_YIELD_AFTER_SECONDS="0", ILLU_TRAINING_YIELD_CHECK_SECONDS="0")
-    start_worker()
+    worker = start_held_trainer_worker()
     params = {"steps": 30, "checkpoint_every": 30, "sample_prompts": []}
     run = start_training(api, character, **params)
     statuses = get_redis().pubsub(ignore_subscribe_messages=True)
     statuses.subscribe(events_channel(run["id"]))
-    wait_for(lambda: training(api, run["id"])["progress"]["step"] >= 1, interval=0.05)
+    wait_for(worker.held.exists, interval=0.05)
+    held = training(api, run["id"])
+    assert held["status"] == "running" and held["progress"]["step"] == HOLD_AT_STEP  # mid-run
     job = api.post(
         "/api/v1/jobs/",
         {"kind": "text", "prompt": "a kite", "width": 256, "height": 256, "steps": 2, "seed": 4},
         format="json",
     ).json()
+    worker.release()
 
     done = wait_for(
         lambda: (
@@ -270,7 +292,7 @@ def test_an_image_job_queued_during_a_training_runs_first_and_the_run_resumes_to
     assert done["status"] == "succeeded", done["error"]
     final = finished_training(api, run["id"])
     paused_at = final["manifest"]["resumed_from_steps"]
-    assert len(paused_at) == 1 and 1 <= paused_at[0] < 30  # paused once, mid-run
+    assert paused_at == [HOLD_AT_STEP]  # paused once, mid-run, at its first check after the job
     assert done["finished_at"] < final["finished_at"]  # the image did not wait for the end
     assert final["attempts"] == 1  # the pause was no failed attempt
     assert len(final["loss_history"]) == 30 and Lora.objects.count() == 1  # ended once
