@@ -28,7 +28,11 @@ from gpu_worker.demo_models import ensure_demo_models
 from tests import photos
 from tests.conftest import client_for
 from tests.fixtures.lifecycle import start_workers, stop_workers, wait_for
-from tests.generation.lifecycle.paused_worker import PAUSE_AT_STEP, start_paused_worker
+from tests.generation.lifecycle.paused_worker import (
+    PAUSE_AT_STEP,
+    start_holding_workers,
+    start_paused_worker,
+)
 from tests.generation.lifecycle.test_events_and_webhooks import read_events
 from work.workers import live_workers
 
@@ -180,14 +184,26 @@ def test_control_and_avatar_jobs_share_a_pass_each_with_its_own_images(
 
 
 def test_cancelling_one_job_of_a_batch_drops_it_and_the_others_finish(
-    api, user, empty_queues, start_worker
+    api, user, empty_queues, worker_env, start_python, tmp_path, request
 ):
-    steps = 40  # the cancel arrives a few steps after step 2, long before the last
+    steps = PAUSE_AT_STEP + 2  # the cancel arrives while the batch holds after step 2
     jobs = [make_job(user, prompt=f"long {i}", steps=steps, seed=i) for i in range(3)]
-    start_worker()
+    gate = tmp_path / "hold"
+    gate.touch()
+    # A production worker but for one thing: it holds after step PAUSE_AT_STEP while the
+    # gate exists, so the cancel provably arrives mid-run.
+    (worker,) = start_holding_workers(
+        start_python, worker_env, [f"cancel-batch-{time.time_ns()}"], gate
+    )
+    request.addfinalizer(lambda: stop_workers([worker]))
     doomed = jobs[1]
-    wait_for(lambda: api.get(f"/api/v1/jobs/{doomed.id}/").json()["progress"]["step"] >= 2)
-    assert api.post(f"/api/v1/jobs/{doomed.id}/cancel/").status_code == 200
+    try:
+        wait_for(worker.held_job, timeout=240)
+        assert {job.status for job in rows(jobs)} == {"running"}  # one batch, mid-run
+        assert 0 < api.get(f"/api/v1/jobs/{doomed.id}/").json()["progress"]["step"] < steps
+        assert api.post(f"/api/v1/jobs/{doomed.id}/cancel/").status_code == 200
+    finally:
+        gate.unlink()  # the run goes on
     wait_for(lambda: all(job.is_finished for job in rows(jobs)), timeout=240)
 
     first, cancelled, last = rows(jobs)

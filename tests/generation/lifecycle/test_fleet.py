@@ -2,7 +2,9 @@
 every job ends once with one set of images, jobs cluster on the workers holding their model,
 a model nobody holds starts within the routing bound, and a worker killed mid-job loses
 nothing. Switches are counted from each job's ``worker`` and ``timings``; the bound is
-checked on claim order, not on time. One set of workers serves the whole module."""
+checked on claim order, not on time. One set of workers serves the whole module: production
+workers that can also hold a run after a denoising step while a gate file exists
+(paused_worker.HoldingWorker), so the kill provably lands mid-job."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from generation.models import GenerationJob
 from generation.work_kind import reconcile_jobs
 from gpu_worker.job_models import demo_variant
 from tests.conftest import client_for, worker_environment
-from tests.fixtures.lifecycle import start_workers, stop_workers, wait_for
+from tests.fixtures.lifecycle import stop_workers, wait_for
+from tests.generation.lifecycle.paused_worker import PAUSE_AT_STEP, start_holding_workers
 from work.workers import live_workers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -26,7 +29,7 @@ TINY = {"kind": "text", "width": 256, "height": 256, "steps": 1, "num_images": 1
 # Two workers on one model and one on the other: with a bound of 4 the lone worker's queue
 # reaches it every few jobs and forces switches back and forth; 8 lets the fleet stay clustered.
 MAX_PASS = 8
-SLOW_STEPS = 12  # long enough to be killed mid-job
+SLOW_STEPS = PAUSE_AT_STEP + 2  # a worker held after step PAUSE_AT_STEP is mid-job
 SLUGS = ["fleet-ink", "fleet-photo", "fleet-watercolor"]
 FLEET_ENV = {
     "ILLU_MAX_RESIDENT_MODELS": "1",  # one model per worker: every switch shows
@@ -37,16 +40,19 @@ FLEET_ENV = {
 
 
 @pytest.fixture(scope="module")
-def fleet(django_db_setup, django_db_blocker, demo_models, start_python):
+def fleet(django_db_setup, django_db_blocker, demo_models, start_python, tmp_path_factory):
     """Three workers for the whole module (their start-ups cost more than the jobs): each
     test registers the checkpoints again (the database is emptied after each test), and the
-    test that kills one runs last."""
+    test that kills one runs last. Each holds a run after step PAUSE_AT_STEP while the file
+    ``workers[0].gate`` exists (only the killing test creates it)."""
     with django_db_blocker.unblock():
         env = {**worker_environment(), **FLEET_ENV}
     for slug in SLUGS:
         demo_variant(slug)  # built once here, not raced by three workers
     tag = uuid.uuid4().hex[:6]  # a killed worker stays registered in RQ for a while
-    workers = start_workers(start_python, env, [f"fleet-{tag}-{n}" for n in range(3)])
+    gate = tmp_path_factory.mktemp("fleet") / "hold"
+    names = [f"fleet-{tag}-{n}" for n in range(3)]
+    workers = start_holding_workers(start_python, env, names, gate)
     yield workers
     stop_workers(workers)
 
@@ -146,17 +152,19 @@ def test_a_worker_killed_mid_job_leaves_its_job_to_the_others_and_it_ends_once(
     settings.ILLU_RECONCILE_GRACE_SECONDS = 0
     settings.ILLU_RETRY_BACKOFF_SECONDS = 0
     ink, photo, _ = checkpoints
-    with transaction.atomic():
-        ids = [create(api, model, f"slow {model}", steps=SLOW_STEPS) for model in (ink, photo)]
-    running = wait_for(
-        lambda: (
-            GenerationJob.objects.filter(pk__in=ids, status="running")
-            .exclude(worker_name="")
-            .first()
-        )
-    )
-    doomed = next(w for w in fleet if w.name == running.worker_name)
-    doomed.kill_hard()
+    gate = fleet[0].gate
+    gate.touch()  # whichever worker reaches step PAUSE_AT_STEP of a job first holds there
+    try:
+        with transaction.atomic():
+            ids = [create(api, model, f"slow {model}", steps=SLOW_STEPS) for model in (ink, photo)]
+        doomed = wait_for(lambda: next((w for w in fleet if w.held_job()), None))
+        running = GenerationJob.objects.get(pk=doomed.held_job())
+        assert running.status == "running" and running.worker_name == doomed.name
+        step = api.get(f"/api/v1/jobs/{running.id}/").json()["progress"]["step"]
+        assert 0 < step < SLOW_STEPS  # mid-job
+        doomed.kill_hard()
+    finally:
+        gate.unlink()  # the others go on (and hold no more)
     wait_for(lambda: doomed.name not in {w["name"] for w in live_workers()}, timeout=30)
     report = reconcile_jobs()
     assert str(running.id) in report.requeued_lost
