@@ -115,6 +115,24 @@ def database_url_for_subprocess() -> str:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and before it is dropped at the session's end, every
+    other session still on it ended: a connection left checked out of the pool by a thread, or
+    held by a process a test started, would otherwise make PostgreSQL's DROP DATABASE wait
+    5 s and then leave the database behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(scope="session")
 def demo_models() -> dict[str, str]:
     """Built once per session, before any worker starts: workers then only load them."""
     from gpu_worker.demo_models import ensure_demo_models
