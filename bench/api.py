@@ -39,7 +39,7 @@ from .common import (  # noqa: E402
     percentile,
     print_table,
     save_figure,
-    write_results,
+    write_results_and_figure,
 )
 from .stack import Stack  # noqa: E402
 
@@ -216,9 +216,7 @@ def main(argv=None) -> dict:
         f"({ratios['post_p50']:.1f}x the p50), GET {ratios['get_rps']:.2f}x "
         f"({ratios['get_p50']:.1f}x the p50)"
     )
-    path = write_results(args.out, "api", results)
-    figure = plot(results, args.out)
-    print(f"\nwrote {path} and {figure}")
+    write_results_and_figure(args.out, "api", results, plot)
     return results
 
 

@@ -94,6 +94,14 @@ def write_results(out_dir: Path, name: str, results: dict) -> Path:
     return path
 
 
+def write_results_and_figure(out_dir: Path, name: str, results: dict, plot) -> None:
+    """The end of a benchmark run: ``<name>.json`` and the figure ``plot(results, out_dir)``
+    draws, both under ``out_dir``, and where they went."""
+    path = write_results(out_dir, name, results)
+    figure = plot(results, out_dir)
+    print(f"\nwrote {path} and {figure}")
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]

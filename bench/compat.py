@@ -40,7 +40,7 @@ from .common import (  # noqa: E402
     percentile,
     print_table,
     save_figure,
-    write_results,
+    write_results_and_figure,
 )
 from .stack import Stack  # noqa: E402
 
@@ -290,9 +290,7 @@ def main(argv=None) -> dict:
             for r in measured.values()
         ],  # fmt: skip
     )
-    path = write_results(args.out, "compat", results)
-    figure = plot(results, args.out)
-    print(f"\nwrote {path} and {figure}")
+    write_results_and_figure(args.out, "compat", results, plot)
     return results
 
 

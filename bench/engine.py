@@ -38,7 +38,7 @@ from .common import (  # noqa: E402
     new_figure,
     print_table,
     save_figure,
-    write_results,
+    write_results_and_figure,
 )
 from .engine_models import base_model, build_attachments  # noqa: E402
 
@@ -382,9 +382,7 @@ def main(argv=None) -> dict:
         ),
     }
     report(results)
-    path = write_results(args.out, name, results)
-    figure = plot(results, args.out, name)
-    print(f"\nwrote {path} and {figure}")
+    write_results_and_figure(args.out, name, results, lambda data, out: plot(data, out, name))
     return results
 
 

@@ -45,7 +45,7 @@ from .common import (  # noqa: E402
     percentile,
     print_table,
     save_figure,
-    write_results,
+    write_results_and_figure,
 )
 from .launch import start_python  # noqa: E402
 from .stack import Stack  # noqa: E402
@@ -346,9 +346,7 @@ def main(argv=None) -> dict:
         ["routing", "images/h", "x fifo", "switches", "x fewer", "rare p95 s", "jobs"], rows
     )
     print_table(["tier", "median ms"], list(switch_ms.items()))
-    path = write_results(args.out, "fleet", results)
-    figure = plot(results, args.out)
-    print(f"\nwrote {path} and {figure}")
+    write_results_and_figure(args.out, "fleet", results, plot)
     return results
 
 

@@ -45,7 +45,7 @@ from .common import (  # noqa: E402
     percentile,
     print_table,
     save_figure,
-    write_results,
+    write_results_and_figure,
 )
 from .stack import Stack  # noqa: E402
 
@@ -428,9 +428,7 @@ def main(argv=None) -> dict:
             for r in levels
         ],
     )  # fmt: skip
-    path = write_results(args.out, "streams", results)
-    figure = plot(results, args.out)
-    print(f"\nwrote {path} and {figure}")
+    write_results_and_figure(args.out, "streams", results, plot)
     return results
 
 

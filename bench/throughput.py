@@ -43,7 +43,7 @@ from .common import (  # noqa: E402
     percentile,
     print_table,
     save_figure,
-    write_results,
+    write_results_and_figure,
 )
 from .launch import run_python  # noqa: E402
 from .stack import Stack  # noqa: E402
@@ -286,9 +286,7 @@ def main(argv=None) -> dict:
         ["mode", "images/h", "x serial", "busy share", "batch", "light p95 s", "heavy p95 s",
          "jobs"], rows,
     )  # fmt: skip
-    path = write_results(args.out, "throughput", results)
-    figure = plot(results, args.out)
-    print(f"\nwrote {path} and {figure}")
+    write_results_and_figure(args.out, "throughput", results, plot)
     return results
 
 

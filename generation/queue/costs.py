@@ -43,6 +43,6 @@ def recent_switch_costs() -> SwitchCosts | None:
 
 
 def forget_switch_costs() -> None:
-    """Read the rows again at the next claim (tests; a worker after its first job)."""
+    """Read the rows again at the next claim (tests that write the rows it reads)."""
     global _cached
     _cached = None
